@@ -1,0 +1,13 @@
+use contacts::config::Settings;
+use contacts::startup::Application;
+use service_kit::{config, shutdown, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings = config::exit_on_error("contacts", Settings::from_env());
+    telemetry::init(settings.common.log_format, &settings.common.log_filter);
+    tracing::info!(?settings, "starting contacts");
+    let app = Application::build(settings).await?;
+    tracing::info!(url = %app.public_url(), port = app.port(), "contacts listening");
+    app.run_until_stopped(shutdown::on_signal()).await
+}

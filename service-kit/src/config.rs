@@ -1,0 +1,320 @@
+//! Configuration from the environment (12-factor), parsed once at start-up into typed structs.
+//!
+//! Every service reads [`CommonSettings`] (the variables all three share) plus its own struct.
+//! Both come from the same environment; each ignores the variables it does not know. A missing or
+//! malformed value is a [`ConfigError`] naming the variable; `main` turns it into a one-line
+//! message and exit code 2 with [`exit_on_error`].
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+/// Exit code for a configuration error (like `EX_USAGE`-style "you called me wrong").
+pub const CONFIG_EXIT_CODE: i32 = 2;
+
+/// A configuration problem, with the variable it concerns in the message.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl ConfigError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+
+    /// An error for one variable: `VAR: expected <what>, got "<value>"`.
+    pub fn invalid(var: &str, expected: &str, got: &str) -> Self {
+        Self(format!("{var}: expected {expected}, got {got:?}"))
+    }
+}
+
+impl From<envy::Error> for ConfigError {
+    fn from(e: envy::Error) -> Self {
+        match e {
+            envy::Error::MissingValue(field) => {
+                Self(format!("{}: required but not set", field.to_uppercase()))
+            }
+            // envy's custom errors already name the variable ("... provided by PORT").
+            envy::Error::Custom(msg) => Self(msg),
+        }
+    }
+}
+
+/// Parses `T` from the process environment.
+pub fn from_env<T: DeserializeOwned>() -> Result<T, ConfigError> {
+    Ok(envy::from_env::<T>()?)
+}
+
+/// Parses `T` from the given variables (tests and tools; not the process environment).
+pub fn from_iter<T, I>(vars: I) -> Result<T, ConfigError>
+where
+    T: DeserializeOwned,
+    I: IntoIterator<Item = (String, String)>,
+{
+    Ok(envy::from_iter::<_, T>(vars)?)
+}
+
+/// Unwraps a configuration result, or prints `<service>: configuration error: <message>` to
+/// stderr and exits with code 2. Logging is not initialised yet at this point, hence stderr.
+pub fn exit_on_error<T>(service: &str, result: Result<T, ConfigError>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(e) => {
+            eprintln!("{service}: configuration error: {e}");
+            std::process::exit(CONFIG_EXIT_CODE);
+        }
+    }
+}
+
+/// Log line format (`LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable single lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers (ELK, Splunk, Loki).
+    Json,
+}
+
+impl LogFormat {
+    /// Parses `LOG_FORMAT` (unset or empty means text). Parsed by hand because envy's enum
+    /// errors do not name the variable.
+    fn parse(raw: Option<&str>) -> Result<Self, ConfigError> {
+        match raw.map(str::trim) {
+            None | Some("") => Ok(Self::Text),
+            Some(v) if v.eq_ignore_ascii_case("text") => Ok(Self::Text),
+            Some(v) if v.eq_ignore_ascii_case("json") => Ok(Self::Json),
+            Some(v) => Err(ConfigError::invalid("LOG_FORMAT", "text or json", v)),
+        }
+    }
+}
+
+/// The variables as they appear in the environment; resolved into [`CommonSettings`].
+#[derive(Debug, Deserialize)]
+struct CommonEnv {
+    host: Option<IpAddr>,
+    port: Option<u16>,
+    database_url: Option<String>,
+    public_url: Option<String>,
+    rust_log: Option<String>,
+    log_format: Option<String>,
+    request_timeout_secs: Option<u64>,
+    max_connections_per_client: Option<usize>,
+    database_max_connections: Option<u32>,
+}
+
+/// Settings every service shares. Build with [`CommonSettings::from_env`] or, in tests,
+/// [`CommonSettings::for_tests`].
+#[derive(Clone)]
+pub struct CommonSettings {
+    /// Short service name (`contacts`), used in defaults and logs.
+    pub service: &'static str,
+    /// `HOST`: address to bind (default `127.0.0.1`; containers set `0.0.0.0`).
+    pub host: IpAddr,
+    /// `PORT`: port to bind (0 picks a free one).
+    pub port: u16,
+    /// `DATABASE_URL`: `sqlite://...` (default `sqlite://data/<service>.db`) or `postgres://...`.
+    pub database_url: String,
+    /// `PUBLIC_URL`: base of every absolute link the service publishes. `None` means
+    /// `http://localhost:<bound port>`, resolved once the listener is bound.
+    pub public_url: Option<Url>,
+    /// `RUST_LOG`: tracing filter directives (default `info`).
+    pub log_filter: String,
+    /// `LOG_FORMAT`: `text` or `json`.
+    pub log_format: LogFormat,
+    /// `REQUEST_TIMEOUT_SECS`: upper bound for one request, body included (default 60).
+    pub request_timeout: Duration,
+    /// `MAX_CONNECTIONS_PER_CLIENT`: open connections allowed per client IP (default 256).
+    pub max_connections_per_client: usize,
+    /// `DATABASE_MAX_CONNECTIONS`: pool size (default 8).
+    pub database_max_connections: u32,
+}
+
+impl std::fmt::Debug for CommonSettings {
+    // The database URL may carry a password: show only its scheme.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = self.database_url.split(':').next().unwrap_or("");
+        f.debug_struct("CommonSettings")
+            .field("service", &self.service)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("database_url", &format_args!("{scheme}://…"))
+            .field("public_url", &self.public_url.as_ref().map(Url::as_str))
+            .field("log_filter", &self.log_filter)
+            .field("log_format", &self.log_format)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_connections_per_client", &self.max_connections_per_client)
+            .field("database_max_connections", &self.database_max_connections)
+            .finish()
+    }
+}
+
+impl CommonSettings {
+    /// Reads the shared variables from the process environment.
+    pub fn from_env(service: &'static str, default_port: u16) -> Result<Self, ConfigError> {
+        Self::resolve(service, default_port, from_env()?)
+    }
+
+    /// Reads the shared variables from the given pairs.
+    pub fn from_iter<I>(service: &'static str, default_port: u16, vars: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        Self::resolve(service, default_port, from_iter(vars)?)
+    }
+
+    fn resolve(service: &'static str, default_port: u16, env: CommonEnv) -> Result<Self, ConfigError> {
+        let public_url = match env.public_url.filter(|s| !s.is_empty()) {
+            None => None,
+            Some(raw) => Some(parse_base_url("PUBLIC_URL", &raw)?),
+        };
+        let database_url =
+            env.database_url.filter(|s| !s.is_empty()).unwrap_or_else(|| default_sqlite_url(service));
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::invalid(
+                "DATABASE_URL",
+                "a sqlite:// or postgres:// URL",
+                &redact_url(&database_url),
+            ));
+        }
+        let request_timeout = env.request_timeout_secs.unwrap_or(60);
+        if request_timeout == 0 {
+            return Err(ConfigError::invalid("REQUEST_TIMEOUT_SECS", "a positive number", "0"));
+        }
+        Ok(Self {
+            service,
+            host: env.host.unwrap_or(IpAddr::from([127, 0, 0, 1])),
+            port: env.port.unwrap_or(default_port),
+            database_url,
+            public_url,
+            log_filter: env.rust_log.filter(|s| !s.is_empty()).unwrap_or_else(|| "info".into()),
+            log_format: LogFormat::parse(env.log_format.as_deref())?,
+            request_timeout: Duration::from_secs(request_timeout),
+            max_connections_per_client: env.max_connections_per_client.unwrap_or(256).max(1),
+            database_max_connections: env.database_max_connections.unwrap_or(8).max(1),
+        })
+    }
+
+    /// Settings for an in-process test instance: loopback, a free port, the given database.
+    pub fn for_tests(service: &'static str, database_url: impl Into<String>) -> Self {
+        Self {
+            service,
+            host: IpAddr::from([127, 0, 0, 1]),
+            port: 0,
+            database_url: database_url.into(),
+            public_url: None,
+            log_filter: "info".into(),
+            log_format: LogFormat::Text,
+            request_timeout: Duration::from_secs(60),
+            max_connections_per_client: 256,
+            database_max_connections: 8,
+        }
+    }
+
+    /// The public base URL for a listener bound to `port`.
+    pub fn public_url_for(&self, port: u16) -> Url {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| Url::parse(&format!("http://localhost:{port}/")).expect("a valid URL"))
+    }
+}
+
+/// `sqlite://data/<service>.db?mode=rwc`: a file under `./data/`, created when missing.
+pub fn default_sqlite_url(service: &str) -> String {
+    format!("sqlite://data/{service}.db?mode=rwc")
+}
+
+/// Parses an absolute `http(s)` base URL and normalises it to end with `/`, so
+/// `base.join("contacts/1")` keeps any path prefix.
+pub fn parse_base_url(var: &str, raw: &str) -> Result<Url, ConfigError> {
+    let mut url = Url::parse(raw).map_err(|_| ConfigError::invalid(var, "an absolute http(s) URL", raw))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(ConfigError::invalid(var, "an absolute http(s) URL", raw));
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+/// Parses a duration given in milliseconds (`..._MS` variables).
+pub fn millis(var: &str, raw: Option<u64>, default: u64) -> Result<Duration, ConfigError> {
+    match raw {
+        Some(0) => Err(ConfigError::invalid(var, "a positive number of milliseconds", "0")),
+        Some(ms) => Ok(Duration::from_millis(ms)),
+        None => Ok(Duration::from_millis(default)),
+    }
+}
+
+/// A URL with any password replaced by `***`, for messages and logs.
+pub fn redact_url(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        Ok(_) => raw.to_string(),
+        Err(_) => "<unparseable URL>".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_work_with_no_variables_set() {
+        let s = CommonSettings::from_iter("contacts", 3000, vars(&[])).unwrap();
+        assert_eq!(s.port, 3000);
+        assert_eq!(s.database_url, "sqlite://data/contacts.db?mode=rwc");
+        assert_eq!(s.log_format, LogFormat::Text);
+        assert_eq!(s.public_url_for(3000).as_str(), "http://localhost:3000/");
+    }
+
+    #[test]
+    fn a_malformed_port_names_the_variable() {
+        let err = CommonSettings::from_iter("contacts", 3000, vars(&[("PORT", "eighty")])).unwrap_err();
+        assert!(err.to_string().contains("PORT"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_log_format_names_the_variable() {
+        let err = CommonSettings::from_iter("contacts", 3000, vars(&[("LOG_FORMAT", "xml")])).unwrap_err();
+        assert!(err.to_string().contains("LOG_FORMAT"), "{err}");
+    }
+
+    #[test]
+    fn public_url_gets_a_trailing_slash_and_must_be_absolute() {
+        let s =
+            CommonSettings::from_iter("c", 1, vars(&[("PUBLIC_URL", "https://example.org/app")])).unwrap();
+        assert_eq!(s.public_url_for(1).as_str(), "https://example.org/app/");
+        let err = CommonSettings::from_iter("c", 1, vars(&[("PUBLIC_URL", "/relative")])).unwrap_err();
+        assert!(err.to_string().starts_with("PUBLIC_URL"), "{err}");
+    }
+
+    #[test]
+    fn database_url_must_be_sqlite_or_postgres_and_its_password_is_not_echoed() {
+        let err = CommonSettings::from_iter("c", 1, vars(&[("DATABASE_URL", "mysql://u:secret@h/db")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("DATABASE_URL"), "{err}");
+        assert!(!err.to_string().contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn debug_output_hides_the_database_url() {
+        let s = CommonSettings::for_tests("c", "postgres://u:secret@h/db");
+        assert!(!format!("{s:?}").contains("secret"));
+    }
+}

@@ -1,0 +1,252 @@
+//! HTTP middleware every service runs: request ids, one log line and metrics per request,
+//! security headers, cross-site form protection, body limits, timeouts and panic capture.
+//!
+//! [`apply`] wraps a finished router with all of it in the right order.
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Request};
+use axum::http::header::{self, HeaderName, HeaderValue};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+use tracing::Instrument;
+use url::Url;
+
+use crate::error::{ApiError, ErrorDetail};
+
+/// The header carrying the request id in and out, and forwarded to other services.
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Default maximum request body: 64 KiB.
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// The id of the current request: taken from `x-request-id` when the caller sent a sane one,
+/// generated otherwise. Extract it in a handler to pass it on (e.g. into an outbox row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
+impl RequestId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn from_header(value: Option<&HeaderValue>) -> Self {
+        value
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| is_sane_request_id(v))
+            .map(|v| Self(v.to_string()))
+            .unwrap_or_else(|| Self(uuid::Uuid::new_v4().to_string()))
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Incoming ids are echoed into logs and other services: keep them short and printable.
+fn is_sane_request_id(v: &str) -> bool {
+    !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<RequestId>()
+            .cloned()
+            .unwrap_or_else(|| RequestId::from_header(parts.headers.get(&REQUEST_ID_HEADER))))
+    }
+}
+
+/// What [`apply`] needs to know about the service.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Public base URL; its origin is accepted for unsafe methods besides the request's own.
+    pub public_url: Url,
+    /// Maximum request body in bytes.
+    pub body_limit: usize,
+    /// Upper bound for a whole request (reading the body included).
+    pub request_timeout: Duration,
+    /// `Content-Security-Policy` sent with every response.
+    pub content_security_policy: &'static str,
+}
+
+/// A strict policy for server-rendered pages without scripts: own styles, own forms, no framing.
+pub const DEFAULT_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+impl HttpOptions {
+    pub fn new(public_url: Url) -> Self {
+        Self {
+            public_url,
+            body_limit: DEFAULT_BODY_LIMIT,
+            request_timeout: Duration::from_secs(60),
+            content_security_policy: DEFAULT_CSP,
+        }
+    }
+}
+
+/// Wraps `router` with the standard middleware. Layers added to a `Router` run after routing,
+/// so the logging and metrics see the matched route template. The unmatched-route fallback is
+/// the JSON `404`.
+pub fn apply(router: Router, options: HttpOptions) -> Router {
+    let allowed_origin = options.public_url.origin().ascii_serialization();
+    let csp = HeaderValue::from_static(options.content_security_policy);
+    router
+        .fallback(crate::error::not_found_fallback)
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            let allowed_origin = allowed_origin.clone();
+            async move { cross_site_guard(&allowed_origin, req, next).await }
+        }))
+        .layer(DefaultBodyLimit::max(options.body_limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, options.request_timeout))
+        .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            let csp = csp.clone();
+            async move { security_headers(csp, req, next).await }
+        }))
+        .layer(middleware::from_fn(log_and_measure))
+}
+
+/// Assigns the request id, opens the request span, logs one line when the response is ready and
+/// records `http_requests_total` and `http_request_duration_seconds`.
+async fn log_and_measure(mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = RequestId::from_header(req.headers().get(&REQUEST_ID_HEADER));
+    req.extensions_mut().insert(request_id.clone());
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let span = tracing::info_span!("request", method = %method, route = %route, request_id = %request_id);
+
+    let mut response = next.run(req).instrument(span.clone()).await;
+
+    let status = response.status();
+    let elapsed = started.elapsed();
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
+    let detail = response.extensions_mut().remove::<ErrorDetail>();
+    span.in_scope(|| match (&detail, status.is_server_error()) {
+        (Some(ErrorDetail(detail)), _) => {
+            tracing::error!(status = status.as_u16(), latency_ms, error = %detail, "request failed")
+        }
+        (None, true) => tracing::error!(status = status.as_u16(), latency_ms, "request failed"),
+        (None, false) => tracing::info!(status = status.as_u16(), latency_ms, "request completed"),
+    });
+    crate::metrics::record_request(&method, &route, status, elapsed);
+
+    if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
+
+async fn security_headers(csp: HeaderValue, req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    let headers = response.headers_mut();
+    headers.entry(header::CONTENT_SECURITY_POLICY).or_insert(csp);
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
+}
+
+/// Refuses state-changing requests that a browser sent from another site (CSRF), using the
+/// `Sec-Fetch-Site` header modern browsers send and, without it, `Origin` compared with the
+/// request's own `Host` and the configured public origin. Requests with neither header (curl,
+/// other services) are not from a browser and pass.
+async fn cross_site_guard(allowed_origin: &str, req: Request, next: Next) -> Response {
+    if is_safe_method(req.method()) || !is_cross_site(&req, allowed_origin) {
+        return next.run(req).await;
+    }
+    ApiError::forbidden("cross-site request refused").into_response()
+}
+
+fn is_safe_method(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
+}
+
+fn is_cross_site(req: &Request, allowed_origin: &str) -> bool {
+    let headers = req.headers();
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return !matches!(site, "same-origin" | "none");
+    }
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    if origin == allowed_origin {
+        return false;
+    }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    match Url::parse(origin) {
+        Ok(url) => {
+            let origin_host = match (url.host_str(), url.port()) {
+                (Some(h), Some(p)) => format!("{h}:{p}"),
+                (Some(h), None) => h.to_string(),
+                _ => return true,
+            };
+            !origin_host.eq_ignore_ascii_case(host)
+        }
+        // "null" (sandboxed frames, file://) and garbage are cross-site.
+        Err(_) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+
+    fn request(method: Method, headers: &[(&str, &str)]) -> Request {
+        let mut builder = Request::builder().method(method).uri("/x");
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        builder.body(Body::empty()).unwrap()
+    }
+
+    const PUBLIC: &str = "https://contacts.example.org";
+
+    #[test]
+    fn requests_without_browser_headers_are_not_cross_site() {
+        assert!(!is_cross_site(&request(Method::POST, &[("host", "localhost:3000")]), PUBLIC));
+    }
+
+    #[test]
+    fn sec_fetch_site_decides_when_present() {
+        assert!(!is_cross_site(&request(Method::POST, &[("sec-fetch-site", "same-origin")]), PUBLIC));
+        assert!(is_cross_site(&request(Method::POST, &[("sec-fetch-site", "cross-site")]), PUBLIC));
+        assert!(is_cross_site(&request(Method::POST, &[("sec-fetch-site", "same-site")]), PUBLIC));
+    }
+
+    #[test]
+    fn origin_must_match_host_or_public_url() {
+        let same = [("host", "localhost:3000"), ("origin", "http://localhost:3000")];
+        assert!(!is_cross_site(&request(Method::POST, &same), PUBLIC));
+        let public = [("host", "10.0.0.1:3000"), ("origin", PUBLIC)];
+        assert!(!is_cross_site(&request(Method::POST, &public), PUBLIC));
+        let evil = [("host", "localhost:3000"), ("origin", "http://evil.example")];
+        assert!(is_cross_site(&request(Method::POST, &evil), PUBLIC));
+        let null = [("host", "localhost:3000"), ("origin", "null")];
+        assert!(is_cross_site(&request(Method::POST, &null), PUBLIC));
+    }
+
+    #[test]
+    fn hostile_request_ids_are_replaced() {
+        let id = RequestId::from_header(Some(&HeaderValue::from_static("abc-123")));
+        assert_eq!(id.as_str(), "abc-123");
+        let id = RequestId::from_header(Some(&HeaderValue::from_static("a b\"c")));
+        assert_ne!(id.as_str(), "a b\"c");
+    }
+}

@@ -1,0 +1,23 @@
+//! Plumbing shared by the contacts, calendar and notifications services.
+//!
+//! Only what every service needs in the same way lives here: configuration from the environment
+//! ([`config`]), logging ([`telemetry`]), HTTP middleware and the request id ([`http`]), metrics
+//! ([`metrics`]), health checks ([`health`]), shutdown ([`shutdown`]), database connection and
+//! migrations ([`db`]), the error-response shape and extractors ([`error`]), the server loop
+//! ([`server`]), start-up ([`app`]), the pages' shared look ([`html`]) and content negotiation
+//! ([`negotiate`]). No domain types: each service owns its model and its database.
+
+pub mod app;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod html;
+pub mod http;
+pub mod metrics;
+pub mod negotiate;
+pub mod server;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use error::ApiError;
