@@ -152,8 +152,24 @@ async fn log_and_measure(mut req: Request, next: Next) -> Response {
     response
 }
 
+/// Adds the security headers, and gives axum's bare `405` (which already carries `Allow`) the
+/// JSON error body.
 async fn security_headers(csp: HeaderValue, req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+        && !response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        let allow = response.headers().get(header::ALLOW).cloned();
+        response = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "method not allowed on this resource",
+        )
+        .into_response();
+        if let Some(allow) = allow {
+            response.headers_mut().insert(header::ALLOW, allow);
+        }
+    }
     let headers = response.headers_mut();
     headers.entry(header::CONTENT_SECURITY_POLICY).or_insert(csp);
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -240,6 +256,21 @@ mod tests {
         assert!(is_cross_site(&request(Method::POST, &evil), PUBLIC));
         let null = [("host", "localhost:3000"), ("origin", "null")];
         assert!(is_cross_site(&request(Method::POST, &null), PUBLIC));
+    }
+
+    #[tokio::test]
+    async fn wrong_methods_get_405_with_allow_and_the_error_shape() {
+        use tower::ServiceExt;
+        let app = apply(
+            Router::new().route("/x", axum::routing::get(|| async { "ok" })),
+            HttpOptions::new(Url::parse(PUBLIC).unwrap()),
+        );
+        let response = app.oneshot(request(Method::DELETE, &[])).await.unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers()[header::ALLOW], "GET,HEAD");
+        let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["error"], "method_not_allowed");
     }
 
     #[test]
