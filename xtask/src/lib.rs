@@ -1,0 +1,5 @@
+//! Developer tasks that run the real binaries together (`cargo xtask <command>`), and the process
+//! supervision they share with the end-to-end tests.
+
+pub mod processes;
+pub mod system;
