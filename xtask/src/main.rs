@@ -1,3 +1,5 @@
+#![allow(clippy::print_stdout)] // a developer tool: printing to the terminal is its job
+
 //! `cargo xtask <command>`:
 //!
 //! - `up [--release]`: builds the three services and runs them together on their default ports
