@@ -1,12 +1,15 @@
 //! Helpers for the services' black-box tests: a fresh database per test (SQLite by default,
 //! PostgreSQL when `TEST_DATABASE_URL` is set), waiting on conditions with a deadline, and
-//! temporary folders that clean up after themselves.
+//! temporary folders that clean up after themselves, and a real SMTP server with fault injection
+//! ([`smtp::SmtpServer`]).
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use sqlx::Connection;
+
+pub mod smtp;
 
 /// Environment variable naming a PostgreSQL server for the PostgreSQL run of the test suite.
 pub const TEST_DATABASE_URL: &str = "TEST_DATABASE_URL";
