@@ -1,14 +1,18 @@
 //! Builds the application from settings: database, routes, workers. Binds before serving so
 //! tests can start it on port 0 and read the port back.
 
-use service_kit::app::{self, Bound, Routes};
-use service_kit::db::{ConnectOptions, Db, MigrationFile, Migrations};
+use service_kit::app::{self, Bound, Routes, Worker};
+use service_kit::db::{Backend, ConnectOptions, Db, MigrationFile, Migrations};
 use service_kit::http::HttpOptions;
 use service_kit::server::ServerLimits;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::config::Settings;
+use crate::feed::{Feed, listener};
+use crate::routes::AppState;
+use crate::store::Store;
+use crate::urls::Urls;
 
 pub const MIGRATIONS: Migrations = Migrations {
     sqlite: &[MigrationFile {
@@ -24,33 +28,58 @@ pub const MIGRATIONS: Migrations = Migrations {
 };
 
 /// A built, bound, not yet running contacts service.
-#[derive(Debug)]
+#[allow(missing_debug_implementations)] // workers are futures
 pub struct Application {
     bound: Bound,
     router: axum::Router,
     limits: ServerLimits,
     db: Db,
+    store: Store,
+    workers: Vec<Worker>,
+    /// Cancelled when the service stops; held feed requests and the listener watch it.
+    token: CancellationToken,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        // The recorder first: the store sets the `contacts` gauge as it opens.
+        service_kit::metrics::install(crate::metrics::COUNT_HISTOGRAMS);
+        crate::metrics::describe();
         let db = Db::connect(
             &ConnectOptions::new(&settings.common.database_url, settings.common.database_max_connections),
             &MIGRATIONS,
         )
         .await?;
+        let channel = match db.backend() {
+            Backend::Postgres => Some(listener::channel_for(&db).await?),
+            Backend::Sqlite => None,
+        };
+        let store = Store::open(db.clone(), channel.clone()).await?;
         let bound = Bound::bind(&settings.common).await?;
         let public_url: Url = bound.public_url.clone();
-        let api = crate::routes::router(public_url.clone());
+        let urls = Urls::new(&public_url);
+        let feed = Feed::new(store.clone(), urls.clone(), settings.feed_page_size);
+        let token = CancellationToken::new();
+        let state = AppState::new(store.clone(), feed, urls, settings.common.request_timeout, token.clone());
+        let (api, openapi) = crate::routes::router(state);
         let mut http = HttpOptions::new(public_url);
         http.request_timeout = settings.common.request_timeout;
-        let router =
-            app::router(Routes { api, openapi: crate::routes::openapi(), count_histograms: &[] }, &db, http);
+        let router = app::router(
+            Routes { api, openapi, count_histograms: crate::metrics::COUNT_HISTOGRAMS },
+            &db,
+            http,
+        );
         let limits = ServerLimits {
             max_connections_per_client: settings.common.max_connections_per_client,
             ..ServerLimits::default()
         };
-        Ok(Self { bound, router, limits, db })
+        let mut workers: Vec<Worker> = Vec::new();
+        if let Some(channel) = channel {
+            let run =
+                listener::run(settings.common.database_url.clone(), channel, store.clone(), token.clone());
+            workers.push(("feed listener", Box::pin(run)));
+        }
+        Ok(Self { bound, router, limits, db, store, workers, token })
     }
 
     pub fn port(&self) -> u16 {
@@ -61,9 +90,20 @@ impl Application {
         &self.bound.public_url
     }
 
+    /// The store, for maintenance (rebuilding the read model) and tests.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Runs until `shutdown` is cancelled (or a task fails), then closes the database.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let result = app::run(self.bound, self.router, self.limits, Vec::new(), shutdown).await;
+        let token = self.token.clone();
+        let forward = tokio::spawn(async move {
+            shutdown.cancelled().await;
+            token.cancel();
+        });
+        let result = app::run(self.bound, self.router, self.limits, self.workers, self.token).await;
+        forward.abort();
         self.db.close().await;
         result
     }

@@ -1,0 +1,208 @@
+//! `GET /feed` and `GET /feed/archive/{n}`: ETags, `304`, and long polling with `Prefer: wait`.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header::{self, HeaderName, HeaderValue};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use service_kit::ApiError;
+use service_kit::error::{ErrorBody, Path};
+
+use super::AppState;
+use crate::feed::{Document, if_none_match_matches};
+use crate::metrics::FeedOutcome;
+
+const ATOM: HeaderValue = HeaderValue::from_static("application/atom+xml");
+const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
+/// Caches may keep the document but must revalidate it (cheap: the ETag answers `304`).
+const REVALIDATE: HeaderValue = HeaderValue::from_static("public, no-cache");
+const PREFERENCE_APPLIED: HeaderName = HeaderName::from_static("preference-applied");
+
+/// The subscription document: the events after the last full archive page, newest first.
+///
+/// With `If-None-Match` naming the current ETag and `Prefer: wait=N` (at most 30), the request
+/// is held until an event is committed (`200`) or N seconds pass (`304`); either answer then
+/// carries `Preference-Applied: wait=N`.
+#[utoipa::path(get, path = "/feed", tag = "feed",
+    params(
+        ("If-None-Match" = Option<String>, Header, description = "ETag of the document the client has"),
+        ("Prefer" = Option<String>, Header, description = "`wait=N`: hold the request up to N seconds (at most 30) until there is news"),
+    ),
+    responses(
+        (status = 200, description = "Atom feed document", content_type = "application/atom+xml", body = String,
+            headers(("ETag" = String), ("Cache-Control" = String), ("Preference-Applied" = String, description = "Present when the request was held"))),
+        (status = 304, description = "The client's copy is current",
+            headers(("ETag" = String), ("Preference-Applied" = String, description = "Present when the request was held"))),
+        (status = 500, description = "Database unavailable", body = ErrorBody),
+    ))]
+pub async fn current_feed(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match current(&state, &headers).await {
+        Ok(response) => response,
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn current(state: &AppState, headers: &HeaderMap) -> Result<Response, sqlx::Error> {
+    let if_none_match = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
+    if let Some(tags) = if_none_match {
+        state.feed.catch_up(tags).await?;
+    }
+    let mut head = state.feed.head().subscribe();
+    let sequence = head.borrow_and_update().sequence;
+    let etag = state.feed.current_etag(sequence);
+    let current = if_none_match.is_some_and(|tags| if_none_match_matches(tags, &etag));
+    if !current {
+        FeedOutcome::Ok.record();
+        return Ok(document(&*state.feed.current(sequence).await?, REVALIDATE, None));
+    }
+    let wait = prefer_wait(headers).map(|w| w.min(state.max_wait)).filter(|w| !w.is_zero());
+    let Some(wait) = wait else {
+        FeedOutcome::NotModified.record();
+        return Ok(not_modified(&etag, REVALIDATE, None));
+    };
+    let applied = format!("wait={}", wait.as_secs());
+    let newer = tokio::select! {
+        changed = head.wait_for(|h| h.sequence > sequence) => changed.ok().map(|h| h.sequence),
+        () = tokio::time::sleep(wait) => None,
+        () = state.shutdown.cancelled() => None,
+    };
+    match newer {
+        Some(newer) => {
+            FeedOutcome::LongPollWoken.record();
+            Ok(document(&*state.feed.current(newer).await?, REVALIDATE, Some(&applied)))
+        }
+        None => {
+            FeedOutcome::LongPollTimedOut.record();
+            Ok(not_modified(&etag, REVALIDATE, Some(&applied)))
+        }
+    }
+}
+
+/// An archive page: exactly `FEED_PAGE_SIZE` events, newest first; `404` until it is full.
+#[utoipa::path(get, path = "/feed/archive/{page}", tag = "feed",
+    params(
+        ("page" = u64, Path, description = "Page number, 1 = oldest", minimum = 1),
+        ("If-None-Match" = Option<String>, Header, description = "ETag of the page the client has"),
+    ),
+    responses(
+        (status = 200, description = "Atom archive document (RFC 5005)", content_type = "application/atom+xml", body = String,
+            headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 304, description = "The client's copy is current", headers(("ETag" = String))),
+        (status = 400, description = "Not a page number", body = ErrorBody),
+        (status = 404, description = "No such page yet", body = ErrorBody),
+        (status = 500, description = "Database unavailable", body = ErrorBody),
+    ))]
+pub async fn archive_page(
+    State(state): State<AppState>,
+    Path(page): Path<u64>,
+    headers: HeaderMap,
+) -> Response {
+    match archive(&state, page, &headers).await {
+        Ok(response) => response,
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn archive(state: &AppState, page: u64, headers: &HeaderMap) -> Result<Response, sqlx::Error> {
+    let mut sequence = state.feed.head().get().sequence;
+    if state.feed.archive_state(page, sequence).is_none() && page >= 1 {
+        // Another replica may have filled the page before its notification reached us.
+        let stored = state.store.read_head().await?;
+        state.feed.head().advance(stored);
+        sequence = state.feed.head().get().sequence;
+    }
+    let Some(has_next) = state.feed.archive_state(page, sequence) else {
+        FeedOutcome::NotFound.record();
+        return Ok(ApiError::not_found(format!("no archive page {page} (yet)")).into_response());
+    };
+    // The newest archive gains its next-archive link when the following page fills, so only
+    // pages with a full successor are immutable.
+    let cache = if has_next { IMMUTABLE } else { REVALIDATE };
+    let etag = state.feed.archive_etag(page, has_next);
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| if_none_match_matches(tags, &etag))
+    {
+        FeedOutcome::NotModified.record();
+        return Ok(not_modified(&etag, cache, None));
+    }
+    match state.feed.archive(page, sequence).await? {
+        Some(doc) => {
+            FeedOutcome::Ok.record();
+            Ok(document(&doc, cache, None))
+        }
+        None => {
+            FeedOutcome::NotFound.record();
+            Ok(ApiError::not_found(format!("no archive page {page} (yet)")).into_response())
+        }
+    }
+}
+
+fn document(doc: &Document, cache: HeaderValue, applied: Option<&str>) -> Response {
+    let mut response = (
+        [(header::CONTENT_TYPE, ATOM), (header::ETAG, doc.etag.clone()), (header::CACHE_CONTROL, cache)],
+        doc.body.clone(),
+    )
+        .into_response();
+    preference_applied(&mut response, applied);
+    response
+}
+
+fn not_modified(etag: &str, cache: HeaderValue, applied: Option<&str>) -> Response {
+    let mut response = StatusCode::NOT_MODIFIED.into_response();
+    let headers = response.headers_mut();
+    if let Ok(etag) = HeaderValue::from_str(etag) {
+        headers.insert(header::ETAG, etag);
+    }
+    headers.insert(header::CACHE_CONTROL, cache);
+    preference_applied(&mut response, applied);
+    response
+}
+
+fn preference_applied(response: &mut Response, applied: Option<&str>) {
+    if let Some(value) = applied.and_then(|a| HeaderValue::from_str(a).ok()) {
+        response.headers_mut().insert(PREFERENCE_APPLIED, value);
+    }
+}
+
+/// `wait=N` from the `Prefer` headers (RFC 7240), in whole seconds.
+fn prefer_wait(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|pref| {
+            let token = pref.split(';').next()?.trim();
+            let (name, value) = token.split_once('=')?;
+            name.trim()
+                .eq_ignore_ascii_case("wait")
+                .then(|| value.trim().trim_matches('"').parse::<u64>().ok())?
+        })
+        .next()
+        .map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prefer(values: &[&'static str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append("prefer", HeaderValue::from_static(v));
+        }
+        headers
+    }
+
+    #[test]
+    fn wait_is_found_among_other_preferences() {
+        assert_eq!(prefer_wait(&prefer(&["wait=5"])), Some(Duration::from_secs(5)));
+        assert_eq!(prefer_wait(&prefer(&["respond-async, Wait = 7"])), Some(Duration::from_secs(7)));
+        assert_eq!(prefer_wait(&prefer(&["return=minimal", "wait=\"3\""])), Some(Duration::from_secs(3)));
+        assert_eq!(prefer_wait(&prefer(&["wait=soon"])), None);
+        assert_eq!(prefer_wait(&HeaderMap::new()), None);
+    }
+}

@@ -1,0 +1,55 @@
+//! Rebuilding the read model from the event log: the proof that the events are the truth.
+
+use std::collections::BTreeMap;
+
+use service_kit::db::Backend;
+
+use super::Store;
+use crate::domain::{Contact, ContactId, replay};
+
+impl Store {
+    /// The state of every contact computed from the events alone.
+    pub async fn replay(&self) -> Result<BTreeMap<ContactId, Contact>, sqlx::Error> {
+        Ok(replay(&self.all_events().await?))
+    }
+
+    /// Replaces the read model (and the live count) with the state replayed from the events.
+    /// Writers wait while it runs. Returns the number of contacts.
+    pub async fn rebuild_projection(&self) -> Result<usize, sqlx::Error> {
+        let mut tx = self.db.writer.begin().await?;
+        if self.db.backend() == Backend::Postgres {
+            sqlx::query("LOCK TABLE contacts, event_counter IN EXCLUSIVE MODE").execute(&mut *tx).await?;
+        }
+        let events = sqlx::query(
+            "SELECT sequence, id, type, contact_id, occurred_at, data FROM contact_events ORDER BY sequence",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(super::reads::event_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+        let state = replay(&events);
+        sqlx::query("DELETE FROM contacts").execute(&mut *tx).await?;
+        for contact in state.values() {
+            sqlx::query(
+                "INSERT INTO contacts (id, firstname, lastname, email, email_key, sort_key, search_text) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(contact.id.to_string())
+            .bind(&contact.firstname)
+            .bind(&contact.lastname)
+            .bind(&contact.email)
+            .bind(contact.email_key())
+            .bind(contact.sort_key())
+            .bind(contact.search_text())
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("UPDATE event_counter SET contact_count = $1 WHERE id = 1")
+            .bind(state.len() as i64)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(state.len())
+    }
+}
