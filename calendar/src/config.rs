@@ -1,0 +1,305 @@
+//! calendar's settings: the shared ones plus its own, all from the environment.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use service_kit::config::{CommonSettings, ConfigError, millis, parse_base_url};
+use url::Url;
+
+/// Default port, as in the original calendar app.
+pub const DEFAULT_PORT: u16 = 3002;
+
+/// The server caps long polls at 30 s; asking for more gains nothing.
+const MAX_LONG_POLL_SECS: u64 = 30;
+
+/// How calendar follows the contacts feed.
+#[derive(Debug, Clone)]
+pub struct FeedSettings {
+    /// `CONTACTS_FEED`: the subscription document (default `http://localhost:3000/feed`).
+    pub url: Url,
+    /// `FEED_POLL_INTERVAL_MS`: pause between polls when the server does not hold requests
+    /// (default 5000).
+    pub poll_interval: Duration,
+    /// `FEED_LONG_POLL_SECS`: how long to ask the server to hold a request (`Prefer: wait=N`);
+    /// 0 turns long polling off (default 25, at most 30).
+    pub long_poll_secs: u64,
+    /// `FEED_TIMEOUT_MS`: upper bound for one fetch, on top of the long-poll wait (default 10000).
+    pub fetch_timeout: Duration,
+    /// `FEED_MAX_BYTES`: largest document accepted (default 4 MiB).
+    pub max_bytes: usize,
+    /// `FEED_MAX_PAGES`: most archive pages walked back in one catch-up (default 10000).
+    pub max_pages: usize,
+    /// `FEED_RETRY_MIN_MS` / `FEED_RETRY_MAX_MS`: backoff after an error (default 500 ms to 60 s).
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+}
+
+/// Where and how invitations are delivered.
+#[derive(Clone)]
+pub struct NotificationSettings {
+    /// `NOTIFICATION_SERVICE`: base URL of notifications; unset turns delivery off (rows are
+    /// still written to the outbox, so a later configuration delivers them).
+    pub service: Option<Url>,
+    /// `NOTIFICATION_TOKEN`: bearer token, required when `NOTIFICATION_SERVICE` is set.
+    pub token: String,
+    /// `NOTIFICATION_TIMEOUT_MS`: per-call timeout (default 5000).
+    pub timeout: Duration,
+    /// `OUTBOX_POLL_INTERVAL_MS`: how often the dispatcher looks for due rows (default 1000);
+    /// new rows wake it at once.
+    pub poll_interval: Duration,
+    /// `OUTBOX_BATCH_SIZE`: rows claimed per step (default 20).
+    pub batch_size: u32,
+    /// `OUTBOX_MAX_ATTEMPTS`: attempts before a row is marked failed (default 12).
+    pub max_attempts: u32,
+    /// `OUTBOX_RETRY_MIN_MS` / `OUTBOX_RETRY_MAX_MS`: retry backoff (default 1 s to 10 min).
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+    pub breaker: BreakerSettings,
+}
+
+impl std::fmt::Debug for NotificationSettings {
+    // The token is a secret: show only whether it is set.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotificationSettings")
+            .field("service", &self.service.as_ref().map(Url::as_str))
+            .field("token", &if self.token.is_empty() { "<unset>" } else { "<set>" })
+            .field("timeout", &self.timeout)
+            .field("poll_interval", &self.poll_interval)
+            .field("batch_size", &self.batch_size)
+            .field("max_attempts", &self.max_attempts)
+            .field("retry_min", &self.retry_min)
+            .field("retry_max", &self.retry_max)
+            .field("breaker", &self.breaker)
+            .finish()
+    }
+}
+
+/// The circuit breaker in front of notifications.
+#[derive(Debug, Clone)]
+pub struct BreakerSettings {
+    /// `BREAKER_FAILURE_RATE`: share of failed calls in the window that opens it (default 0.5).
+    pub failure_rate: f64,
+    /// `BREAKER_MIN_CALLS`: calls in the window before the rate counts (default 5).
+    pub min_calls: usize,
+    /// `BREAKER_WINDOW_MS`: the sliding window (default 60000).
+    pub window: Duration,
+    /// `BREAKER_OPEN_MS`: how long it stays open before letting a probe through (default 30000).
+    pub open_for: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub common: CommonSettings,
+    pub feed: FeedSettings,
+    pub notifications: NotificationSettings,
+}
+
+#[derive(Debug, Deserialize)]
+struct Env {
+    contacts_feed: Option<String>,
+    feed_poll_interval_ms: Option<u64>,
+    feed_long_poll_secs: Option<u64>,
+    feed_timeout_ms: Option<u64>,
+    feed_max_bytes: Option<usize>,
+    feed_max_pages: Option<usize>,
+    feed_retry_min_ms: Option<u64>,
+    feed_retry_max_ms: Option<u64>,
+    notification_service: Option<String>,
+    notification_token: Option<String>,
+    notification_timeout_ms: Option<u64>,
+    outbox_poll_interval_ms: Option<u64>,
+    outbox_batch_size: Option<u32>,
+    outbox_max_attempts: Option<u32>,
+    outbox_retry_min_ms: Option<u64>,
+    outbox_retry_max_ms: Option<u64>,
+    breaker_failure_rate: Option<f64>,
+    breaker_min_calls: Option<usize>,
+    breaker_window_ms: Option<u64>,
+    breaker_open_ms: Option<u64>,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let common = CommonSettings::from_env("calendar", DEFAULT_PORT)?;
+        Self::resolve(common, service_kit::config::from_env()?)
+    }
+
+    /// Reads the settings from the given pairs (tests and tools).
+    pub fn from_vars<I>(vars: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (String, String)> + Clone,
+    {
+        let common = CommonSettings::from_iter("calendar", DEFAULT_PORT, vars.clone())?;
+        Self::resolve(common, service_kit::config::from_iter(vars)?)
+    }
+
+    fn resolve(common: CommonSettings, env: Env) -> Result<Self, ConfigError> {
+        let raw_feed = env.contacts_feed.filter(|s| !s.is_empty());
+        let url =
+            parse_absolute_url("CONTACTS_FEED", raw_feed.as_deref().unwrap_or("http://localhost:3000/feed"))?;
+        let long_poll_secs = env.feed_long_poll_secs.unwrap_or(25);
+        if long_poll_secs > MAX_LONG_POLL_SECS {
+            return Err(ConfigError::invalid(
+                "FEED_LONG_POLL_SECS",
+                "a number from 0 to 30",
+                &long_poll_secs.to_string(),
+            ));
+        }
+        let feed = FeedSettings {
+            url,
+            poll_interval: millis("FEED_POLL_INTERVAL_MS", env.feed_poll_interval_ms, 5000)?,
+            long_poll_secs,
+            fetch_timeout: millis("FEED_TIMEOUT_MS", env.feed_timeout_ms, 10_000)?,
+            max_bytes: positive("FEED_MAX_BYTES", env.feed_max_bytes, 4 * 1024 * 1024)?,
+            max_pages: positive("FEED_MAX_PAGES", env.feed_max_pages, 10_000)?,
+            retry_min: millis("FEED_RETRY_MIN_MS", env.feed_retry_min_ms, 500)?,
+            retry_max: millis("FEED_RETRY_MAX_MS", env.feed_retry_max_ms, 60_000)?,
+        };
+        ordered("FEED_RETRY_MAX_MS", feed.retry_min, feed.retry_max)?;
+
+        let service = match env.notification_service.filter(|s| !s.is_empty()) {
+            None => None,
+            Some(raw) => Some(parse_base_url("NOTIFICATION_SERVICE", &raw)?),
+        };
+        let token = env.notification_token.unwrap_or_default();
+        if service.is_some() && token.is_empty() {
+            return Err(ConfigError::new("NOTIFICATION_TOKEN: required when NOTIFICATION_SERVICE is set"));
+        }
+        let failure_rate = env.breaker_failure_rate.unwrap_or(0.5);
+        if !(failure_rate > 0.0 && failure_rate <= 1.0) {
+            return Err(ConfigError::invalid(
+                "BREAKER_FAILURE_RATE",
+                "a share above 0 and at most 1",
+                &failure_rate.to_string(),
+            ));
+        }
+        let notifications = NotificationSettings {
+            service,
+            token,
+            timeout: millis("NOTIFICATION_TIMEOUT_MS", env.notification_timeout_ms, 5000)?,
+            poll_interval: millis("OUTBOX_POLL_INTERVAL_MS", env.outbox_poll_interval_ms, 1000)?,
+            batch_size: positive("OUTBOX_BATCH_SIZE", env.outbox_batch_size, 20)?,
+            max_attempts: positive("OUTBOX_MAX_ATTEMPTS", env.outbox_max_attempts, 12)?,
+            retry_min: millis("OUTBOX_RETRY_MIN_MS", env.outbox_retry_min_ms, 1000)?,
+            retry_max: millis("OUTBOX_RETRY_MAX_MS", env.outbox_retry_max_ms, 600_000)?,
+            breaker: BreakerSettings {
+                failure_rate,
+                min_calls: positive("BREAKER_MIN_CALLS", env.breaker_min_calls, 5)?,
+                window: millis("BREAKER_WINDOW_MS", env.breaker_window_ms, 60_000)?,
+                open_for: millis("BREAKER_OPEN_MS", env.breaker_open_ms, 30_000)?,
+            },
+        };
+        ordered("OUTBOX_RETRY_MAX_MS", notifications.retry_min, notifications.retry_max)?;
+        Ok(Self { common, feed, notifications })
+    }
+
+    /// Settings for a test instance: a free port, the given database and feed, fast retries,
+    /// notifications off.
+    pub fn for_tests(database_url: &str, feed_url: Url) -> Self {
+        Self {
+            common: CommonSettings::for_tests("calendar", database_url),
+            feed: FeedSettings {
+                url: feed_url,
+                poll_interval: Duration::from_millis(50),
+                long_poll_secs: 5,
+                fetch_timeout: Duration::from_secs(2),
+                max_bytes: 1024 * 1024,
+                max_pages: 1000,
+                retry_min: Duration::from_millis(20),
+                retry_max: Duration::from_millis(200),
+            },
+            notifications: NotificationSettings {
+                service: None,
+                token: String::new(),
+                timeout: Duration::from_secs(1),
+                poll_interval: Duration::from_millis(50),
+                batch_size: 20,
+                max_attempts: 12,
+                retry_min: Duration::from_millis(20),
+                retry_max: Duration::from_millis(200),
+                breaker: BreakerSettings {
+                    failure_rate: 0.5,
+                    min_calls: 3,
+                    window: Duration::from_secs(30),
+                    open_for: Duration::from_millis(300),
+                },
+            },
+        }
+    }
+}
+
+fn parse_absolute_url(var: &str, raw: &str) -> Result<Url, ConfigError> {
+    match Url::parse(raw) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(url),
+        _ => Err(ConfigError::invalid(var, "an absolute http(s) URL", raw)),
+    }
+}
+
+fn positive<T>(var: &str, raw: Option<T>, default: T) -> Result<T, ConfigError>
+where
+    T: Copy + PartialEq + Default + std::fmt::Display,
+{
+    match raw {
+        Some(v) if v == T::default() => Err(ConfigError::invalid(var, "a positive number", "0")),
+        Some(v) => Ok(v),
+        None => Ok(default),
+    }
+}
+
+fn ordered(var: &str, min: Duration, max: Duration) -> Result<(), ConfigError> {
+    if max < min {
+        return Err(ConfigError::invalid(
+            var,
+            "at least the matching ..._MIN_MS value",
+            &max.as_millis().to_string(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_work_with_no_variables_set() {
+        let s = Settings::from_vars(vars(&[])).unwrap();
+        assert_eq!(s.common.port, 3002);
+        assert_eq!(s.feed.url.as_str(), "http://localhost:3000/feed");
+        assert_eq!(s.feed.long_poll_secs, 25);
+        assert!(s.notifications.service.is_none());
+    }
+
+    #[test]
+    fn a_notification_service_needs_a_token() {
+        let err =
+            Settings::from_vars(vars(&[("NOTIFICATION_SERVICE", "http://localhost:3003")])).unwrap_err();
+        assert!(err.to_string().starts_with("NOTIFICATION_TOKEN"), "{err}");
+        let s = Settings::from_vars(vars(&[
+            ("NOTIFICATION_SERVICE", "http://localhost:3003"),
+            ("NOTIFICATION_TOKEN", "secret"),
+        ]))
+        .unwrap();
+        assert_eq!(s.notifications.service.as_ref().unwrap().as_str(), "http://localhost:3003/");
+        assert!(!format!("{s:?}").contains("secret"), "the token stays out of logs");
+    }
+
+    #[test]
+    fn malformed_values_name_their_variable() {
+        for (var, value) in [
+            ("CONTACTS_FEED", "not a url"),
+            ("FEED_LONG_POLL_SECS", "31"),
+            ("FEED_POLL_INTERVAL_MS", "0"),
+            ("BREAKER_FAILURE_RATE", "1.5"),
+            ("BREAKER_MIN_CALLS", "many"),
+            ("OUTBOX_RETRY_MAX_MS", "1"),
+        ] {
+            let err = Settings::from_vars(vars(&[(var, value)])).unwrap_err();
+            assert!(err.to_string().contains(var), "{var}: {err}");
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! Validated domain input: parsed once at the handler edge ("parse, don't validate").
+
+mod email;
+mod event;
+
+pub use email::EmailAddress;
+pub use event::{EventDraft, EventForm, EventInput, EventTitle, NumberOrText, When};
+
+/// Input that failed validation: the field at fault and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self { field, message: message.into() }
+    }
+}

@@ -1,0 +1,99 @@
+//! calendar's errors and how each answers over HTTP (the shared `{"error","message"}` shape).
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use service_kit::ApiError;
+
+use crate::domain::Invalid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `404`: the named thing does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// `422` naming the field.
+    #[error("{}: {}", .0.field, .0.message)]
+    Invalid(Invalid),
+    /// `422 unknown_participants`: some e-mails belong to no known user; nothing was added.
+    #[error("unknown participants: {}", .0.join(", "))]
+    UnknownParticipants(Vec<String>),
+    /// `400`: a malformed query or path value.
+    #[error("{0}")]
+    BadRequest(String),
+    /// `500`, logged with detail.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A ready-made API error (extractor rejections).
+    #[error("{0}")]
+    Api(ApiError),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<Invalid> for Error {
+    fn from(e: Invalid) -> Self {
+        Self::Invalid(e)
+    }
+}
+
+impl From<ApiError> for Error {
+    fn from(e: ApiError) -> Self {
+        Self::Api(e)
+    }
+}
+
+/// The `422` body for unknown participants: the usual shape plus the list.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UnknownParticipantsBody {
+    /// `unknown_participants`.
+    pub error: &'static str,
+    pub message: String,
+    /// `emails`.
+    pub field: &'static str,
+    /// The e-mails that belong to no known user.
+    pub unknown: Vec<String>,
+}
+
+impl Error {
+    /// The message a page shows for this error (internal detail stays in the log).
+    pub fn user_message(&self) -> String {
+        match self {
+            Self::Database(_) => "something went wrong; please try again".into(),
+            Self::Api(e) => e.body.message.clone(),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Invalid(_) | Self::UnknownParticipants(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Api(e) => e.status,
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        match self {
+            Self::NotFound(what) => ApiError::not_found(format!("{what} not found")).into_response(),
+            Self::Invalid(e) => ApiError::invalid_field(e.field, e.message).into_response(),
+            Self::UnknownParticipants(unknown) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                axum::Json(UnknownParticipantsBody {
+                    error: "unknown_participants",
+                    message: format!("not known users, nobody was added: {}", unknown.join(", ")),
+                    field: "emails",
+                    unknown,
+                }),
+            )
+                .into_response(),
+            Self::BadRequest(message) => ApiError::bad_request(message).into_response(),
+            Self::Database(e) => ApiError::from(e).into_response(),
+            Self::Api(e) => e.into_response(),
+        }
+    }
+}

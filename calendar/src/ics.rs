@@ -1,0 +1,107 @@
+//! iCalendar (RFC 5545) export of a user's calendar, built with the `icalendar` crate (which
+//! does the escaping, CRLF line endings and line folding).
+
+use chrono::{DateTime, TimeDelta, Utc};
+use icalendar::{Calendar, Component, EventLike};
+use url::Url;
+
+use crate::domain::When;
+use crate::store::events::StoredEvent;
+use crate::store::users::User;
+
+pub const CONTENT_TYPE: &str = "text/calendar; charset=utf-8";
+const PRODID: &str = "-//microservices demo//calendar service//EN";
+
+/// The whole calendar of `owner`. `event_url` gives each event's page (its `URL` property).
+pub fn calendar(owner: &User, events: &[StoredEvent], event_url: impl Fn(&StoredEvent) -> Url) -> String {
+    let mut calendar = Calendar::empty();
+    calendar.append_property(("VERSION", "2.0"));
+    calendar.append_property(("PRODID", PRODID));
+    calendar.append_property(("CALSCALE", "GREGORIAN"));
+    calendar.append_property(("METHOD", "PUBLISH"));
+    calendar.name(&format!("{} (calendar)", owner.display_name()));
+    for stored in events {
+        let mut event = icalendar::Event::new();
+        event
+            .uid(&format!("{}@calendar", stored.id))
+            .timestamp(instant(stored.updated_at))
+            .created(instant(stored.created_at))
+            .last_modified(instant(stored.updated_at))
+            .sequence(u32::try_from(stored.revision).unwrap_or(u32::MAX))
+            .summary(&stored.title)
+            .url(event_url(stored).as_str());
+        match stored.when {
+            When::AllDay(date) => {
+                event.starts(date).ends(date + TimeDelta::days(1));
+            }
+            When::Timed { start, end } => {
+                event.starts(start).ends(end);
+            }
+        }
+        if let Some(description) = &stored.description {
+            event.description(description);
+        }
+        if let Some(location) = &stored.location {
+            event.location(location);
+        }
+        calendar.push(event.done());
+    }
+    calendar.done().to_string()
+}
+
+fn instant(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn user() -> User {
+        User {
+            id: Uuid::nil(),
+            email: "ann@example.org".into(),
+            firstname: "Ann".into(),
+            lastname: "Lee".into(),
+            contact_url: "http://contacts/contacts/0".into(),
+            updated_at: 0,
+        }
+    }
+
+    fn event(when: When, title: &str) -> StoredEvent {
+        StoredEvent {
+            id: Uuid::now_v7(),
+            owner_id: Uuid::nil(),
+            title: title.into(),
+            description: Some("line one\nline two; with, commas".into()),
+            location: None,
+            when,
+            revision: 2,
+            created_at: 1_700_000_000_000,
+            updated_at: 1_700_000_000_000,
+        }
+    }
+
+    #[test]
+    fn all_day_and_timed_events_have_the_required_properties() {
+        let date = NaiveDate::from_ymd_opt(2026, 12, 24).unwrap();
+        let start = DateTime::parse_from_rfc3339("2026-12-24T18:00:00Z").unwrap().to_utc();
+        let events = [
+            event(When::AllDay(date), "Christmas Eve"),
+            event(When::Timed { start, end: start + TimeDelta::hours(2) }, &"Long title ".repeat(10)),
+        ];
+        let ics = calendar(&user(), &events, |_| Url::parse("http://localhost:3002/event/x").unwrap());
+        assert!(ics.starts_with("BEGIN:VCALENDAR\r\n"), "{ics}");
+        assert!(ics.contains("VERSION:2.0\r\n") && ics.contains(&format!("PRODID:{PRODID}\r\n")));
+        assert!(ics.contains("DTSTART;VALUE=DATE:20261224\r\n"), "{ics}");
+        assert!(ics.contains("DTEND;VALUE=DATE:20261225\r\n"), "{ics}");
+        assert!(ics.contains("DTSTART:20261224T180000Z\r\n"), "{ics}");
+        assert!(ics.contains("DESCRIPTION:line one\\nline two\\; with\\, commas\r\n"), "{ics}");
+        assert_eq!(ics.matches("DTSTAMP:").count(), 2);
+        assert!(ics.lines().all(|l| l.len() <= 75), "lines are folded: {ics}");
+        assert!(!ics.replace("\r\n", "").contains('\n'), "only CRLF line endings");
+    }
+}

@@ -1,0 +1,250 @@
+//! A user's calendar: `GET /calendar/{userId}` (iCalendar by default, JSON or HTML by `Accept`),
+//! `GET /calendar/{userId}.ics`, and `POST /calendar/{userId}` to add an event (JSON from API
+//! clients, a form from the page).
+
+use axum::extract::{FromRequest, Request, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{Datelike, Months, NaiveDate, Utc};
+use serde::Deserialize;
+use service_kit::error::{Form, Json, Path, Query};
+use service_kit::negotiate::preferred;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::views::{EventList, EventView};
+use super::{AppState, Paging, parse_id, see_other};
+use crate::domain::{EventDraft, EventForm, EventInput};
+use crate::error::{Error, Result};
+use crate::store::events::{self, Cursor};
+use crate::store::users::{self, User};
+use crate::{ics, templates};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_calendar, create_event))
+}
+
+/// Query of `GET /calendar/{userId}`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CalendarQuery {
+    /// Page size for JSON, 1 to 200 (default 50).
+    pub limit: Option<String>,
+    /// Opaque position from a previous page's `next`.
+    pub cursor: Option<String>,
+    /// JSON: only events ending after this date (`YYYY-MM-DD`).
+    pub from: Option<String>,
+    /// JSON: only events starting before this date (`YYYY-MM-DD`).
+    pub to: Option<String>,
+    /// HTML: the month to show (`YYYY-MM`, default this month).
+    pub month: Option<String>,
+}
+
+/// The calendar of a user: iCalendar for calendar clients (and `*/*` or no `Accept`), JSON for
+/// `application/json`, HTML for browsers. A `.ics` suffix always gives iCalendar.
+#[utoipa::path(
+    get,
+    path = "/calendar/{userId}",
+    tag = "calendars",
+    params(("userId" = String, Path, description = "The user's (contact's) UUID, optionally with .ics"), CalendarQuery),
+    responses(
+        (status = 200, description = "The calendar", body = EventList, content_type = "application/json"),
+        (status = 200, description = "The calendar as iCalendar", body = String, content_type = "text/calendar"),
+        (status = 400, description = "Bad query", body = service_kit::error::ErrorBody),
+        (status = 404, description = "Unknown user", body = service_kit::error::ErrorBody),
+    )
+)]
+#[tracing::instrument(skip_all, fields(user = %user_id))]
+pub async fn get_calendar(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+    Query(query): Query<CalendarQuery>,
+) -> Result<Response> {
+    let (raw_id, ics_suffix) = match user_id.strip_suffix(".ics") {
+        Some(id) => (id, true),
+        None => (user_id.as_str(), false),
+    };
+    let user = load_user(&state, raw_id).await?;
+    let representation =
+        if ics_suffix { 0 } else { preferred(&headers, &["text/calendar", "application/json", "text/html"]) };
+    match representation {
+        1 => json_calendar(&state, &user, &query).await,
+        2 => {
+            let month = parse_month(query.month.as_deref())?;
+            html_calendar(&state, &user, month, None, StatusCode::OK).await
+        }
+        _ => ics_calendar(&state, &user).await,
+    }
+}
+
+/// The same calendar as [`get_calendar`], always as iCalendar: the URL to subscribe to.
+#[utoipa::path(
+    get,
+    path = "/calendar/{userId}.ics",
+    tag = "calendars",
+    params(("userId" = String, Path, description = "The user's (contact's) UUID")),
+    responses(
+        (status = 200, description = "RFC 5545 calendar", body = String, content_type = "text/calendar"),
+        (status = 404, description = "Unknown user", body = service_kit::error::ErrorBody),
+    )
+)]
+pub async fn ics_export_doc() {}
+
+async fn load_user(state: &AppState, raw_id: &str) -> Result<User> {
+    let id = parse_id(raw_id, "user")?;
+    users::get(&state.db.reader, id).await?.ok_or(Error::NotFound("user"))
+}
+
+async fn ics_calendar(state: &AppState, user: &User) -> Result<Response> {
+    let events = events::all_for_owner(&state.db.reader, user.id).await?;
+    let links = state.links.clone();
+    let body = ics::calendar(user, &events, |e| {
+        url::Url::parse(&links.event(e.id)).unwrap_or_else(|_| links.base.clone())
+    });
+    Ok(([(CONTENT_TYPE, ics::CONTENT_TYPE), (CACHE_CONTROL, "no-cache")], body).into_response())
+}
+
+async fn json_calendar(state: &AppState, user: &User, query: &CalendarQuery) -> Result<Response> {
+    let paging = Paging { limit: query.limit.clone(), cursor: None };
+    let limit = paging.limit()?;
+    let from_ms = optional_date("from", query.from.as_deref())?.map_or(i64::MIN, midnight_ms);
+    let to_ms = optional_date("to", query.to.as_deref())?.map_or(i64::MAX, midnight_ms);
+    let cursor = query.cursor.as_deref().filter(|c| !c.is_empty()).map(parse_cursor).transpose()?;
+    let mut page =
+        events::list(&state.db.reader, user.id, from_ms, to_ms, cursor.as_ref(), limit + 1).await?;
+    let more = page.len() > limit as usize;
+    page.truncate(limit as usize);
+    let next = match (more, page.last()) {
+        (true, Some(last)) => {
+            let mut url = url::Url::parse(&state.links.calendar(user.id))
+                .map_err(|e| Error::BadRequest(e.to_string()))?;
+            {
+                let mut pairs = url.query_pairs_mut();
+                pairs.append_pair("limit", &limit.to_string());
+                pairs.append_pair("cursor", &format!("{}.{}", last.when.start_ms(), last.id));
+                if let Some(from) = &query.from {
+                    pairs.append_pair("from", from);
+                }
+                if let Some(to) = &query.to {
+                    pairs.append_pair("to", to);
+                }
+            }
+            Some(url.to_string())
+        }
+        _ => None,
+    };
+    let items = page.iter().map(|e| EventView::new(&state.links, e)).collect();
+    Ok(axum::Json(EventList { owner: state.links.user(user.id), ics: state.links.ics(user.id), items, next })
+        .into_response())
+}
+
+/// Renders the month page (also after a form error, with the error and the entered values).
+pub async fn html_calendar(
+    state: &AppState,
+    user: &User,
+    month: NaiveDate,
+    form_error: Option<(&Error, &EventForm)>,
+    status: StatusCode,
+) -> Result<Response> {
+    let grid = templates::calendar::MonthGrid::new(month);
+    let events = events::list(&state.db.reader, user.id, grid.start_ms(), grid.end_ms(), None, 1000).await?;
+    let page = templates::calendar::page(&state.site, &state.links, user, &grid, &events, form_error);
+    Ok((status, page).into_response())
+}
+
+/// Adds an event to the user's calendar. The original app's body `{"title","day","month","year"}`
+/// still works; `date` or `start`/`end` (RFC 3339) are the newer forms. A browser form
+/// (`application/x-www-form-urlencoded`) is answered with a redirect to the event page.
+#[utoipa::path(
+    post,
+    path = "/calendar/{userId}",
+    tag = "calendars",
+    params(("userId" = String, Path, description = "The user's (contact's) UUID")),
+    request_body = EventInput,
+    responses(
+        (status = 201, description = "Created; Location names the event", body = EventView),
+        (status = 303, description = "Created from the HTML form; see the event page"),
+        (status = 400, description = "Malformed JSON", body = service_kit::error::ErrorBody),
+        (status = 404, description = "Unknown user", body = service_kit::error::ErrorBody),
+        (status = 415, description = "Not JSON", body = service_kit::error::ErrorBody),
+        (status = 422, description = "Invalid field (named)", body = service_kit::error::ErrorBody),
+    )
+)]
+#[tracing::instrument(skip_all, fields(user = %user_id))]
+pub async fn create_event(
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+    request: Request,
+) -> Result<Response> {
+    let user = load_user(&state, &user_id).await?;
+    if is_form(request.headers()) {
+        let Form(form) = Form::<EventForm>::from_request(request, &state).await?;
+        return match EventDraft::parse(&form.clone().into()) {
+            Ok(draft) => {
+                let event = events::insert(&state.db.writer, user.id, &draft).await?;
+                Ok(see_other(&state.links.event(event.id)))
+            }
+            Err(invalid) => {
+                let month = parse_month(form.date.as_deref().and_then(|d| d.get(..7)))
+                    .unwrap_or_else(|_| this_month());
+                let error = Error::Invalid(invalid);
+                html_calendar(&state, &user, month, Some((&error, &form)), StatusCode::UNPROCESSABLE_ENTITY)
+                    .await
+            }
+        };
+    }
+    let Json(input) = Json::<EventInput>::from_request(request, &state).await?;
+    let draft = EventDraft::parse(&input)?;
+    let event = events::insert(&state.db.writer, user.id, &draft).await?;
+    let location = state.links.event(event.id);
+    Ok((StatusCode::CREATED, [(LOCATION, location)], axum::Json(EventView::new(&state.links, &event)))
+        .into_response())
+}
+
+pub fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"))
+}
+
+fn parse_cursor(raw: &str) -> Result<Cursor> {
+    let bad = || Error::BadRequest("cursor is not valid".into());
+    let (ms, id) = raw.split_once('.').ok_or_else(bad)?;
+    Ok(Cursor { start_ms: ms.parse().map_err(|_| bad())?, id: Uuid::parse_str(id).map_err(|_| bad())? })
+}
+
+fn optional_date(name: &str, raw: Option<&str>) -> Result<Option<NaiveDate>> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| Error::BadRequest(format!("{name} must be a date like 2026-12-24, got {s:?}"))),
+    }
+}
+
+fn midnight_ms(date: NaiveDate) -> i64 {
+    date.and_hms_opt(0, 0, 0).map_or(0, |d| d.and_utc().timestamp_millis())
+}
+
+pub fn this_month() -> NaiveDate {
+    let today = Utc::now().date_naive();
+    today.with_day(1).unwrap_or(today)
+}
+
+/// `YYYY-MM` → the first of that month (years 1900 to 2999, like events).
+pub fn parse_month(raw: Option<&str>) -> Result<NaiveDate> {
+    let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else { return Ok(this_month()) };
+    NaiveDate::parse_from_str(&format!("{raw}-01"), "%Y-%m-%d")
+        .ok()
+        .filter(|d| (1900..=2999).contains(&d.year()))
+        .ok_or_else(|| Error::BadRequest(format!("month must look like 2026-12, got {raw:?}")))
+}
+
+/// The first of the month before and after `month`.
+pub fn neighbours(month: NaiveDate) -> (Option<NaiveDate>, Option<NaiveDate>) {
+    (month.checked_sub_months(Months::new(1)), month.checked_add_months(Months::new(1)))
+}

@@ -1,0 +1,96 @@
+//! Builds the application from settings: database, routes, feed follower, outbox dispatcher.
+//! Binds before serving so tests can start it on port 0 and read the port back.
+
+use std::sync::Arc;
+
+use service_kit::app::{self, Bound, Routes, Worker};
+use service_kit::db::{ConnectOptions, Db, MigrationFile, Migrations};
+use service_kit::http::HttpOptions;
+use service_kit::server::ServerLimits;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::config::Settings;
+use crate::routes::{self, AppState};
+use crate::workers::dispatcher::Dispatcher;
+use crate::workers::feed::Follower;
+
+pub const MIGRATIONS: Migrations = Migrations {
+    sqlite: &[MigrationFile {
+        version: 1,
+        description: "initial",
+        sql: include_str!("../migrations/sqlite/0001_initial.sql"),
+    }],
+    postgres: &[MigrationFile {
+        version: 1,
+        description: "initial",
+        sql: include_str!("../migrations/postgres/0001_initial.sql"),
+    }],
+};
+
+/// A built, bound, not yet running calendar service.
+#[derive(Debug)]
+pub struct Application {
+    bound: Bound,
+    router: axum::Router,
+    limits: ServerLimits,
+    db: Db,
+    follower: Follower,
+    dispatcher: Dispatcher,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db = Db::connect(
+            &ConnectOptions::new(&settings.common.database_url, settings.common.database_max_connections),
+            &MIGRATIONS,
+        )
+        .await?;
+        let bound = Bound::bind(&settings.common).await?;
+        let public_url: Url = bound.public_url.clone();
+        let wake = Arc::new(Notify::new());
+        let (api, openapi) = routes::router(AppState::new(db.clone(), public_url.clone(), wake.clone()));
+        let mut http = HttpOptions::new(public_url);
+        http.request_timeout = settings.common.request_timeout;
+        let router = app::router(
+            Routes { api, openapi, count_histograms: crate::metrics::COUNT_HISTOGRAMS },
+            &db,
+            http,
+        );
+        crate::metrics::describe();
+        let limits = ServerLimits {
+            max_connections_per_client: settings.common.max_connections_per_client,
+            ..ServerLimits::default()
+        };
+        let client = reqwest::Client::builder().no_proxy().build()?;
+        let dispatcher = Dispatcher::new(db.clone(), settings.notifications.clone(), client, wake)?;
+        let follower = Follower::new(db.clone(), settings.feed.clone())?;
+        Ok(Self { bound, router, limits, db, follower, dispatcher })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.bound.port()
+    }
+
+    pub fn public_url(&self) -> &Url {
+        &self.bound.public_url
+    }
+
+    /// A handle on the dispatcher (shares the running one's circuit breaker).
+    pub fn dispatcher(&self) -> Dispatcher {
+        self.dispatcher.clone()
+    }
+
+    /// Runs the API, the feed follower and the dispatcher until `shutdown` is cancelled (or a
+    /// task fails), then closes the database.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let workers: Vec<Worker> = vec![
+            ("feed follower", Box::pin(self.follower.run(shutdown.clone()))),
+            ("outbox dispatcher", Box::pin(self.dispatcher.run(shutdown.clone()))),
+        ];
+        let result = app::run(self.bound, self.router, self.limits, workers, shutdown).await;
+        self.db.close().await;
+        result
+    }
+}

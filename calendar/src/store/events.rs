@@ -1,0 +1,291 @@
+//! Events and their participants. Adding participants writes their notification jobs to the
+//! outbox in the same transaction.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use uuid::Uuid;
+
+use super::outbox::{self, NewJob};
+use super::users::{self, User};
+use super::uuid_column;
+use crate::domain::{EmailAddress, EventDraft, When};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub id: Uuid,
+    pub owner_id: Uuid,
+    pub title: String,
+    pub description: Option<String>,
+    pub location: Option<String>,
+    pub when: When,
+    /// Incremented on every change (iCalendar `SEQUENCE`).
+    pub revision: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "id, owner_id, title, description, location, all_day, start_date, start_at, end_at, \
+                       revision, created_at, updated_at";
+
+fn from_row(row: &AnyRow) -> Result<StoredEvent, sqlx::Error> {
+    let all_day: i64 = row.try_get("all_day")?;
+    let when = if all_day != 0 {
+        let raw: String = row.try_get::<Option<String>, _>("start_date")?.unwrap_or_default();
+        let date = NaiveDate::parse_from_str(&raw, "%Y-%m-%d")
+            .map_err(|e| sqlx::Error::Decode(format!("bad start_date {raw:?}: {e}").into()))?;
+        When::AllDay(date)
+    } else {
+        let instant = |column: &str| -> Result<DateTime<Utc>, sqlx::Error> {
+            let ms: i64 = row.try_get(column)?;
+            DateTime::from_timestamp_millis(ms)
+                .ok_or_else(|| sqlx::Error::Decode(format!("bad {column} {ms}").into()))
+        };
+        When::Timed { start: instant("start_at")?, end: instant("end_at")? }
+    };
+    Ok(StoredEvent {
+        id: uuid_column(&row.try_get::<String, _>("id")?)?,
+        owner_id: uuid_column(&row.try_get::<String, _>("owner_id")?)?,
+        title: row.try_get("title")?,
+        description: row.try_get("description")?,
+        location: row.try_get("location")?,
+        when,
+        revision: row.try_get("revision")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn start_date_column(when: &When) -> Option<String> {
+    match when {
+        When::AllDay(date) => Some(date.format("%Y-%m-%d").to_string()),
+        When::Timed { .. } => None,
+    }
+}
+
+pub async fn insert(
+    pool: &sqlx::AnyPool,
+    owner: Uuid,
+    draft: &EventDraft,
+) -> Result<StoredEvent, sqlx::Error> {
+    let now = service_kit::db::now_millis();
+    let event = StoredEvent {
+        id: Uuid::now_v7(),
+        owner_id: owner,
+        title: draft.title.as_str().to_string(),
+        description: draft.description.clone(),
+        location: draft.location.clone(),
+        when: draft.when,
+        revision: 0,
+        created_at: now,
+        updated_at: now,
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    )))
+    .bind(event.id.to_string())
+    .bind(owner.to_string())
+    .bind(&event.title)
+    .bind(event.description.clone())
+    .bind(event.location.clone())
+    .bind(i64::from(matches!(event.when, When::AllDay(_))))
+    .bind(start_date_column(&event.when))
+    .bind(event.when.start_ms())
+    .bind(event.when.end_ms())
+    .bind(event.revision)
+    .bind(now)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(event)
+}
+
+pub async fn get(pool: &sqlx::AnyPool, id: Uuid) -> Result<Option<StoredEvent>, sqlx::Error> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM events WHERE id = $1")))
+        .bind(id.to_string())
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// A position in a calendar listing: after the event starting at `start_ms` with id `id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub start_ms: i64,
+    pub id: Uuid,
+}
+
+/// The owner's events overlapping `[from_ms, to_ms)`, ordered by start, after `cursor`.
+pub async fn list(
+    pool: &sqlx::AnyPool,
+    owner: Uuid,
+    from_ms: i64,
+    to_ms: i64,
+    cursor: Option<&Cursor>,
+    limit: u32,
+) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    let (after_ms, after_id) = cursor.map_or((i64::MIN, String::new()), |c| (c.start_ms, c.id.to_string()));
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM events WHERE owner_id = $1 AND end_at > $2 AND start_at < $3 \
+         AND (start_at > $4 OR (start_at = $4 AND id > $5)) ORDER BY start_at, id LIMIT $6"
+    )))
+    .bind(owner.to_string())
+    .bind(from_ms)
+    .bind(to_ms)
+    .bind(after_ms)
+    .bind(after_id)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Every event of the owner (the iCalendar export).
+pub async fn all_for_owner(pool: &sqlx::AnyPool, owner: Uuid) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM events WHERE owner_id = $1 ORDER BY start_at, id"
+    )))
+    .bind(owner.to_string())
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Replaces an event's content; `None` when it does not exist.
+pub async fn update(
+    pool: &sqlx::AnyPool,
+    id: Uuid,
+    draft: &EventDraft,
+) -> Result<Option<StoredEvent>, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE events SET title = $2, description = $3, location = $4, all_day = $5, start_date = $6, \
+         start_at = $7, end_at = $8, revision = revision + 1, updated_at = $9 WHERE id = $1",
+    )
+    .bind(id.to_string())
+    .bind(draft.title.as_str().to_string())
+    .bind(draft.description.clone())
+    .bind(draft.location.clone())
+    .bind(i64::from(matches!(draft.when, When::AllDay(_))))
+    .bind(start_date_column(&draft.when))
+    .bind(draft.when.start_ms())
+    .bind(draft.when.end_ms())
+    .bind(service_kit::db::now_millis())
+    .execute(pool)
+    .await?;
+    if result.rows_affected() == 0 {
+        return Ok(None);
+    }
+    get(pool, id).await
+}
+
+/// Deletes an event with its participants and cancels its undelivered invitations.
+pub async fn delete(pool: &sqlx::AnyPool, id: Uuid) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let id = id.to_string();
+    outbox::cancel_for_event(&mut tx, &id).await?;
+    sqlx::query("DELETE FROM participants WHERE event_id = $1").bind(&id).execute(&mut *tx).await?;
+    let deleted = sqlx::query("DELETE FROM events WHERE id = $1").bind(&id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(deleted.rows_affected() > 0)
+}
+
+/// The event's participants, in the order they were added.
+pub async fn participants(pool: &sqlx::AnyPool, event_id: Uuid) -> Result<Vec<User>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT u.id, u.email, u.firstname, u.lastname, u.contact_url, u.updated_at \
+         FROM participants p JOIN users u ON u.id = p.user_id WHERE p.event_id = $1 ORDER BY p.added_at, u.id",
+    )
+    .bind(event_id.to_string())
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(User {
+                id: uuid_column(&row.try_get::<String, _>("id")?)?,
+                email: row.try_get("email")?,
+                firstname: row.try_get("firstname")?,
+                lastname: row.try_get("lastname")?,
+                contact_url: row.try_get("contact_url")?,
+                updated_at: row.try_get("updated_at")?,
+            })
+        })
+        .collect()
+}
+
+/// What adding participants did.
+#[derive(Debug)]
+pub enum AddOutcome {
+    /// All were known; `added` are the ones that were not participants yet.
+    Added { added: Vec<User> },
+    /// These e-mails belong to no known user; nothing was changed.
+    Unknown(Vec<String>),
+    /// The event does not exist.
+    NoEvent,
+}
+
+/// Adds the users with these e-mails as participants, all or nothing, and writes one outbox job
+/// per new participant in the same transaction. `job` builds the job for a new participant.
+pub async fn add_participants(
+    pool: &sqlx::AnyPool,
+    event_id: Uuid,
+    emails: &[EmailAddress],
+    request_id: &str,
+    job: impl Fn(&User) -> NewJob,
+) -> Result<AddOutcome, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let exists = sqlx::query("SELECT id FROM events WHERE id = $1")
+        .bind(event_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+    if !exists {
+        return Ok(AddOutcome::NoEvent);
+    }
+    let mut found = Vec::with_capacity(emails.len());
+    let mut unknown = Vec::new();
+    for email in emails {
+        match users::find_by_email_in(&mut tx, email).await? {
+            Some(user) => found.push(user),
+            None => unknown.push(email.as_str().to_string()),
+        }
+    }
+    if !unknown.is_empty() {
+        unknown.dedup();
+        return Ok(AddOutcome::Unknown(unknown));
+    }
+    let now = service_kit::db::now_millis();
+    let mut added: Vec<User> = Vec::new();
+    for user in found {
+        if added.iter().any(|u| u.id == user.id) {
+            continue;
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO participants (event_id, user_id, added_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (event_id, user_id) DO NOTHING",
+        )
+        .bind(event_id.to_string())
+        .bind(user.id.to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            outbox::insert(&mut tx, event_id, user.id, &job(&user), request_id).await?;
+            added.push(user);
+        }
+    }
+    tx.commit().await?;
+    Ok(AddOutcome::Added { added })
+}
+
+pub async fn remove_participant(
+    pool: &sqlx::AnyPool,
+    event_id: Uuid,
+    user_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let removed = sqlx::query("DELETE FROM participants WHERE event_id = $1 AND user_id = $2")
+        .bind(event_id.to_string())
+        .bind(user_id.to_string())
+        .execute(pool)
+        .await?;
+    Ok(removed.rows_affected() > 0)
+}

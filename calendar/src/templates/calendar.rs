@@ -1,0 +1,149 @@
+//! The calendar page: a month grid that pages by month, the month's agenda, a form to add an
+//! event, and the iCalendar subscription link.
+
+use chrono::{Datelike, NaiveDate, TimeDelta};
+use maud::{Markup, html};
+use service_kit::html::Site;
+
+use super::{error_notice, when_text};
+use crate::domain::{EventForm, When};
+use crate::error::Error;
+use crate::routes::Links;
+use crate::routes::calendars::neighbours;
+use crate::store::events::StoredEvent;
+use crate::store::users::User;
+
+/// Six weeks, Monday first, covering `month`.
+#[derive(Debug, Clone, Copy)]
+pub struct MonthGrid {
+    pub month: NaiveDate,
+    pub first: NaiveDate,
+}
+
+impl MonthGrid {
+    pub fn new(month: NaiveDate) -> Self {
+        let back = i64::from(month.weekday().num_days_from_monday());
+        Self { month, first: month - TimeDelta::days(back) }
+    }
+
+    fn days(&self) -> impl Iterator<Item = NaiveDate> + '_ {
+        (0..42).map(|i| self.first + TimeDelta::days(i))
+    }
+
+    pub fn start_ms(&self) -> i64 {
+        day_start_ms(self.first)
+    }
+
+    pub fn end_ms(&self) -> i64 {
+        day_start_ms(self.first + TimeDelta::days(42))
+    }
+}
+
+fn day_start_ms(day: NaiveDate) -> i64 {
+    day.and_hms_opt(0, 0, 0).map_or(0, |d| d.and_utc().timestamp_millis())
+}
+
+fn on_day(event: &StoredEvent, day: NaiveDate) -> bool {
+    let (start, end) = (day_start_ms(day), day_start_ms(day + TimeDelta::days(1)));
+    event.when.start_ms() < end && event.when.end_ms() > start
+}
+
+pub fn page(
+    site: &Site,
+    links: &Links,
+    user: &User,
+    grid: &MonthGrid,
+    events: &[StoredEvent],
+    form_error: Option<(&Error, &EventForm)>,
+) -> Markup {
+    let name = user.display_name();
+    let (prev, next) = neighbours(grid.month);
+    let month_param = |m: NaiveDate| m.format("%Y-%m").to_string();
+    let in_month: Vec<&StoredEvent> = events
+        .iter()
+        .filter(|e| {
+            let first = grid.month;
+            let after = first.checked_add_months(chrono::Months::new(1)).unwrap_or(first);
+            e.when.start_ms() < day_start_ms(after) && e.when.end_ms() > day_start_ms(first)
+        })
+        .collect();
+    let form = form_error.map(|(_, f)| f.clone()).unwrap_or_default();
+    let default_date = grid.month.format("%Y-%m-%d").to_string();
+    site.page(
+        &format!("{name}: calendar"),
+        None,
+        html! {
+            h1 { (name) "’s calendar" }
+            nav.pager aria-label="Months" {
+                @if let Some(prev) = prev {
+                    a href={ "?month=" (month_param(prev)) } rel="prev" { "← " (prev.format("%B %Y")) }
+                }
+                strong { (grid.month.format("%B %Y")) }
+                @if let Some(next) = next {
+                    a href={ "?month=" (month_param(next)) } rel="next" { (next.format("%B %Y")) " →" }
+                }
+            }
+            table.month {
+                thead { tr { @for d in ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] { th scope="col" { (d) } } } }
+                tbody {
+                    @for week in grid.days().collect::<Vec<_>>().chunks(7) {
+                        tr {
+                            @for day in week {
+                                td class=[(day.month() != grid.month.month()).then_some("other")] {
+                                    div.day { (day.day()) }
+                                    @for event in events.iter().filter(|e| on_day(e, *day)) {
+                                        div { a href={ "/event/" (event.id) } { (event.title) } }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { "This month" }
+            @if in_month.is_empty() {
+                p.muted { "No events in " (grid.month.format("%B %Y")) "." }
+            } @else {
+                ul {
+                    @for event in &in_month {
+                        li { a href={ "/event/" (event.id) } { (event.title) } " — " (when_text(&event.when)) }
+                    }
+                }
+            }
+            h2 id="add" { "Add an event" }
+            (error_notice(form_error.map(|(e, _)| e.user_message()).as_deref()))
+            form.stack method="post" action={ "/calendar/" (user.id) } {
+                label { "Title" input type="text" name="title" required maxlength="200" value=[form.title.as_deref()]; }
+                label { "Date" input type="date" name="date" required value=(form.date.as_deref().unwrap_or(&default_date)); }
+                label { "Starts at (UTC, empty for all day)" input type="time" name="start_time" value=[form.start_time.as_deref()]; }
+                label { "Ends at (UTC)" input type="time" name="end_time" value=[form.end_time.as_deref()]; }
+                label { "Location" input type="text" name="location" maxlength="200" value=[form.location.as_deref()]; }
+                label { "Description" textarea name="description" maxlength="4000" { (form.description.as_deref().unwrap_or("")) } }
+                button type="submit" { "Add event" }
+            }
+            h2 { "Subscribe" }
+            p {
+                "Add this address to your calendar app to see these events there: "
+                a href=(links.ics(user.id)) { (links.ics(user.id)) }
+            }
+        },
+    )
+}
+
+/// Values to prefill the edit form with.
+pub fn form_values(event: &StoredEvent) -> EventForm {
+    let (date, start_time, end_time) = match event.when {
+        When::AllDay(date) => (date.format("%Y-%m-%d").to_string(), None, None),
+        When::Timed { start, end } => {
+            (start.format("%Y-%m-%d").to_string(), Some(super::time_of(&start)), Some(super::time_of(&end)))
+        }
+    };
+    EventForm {
+        title: Some(event.title.clone()),
+        date: Some(date),
+        start_time,
+        end_time,
+        description: event.description.clone(),
+        location: event.location.clone(),
+    }
+}
