@@ -31,6 +31,11 @@ impl FeedHead {
         self.0.subscribe()
     }
 
+    /// How many receivers watch the head right now (held feed requests among them).
+    pub fn watchers(&self) -> usize {
+        self.0.receiver_count()
+    }
+
     /// Moves the head forward to `head` unless it is already there or beyond (commits can be
     /// reported out of order). Returns whether it moved.
     pub fn advance(&self, head: Head) -> bool {

@@ -1,0 +1,178 @@
+//! Starting the service for a test: a fresh database, a random port, real HTTP.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use contacts::config::Settings;
+use contacts::startup::Application;
+use contacts::store::Store;
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use test_support::{TestDb, http_client, json_body};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+/// How to start an instance.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub page_size: u32,
+    pub public_url: Option<Url>,
+    pub request_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { page_size: 20, public_url: None, request_timeout: Duration::from_secs(60) }
+    }
+}
+
+/// A running contacts instance on 127.0.0.1.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`, where requests go.
+    pub address: String,
+    /// The public URL the service puts in links (ends with `/`).
+    pub public_url: String,
+    pub client: reqwest::Client,
+    pub store: Store,
+    /// Kept alive (and cleaned up) with the instance.
+    _db: Arc<TestDb>,
+    token: CancellationToken,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.token.cancel();
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    TestApp::spawn(Arc::new(TestDb::new().await), Options::default()).await
+}
+
+pub async fn spawn_with(options: Options) -> TestApp {
+    TestApp::spawn(Arc::new(TestDb::new().await), options).await
+}
+
+impl TestApp {
+    /// Starts an instance on `db` (several instances on one database are replicas).
+    pub async fn spawn(db: Arc<TestDb>, options: Options) -> Self {
+        service_kit::telemetry::init_for_tests();
+        let mut settings = Settings::for_tests(&db.url);
+        settings.feed_page_size = options.page_size;
+        settings.common.public_url = options.public_url;
+        settings.common.request_timeout = options.request_timeout;
+        let app = Application::build(settings).await.expect("build the app");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let public_url = app.public_url().to_string();
+        let store = app.store().clone();
+        let token = CancellationToken::new();
+        let task = tokio::spawn(app.run_until_stopped(token.clone()));
+        Self { address, public_url, client: http_client(), store, _db: db, token, task: Some(task) }
+    }
+
+    /// Stops the instance and waits until it has.
+    pub async fn stop(mut self) {
+        self.token.cancel();
+        if let Some(task) = self.task.take() {
+            task.await.expect("app task").expect("app stopped cleanly");
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// A link the service published, pointed at this instance.
+    pub fn local(&self, href: &str) -> String {
+        let path = href
+            .strip_prefix(&self.public_url)
+            .unwrap_or_else(|| panic!("{href} is not under {}", self.public_url));
+        format!("{}/{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn get_with(&self, path: &str, headers: &[(&'static str, &str)]) -> Response {
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(*k, HeaderValue::from_str(v).expect("header value"));
+        }
+        self.client.get(self.url(path)).headers(map).send().await.expect("GET")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client.post(self.url(path)).json(body).send().await.expect("POST")
+    }
+
+    pub async fn put_json(&self, path: &str, body: &Value) -> Response {
+        self.client.put(self.url(path)).json(body).send().await.expect("PUT")
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.client.delete(self.url(path)).send().await.expect("DELETE")
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+        self.client
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("POST form")
+    }
+
+    /// Creates a contact and returns its JSON.
+    pub async fn create(&self, firstname: &str, lastname: &str, email: &str) -> Value {
+        let response = self
+            .post_json("/contacts", &json!({"firstname": firstname, "lastname": lastname, "email": email}))
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "creating {email}");
+        json_body(response).await
+    }
+
+    /// The path of a contact (`/contacts/{id}`).
+    pub fn contact_path(contact: &Value) -> String {
+        format!("/contacts/{}", contact["id"].as_str().expect("id"))
+    }
+
+    /// Fetches and parses a feed document.
+    pub async fn feed(&self, path: &str) -> atom_syndication::Feed {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        assert_eq!(response.headers()["content-type"], "application/atom+xml");
+        parse_feed(&response.text().await.expect("body"))
+    }
+}
+
+pub fn parse_feed(body: &str) -> atom_syndication::Feed {
+    atom_syndication::Feed::read_from(body.as_bytes()).unwrap_or_else(|e| panic!("not Atom ({e}): {body}"))
+}
+
+/// The event JSON of an entry.
+pub fn event_of(entry: &atom_syndication::Entry) -> Value {
+    let content = entry.content().expect("entry content");
+    assert_eq!(content.content_type(), Some("application/json"));
+    serde_json::from_str(content.value().expect("content value")).expect("event JSON")
+}
+
+/// The sequences in a document, as listed.
+pub fn sequences(feed: &atom_syndication::Feed) -> Vec<i64> {
+    feed.entries().iter().map(|e| event_of(e)["sequence"].as_i64().expect("sequence")).collect()
+}
+
+/// The href of the link with `rel`, if any.
+pub fn link<'a>(feed: &'a atom_syndication::Feed, rel: &str) -> Option<&'a str> {
+    feed.links().iter().find(|l| l.rel() == rel).map(|l| l.href())
+}
+
+pub async fn error_code(response: Response) -> (StatusCode, Value) {
+    let status = response.status();
+    (status, json_body(response).await)
+}
