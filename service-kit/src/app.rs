@@ -108,7 +108,8 @@ pub async fn run(
     tokio::select! {
         () = shutdown.cancelled() => {}
         Some(joined) = tasks.join_next() => {
-            note_task_end(joined, false, &mut failure);
+            // A worker that saw the token first may end before this select sees it cancelled.
+            note_task_end(joined, shutdown.is_cancelled(), &mut failure);
             shutdown.cancel();
         }
     }
