@@ -1,0 +1,150 @@
+//! Starting calendar on a free port with a fresh database, and talking to it.
+
+use std::time::Duration;
+
+use calendar::config::Settings;
+use calendar::startup::Application;
+use calendar::workers::dispatcher::Dispatcher;
+use serde_json::Value;
+use test_support::{TestDb, http_client, json_body, wait_until};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::feed_server::FeedServer;
+use crate::notifications_stub::{NotificationsStub, TOKEN};
+
+pub const WAIT: Duration = Duration::from_secs(20);
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub dispatcher: Dispatcher,
+    pub db: TestDb,
+    token: CancellationToken,
+    handle: JoinHandle<anyhow::Result<()>>,
+}
+
+/// Test settings for `feed`, optionally delivering to `notifications`.
+pub fn settings(db: &TestDb, feed: &FeedServer, notifications: Option<&NotificationsStub>) -> Settings {
+    let mut settings = Settings::for_tests(&db.url, feed.feed_url());
+    if let Some(stub) = notifications {
+        settings.notifications.service = Some(stub.url());
+        settings.notifications.token = TOKEN.into();
+    }
+    settings
+}
+
+pub async fn spawn_app(feed: &FeedServer) -> TestApp {
+    let db = TestDb::new().await;
+    let settings = settings(&db, feed, None);
+    spawn_with(db, settings).await
+}
+
+pub async fn spawn_with(db: TestDb, settings: Settings) -> TestApp {
+    service_kit::telemetry::init_for_tests();
+    let app = Application::build(settings).await.expect("build calendar");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let dispatcher = app.dispatcher();
+    let token = CancellationToken::new();
+    let handle = tokio::spawn(app.run_until_stopped(token.clone()));
+    TestApp { address, client: http_client(), dispatcher, db, token, handle }
+}
+
+impl TestApp {
+    /// Stops the app (as SIGTERM would) and hands back its database for a restart.
+    pub async fn stop(self) -> TestDb {
+        self.token.cancel();
+        self.handle.await.expect("join").expect("calendar stopped cleanly");
+        self.db
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn get_accept(&self, path: &str, accept: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).header("accept", accept).send().await.expect("GET")
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let response = self.get_accept(path, "application/json").await;
+        let status = response.status().as_u16();
+        (status, json_body(response).await)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client.post(self.url(path)).json(body).send().await.expect("POST")
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_body(form))
+            .send()
+            .await
+            .expect("POST form")
+    }
+
+    /// Waits until the replica has the user.
+    pub async fn wait_for_user(&self, id: Uuid) -> Value {
+        wait_until(&format!("user {id} in calendar"), WAIT, || async {
+            let (status, body) = self.get_json(&format!("/users/{id}")).await;
+            (status == 200).then_some(body)
+        })
+        .await
+    }
+
+    /// Waits until the user is gone from the replica.
+    pub async fn wait_for_no_user(&self, id: Uuid) {
+        wait_until(&format!("user {id} gone"), WAIT, || async {
+            (self.get_json(&format!("/users/{id}")).await.0 == 404).then_some(())
+        })
+        .await
+    }
+
+    /// All users, following `next` links.
+    pub async fn all_users(&self) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut next = Some(self.url("/users?limit=200"));
+        while let Some(url) = next {
+            let body =
+                json_body(self.client.get(url).header("accept", "application/json").send().await.unwrap())
+                    .await;
+            items.extend(body["items"].as_array().unwrap().iter().cloned());
+            next = body["next"].as_str().map(str::to_string);
+        }
+        items
+    }
+
+    /// The value of one sample in `/metrics` (`name{labels}` exactly as rendered), if present.
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        let text = self.get("/metrics").await.text().await.unwrap();
+        text.lines()
+            .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    }
+
+    /// Creates an all-day event in the user's calendar (the original payload); returns its id.
+    pub async fn create_event(&self, user: Uuid, title: &str) -> String {
+        let response = self
+            .post_json(
+                &format!("/calendar/{user}"),
+                &serde_json::json!({"title": title, "day": 24, "month": 12, "year": 2026}),
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+        json_body(response).await["id"].as_str().unwrap().to_string()
+    }
+}
+
+/// `application/x-www-form-urlencoded` body.
+pub fn form_body(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
+}

@@ -1,0 +1,265 @@
+//! Participants and invitations: all-or-nothing adds, the outbox, the circuit breaker, and
+//! delivery to notifications once it is reachable again.
+
+use std::time::Duration;
+
+use calendar::workers::dispatcher::Dispatcher;
+use serde_json::json;
+use test_support::{TestDb, json_body, wait_until};
+use tower_resilience_circuitbreaker::CircuitState;
+
+use crate::feed_server::FeedServer;
+use crate::helpers::{TestApp, WAIT, settings, spawn_app, spawn_with};
+use crate::notifications_stub::{Mode, NotificationsStub};
+
+async fn app_with_notifications(feed: &FeedServer, stub: &NotificationsStub, open_for: Duration) -> TestApp {
+    let db = TestDb::new().await;
+    let mut settings = settings(&db, feed, Some(stub));
+    settings.notifications.breaker.open_for = open_for;
+    spawn_with(db, settings).await
+}
+
+fn breaker(dispatcher: &Dispatcher) -> CircuitState {
+    dispatcher.breaker_state().expect("notifications are on")
+}
+
+#[tokio::test]
+async fn inviting_an_unknown_email_adds_nobody() {
+    let feed = FeedServer::start(20).await;
+    let ann = feed.create_contact("ann@example.org", "Ann", "Lee");
+    let bob = feed.create_contact("bob@example.org", "Bob", "Ray");
+    let app = spawn_app(&feed).await;
+    app.wait_for_user(ann).await;
+    app.wait_for_user(bob).await;
+    let event = app.create_event(ann, "Party").await;
+    let path = format!("/event/{event}/participants");
+
+    let response =
+        app.post_json(&path, &json!(["BOB@example.org", "nobody@example.org", "ghost@example.org"])).await;
+    assert_eq!(response.status(), 422);
+    let error = json_body(response).await;
+    assert_eq!(error["error"], "unknown_participants");
+    assert_eq!(error["unknown"], json!(["nobody@example.org", "ghost@example.org"]));
+    assert!(error["message"].as_str().unwrap().contains("nobody@example.org"));
+    assert_eq!(app.get_json(&path).await.1, json!([]), "nobody was added");
+
+    let malformed = app.post_json(&path, &json!(["not an address"])).await;
+    assert_eq!(malformed.status(), 422);
+    assert_eq!(json_body(malformed).await["field"], "emails");
+    assert_eq!(
+        app.post_json(&path, &json!({"emails": []})).await.status(),
+        422,
+        "the original body is an array"
+    );
+    assert_eq!(
+        app.post_json(&format!("/event/{}/participants", uuid::Uuid::now_v7()), &json!([])).await.status(),
+        404
+    );
+
+    // Case does not matter; adding someone twice keeps one participation.
+    assert_eq!(app.post_json(&path, &json!(["BOB@example.org"])).await.status(), 200);
+    assert_eq!(app.post_json(&path, &json!(["bob@example.org", "ann@example.org"])).await.status(), 200);
+    assert_eq!(app.get_json(&path).await.1.as_array().unwrap().len(), 2);
+
+    let remove = app.client.delete(app.url(&format!("{path}/{bob}"))).send().await.unwrap();
+    assert_eq!(remove.status(), 204);
+    assert_eq!(app.client.delete(app.url(&format!("{path}/{bob}"))).send().await.unwrap().status(), 404);
+    assert_eq!(app.get_json(&path).await.1.as_array().unwrap().len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn invitations_reach_notifications_once_with_key_token_and_request_id() {
+    let feed = FeedServer::start(20).await;
+    let stub = NotificationsStub::start().await;
+    let ann = feed.create_contact("ann@example.org", "Ann", "Lee");
+    let bob = feed.create_contact("bob@example.org", "Bob", "Ray");
+    let app = app_with_notifications(&feed, &stub, Duration::from_millis(300)).await;
+    app.wait_for_user(bob).await;
+    app.wait_for_user(ann).await;
+    let event = app.create_event(ann, "Party").await;
+
+    let response = app
+        .client
+        .post(app.url(&format!("/event/{event}/participants")))
+        .header("x-request-id", "invite-request-1")
+        .json(&json!(["bob@example.org"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let accepted = wait_until("the invitation at notifications", WAIT, || async {
+        let accepted = stub.accepted();
+        (!accepted.is_empty()).then_some(accepted)
+    })
+    .await;
+    let job = &accepted[0];
+    assert_eq!(job.body["email"], "bob@example.org");
+    assert_eq!(job.body["subject"], "Invitation: Party");
+    let message = job.body["message"].as_str().unwrap();
+    assert!(
+        message
+            .contains(&format!("http://localhost:{}/event/{event}", app.address.rsplit(':').next().unwrap())),
+        "{message}"
+    );
+    assert!(message.contains("Ann Lee"), "{message}");
+    assert_eq!(job.request_id.as_deref(), Some("invite-request-1"));
+    assert!(uuid::Uuid::parse_str(&job.key).is_ok(), "the outbox id is the key");
+
+    // Adding the same participant again sends nothing new.
+    assert_eq!(
+        app.post_json(&format!("/event/{event}/participants"), &json!(["bob@example.org"])).await.status(),
+        200
+    );
+    let page = app.get_accept(&format!("/event/{event}"), "text/html").await.text().await.unwrap();
+    assert!(page.contains(">sent<"), "the event page shows the delivery");
+    assert_eq!(stub.accepted().len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn while_notifications_is_down_the_breaker_opens_and_invitations_wait_for_its_return() {
+    let feed = FeedServer::start(20).await;
+    let stub = NotificationsStub::start().await;
+    let owner = feed.create_contact("owner@example.org", "Olive", "Owner");
+    let guests: Vec<String> = (0..6).map(|i| format!("guest{i}@example.org")).collect();
+    let mut last = owner;
+    for guest in &guests {
+        last = feed.create_contact(guest, "Guest", "G");
+    }
+    let late = feed.create_contact("late@example.org", "Late", "L");
+    let app = app_with_notifications(&feed, &stub, Duration::from_secs(2)).await;
+    app.wait_for_user(last).await;
+    app.wait_for_user(late).await;
+    let event = app.create_event(owner, "Launch").await;
+    assert_eq!(breaker(&app.dispatcher), CircuitState::Closed);
+
+    stub.go_down().await;
+    let response = app.post_json(&format!("/event/{event}/participants"), &json!(guests)).await;
+    assert_eq!(response.status(), 200, "adding participants does not wait for notifications");
+    wait_until("the breaker to open", WAIT, || async {
+        (breaker(&app.dispatcher) == CircuitState::Open).then_some(())
+    })
+    .await;
+    wait_until("circuit_breaker_state to say open", WAIT, || async {
+        app.metric("circuit_breaker_state{target=\"notifications\"}").await.filter(|v| *v == 1.0)
+    })
+    .await;
+
+    // The API keeps answering while the circuit is open, and new invitations queue up.
+    assert_eq!(app.get_json(&format!("/event/{event}")).await.0, 200);
+    assert_eq!(
+        app.post_json(&format!("/event/{event}/participants"), &json!(["late@example.org"])).await.status(),
+        200
+    );
+    let page = app.get_accept(&format!("/event/{event}"), "text/html").await.text().await.unwrap();
+    assert_eq!(page.matches(">pending<").count(), 7, "every invitation is still pending");
+    assert!(app.metric("outbox_pending").await.is_some());
+
+    stub.come_back().await;
+    let accepted = wait_until("all seven invitations delivered", WAIT, || async {
+        let accepted = stub.accepted();
+        (accepted.len() >= 7).then_some(accepted)
+    })
+    .await;
+    let mut emails: Vec<_> = accepted.iter().map(|j| j.body["email"].as_str().unwrap().to_string()).collect();
+    emails.sort();
+    let mut expected: Vec<_> = guests.iter().cloned().chain(["late@example.org".to_string()]).collect();
+    expected.sort();
+    assert_eq!(emails, expected, "each invitation once");
+    wait_until("the breaker to close", WAIT, || async {
+        (breaker(&app.dispatcher) == CircuitState::Closed).then_some(())
+    })
+    .await;
+    wait_until("every row sent", WAIT, || async {
+        let page = app.get_accept(&format!("/event/{event}"), "text/html").await.text().await.unwrap();
+        (page.matches(">sent<").count() == 7).then_some(())
+    })
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_with_the_same_key_until_accepted() {
+    let feed = FeedServer::start(20).await;
+    let stub = NotificationsStub::start().await;
+    let ann = feed.create_contact("ann@example.org", "Ann", "Lee");
+    let app = app_with_notifications(&feed, &stub, Duration::from_millis(200)).await;
+    app.wait_for_user(ann).await;
+    let event = app.create_event(ann, "Retry").await;
+    stub.set_mode(Mode::Status(503));
+    app.post_json(&format!("/event/{event}/participants"), &json!(["ann@example.org"])).await;
+    wait_until("a few failed attempts", WAIT, || async { (stub.attempts() >= 2).then_some(()) }).await;
+    stub.set_mode(Mode::Up);
+    wait_until("the invitation accepted", WAIT, || async { (stub.accepted().len() == 1).then_some(()) })
+        .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_invitation_is_marked_failed_not_retried_forever() {
+    let feed = FeedServer::start(20).await;
+    let stub = NotificationsStub::start().await;
+    let ann = feed.create_contact("ann@example.org", "Ann", "Lee");
+    let app = app_with_notifications(&feed, &stub, Duration::from_millis(200)).await;
+    app.wait_for_user(ann).await;
+    let event = app.create_event(ann, "Conflict").await;
+    stub.set_mode(Mode::Status(409));
+    app.post_json(&format!("/event/{event}/participants"), &json!(["ann@example.org"])).await;
+    wait_until("the invitation marked failed", WAIT, || async {
+        let page = app.get_accept(&format!("/event/{event}"), "text/html").await.text().await.unwrap();
+        page.contains(">failed<").then_some(())
+    })
+    .await;
+    let attempts = stub.attempts();
+    assert_eq!(attempts, 1, "a 409 is final");
+    assert_eq!(breaker(&app.dispatcher), CircuitState::Closed, "a refusal is not an outage");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn with_notifications_off_invitations_stay_in_the_outbox() {
+    let feed = FeedServer::start(20).await;
+    let ann = feed.create_contact("ann@example.org", "Ann", "Lee");
+    let app = spawn_app(&feed).await;
+    app.wait_for_user(ann).await;
+    let event = app.create_event(ann, "Quiet").await;
+    assert_eq!(
+        app.post_json(&format!("/event/{event}/participants"), &json!(["ann@example.org"])).await.status(),
+        200
+    );
+    assert!(app.dispatcher.breaker_state().is_none());
+    let page = app.get_accept(&format!("/event/{event}"), "text/html").await.text().await.unwrap();
+    assert!(page.contains(">pending<"), "kept for a later configuration to deliver");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn slow_notifications_time_out_without_holding_up_the_api() {
+    let feed = FeedServer::start(20).await;
+    let stub = NotificationsStub::start().await;
+    let ann = feed.create_contact("ann@example.org", "Ann", "Lee");
+    let app = app_with_notifications(&feed, &stub, Duration::from_millis(200)).await;
+    app.wait_for_user(ann).await;
+    let event = app.create_event(ann, "Slow").await;
+    stub.set_mode(Mode::Slow(Duration::from_secs(3)));
+    assert_eq!(
+        app.post_json(&format!("/event/{event}/participants"), &json!(["ann@example.org"])).await.status(),
+        200
+    );
+    wait_until("a delivery attempt in flight", WAIT, || async { (stub.attempts() >= 1).then_some(()) }).await;
+    assert_eq!(app.get_json(&format!("/event/{event}")).await.0, 200, "the API answers while delivery hangs");
+    wait_until("the attempt to time out", WAIT, || async {
+        let page = app.get_accept(&format!("/event/{event}"), "text/html").await.text().await.unwrap();
+        page.contains("timed out").then_some(())
+    })
+    .await;
+    stub.set_mode(Mode::Up);
+    wait_until("the invitation delivered", WAIT, || async {
+        let page = app.get_accept(&format!("/event/{event}"), "text/html").await.text().await.unwrap();
+        page.contains(">sent<").then_some(())
+    })
+    .await;
+    assert_eq!(stub.accepted().len(), 1, "the timed-out attempt and its retry are one job (same key)");
+    app.stop().await;
+}
