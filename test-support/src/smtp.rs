@@ -11,7 +11,8 @@
 //!   temporary failure, `550` for a permanent one); those messages are not recorded.
 //! - [`SmtpServer::stall`] / [`SmtpServer::release`]: hold every transaction without an answer
 //!   (to trigger client timeouts, or to hold sends in flight and count them). A held message is
-//!   recorded when released, or dropped when the client hangs up first.
+//!   recorded when released, or dropped when the client gives up first (unless
+//!   [`SmtpServer::keep_abandoned_messages`] asks to keep it).
 //! - [`SmtpServer::stop`] / [`SmtpServer::restart`]: close the port and every open connection,
 //!   then listen again on the same port (connection refused in between).
 //!
@@ -26,6 +27,7 @@
 
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -134,6 +136,7 @@ struct State {
 struct Shared {
     state: Mutex<State>,
     stall: watch::Sender<bool>,
+    keep_abandoned: AtomicBool,
 }
 
 impl Shared {
@@ -162,6 +165,7 @@ impl SmtpServer {
                 stats: Stats::default(),
             }),
             stall: watch::channel(false).0,
+            keep_abandoned: AtomicBool::new(false),
         });
         let acceptor = tokio::spawn(accept_loop(listener, shared.clone()));
         Self { shared, addr, acceptor: Mutex::new(Some(acceptor)) }
@@ -210,6 +214,13 @@ impl SmtpServer {
     /// Answers the held transactions (their messages are accepted) and stops stalling.
     pub fn release(&self) {
         self.shared.stall.send_replace(false);
+    }
+
+    /// Whether a held message whose client gave up (timed out) is still accepted at
+    /// [`Self::release`], as by a server that had already queued it. The client never hears of
+    /// the acceptance: this is the window in which a sender may send one message twice.
+    pub fn keep_abandoned_messages(&self, keep: bool) {
+        self.shared.keep_abandoned.store(keep, Ordering::SeqCst);
     }
 
     /// Counters for connections and transactions.
@@ -478,9 +489,24 @@ async fn receive_data(
     if let Some((code, text)) = fault {
         return Some(format!("{code} {text}\r\n"));
     }
-    if *shared.stall.borrow() && !wait_while_stalled(reader, shared).await {
-        return None;
+    if *shared.stall.borrow() {
+        shared.state().stats.stalled_now += 1;
+        let end = hold(reader, shared).await;
+        shared.state().stats.stalled_now -= 1;
+        if end == HoldEnd::ClientGone {
+            // Recorded only if the server is told to keep such messages; no one hears the reply.
+            if shared.keep_abandoned.load(Ordering::SeqCst) {
+                record(shared, helo, tx, data);
+            }
+            return None;
+        }
     }
+    let queued = record(shared, helo, tx, data);
+    Some(format!("250 2.0.0 OK queued as {queued}\r\n"))
+}
+
+/// Stores an accepted message; returns how many there are now.
+fn record(shared: &Arc<Shared>, helo: &str, tx: Transaction, data: Vec<u8>) -> usize {
     let mut state = shared.state();
     state.messages.push(ReceivedMessage {
         helo: helo.to_string(),
@@ -488,30 +514,29 @@ async fn receive_data(
         rcpt_to: tx.rcpt_to,
         data,
     });
-    let queued = state.messages.len();
-    Some(format!("250 2.0.0 OK queued as {queued}\r\n"))
+    state.messages.len()
 }
 
-/// Holds a transaction until the stall is released (`true`) or the client hangs up (`false`).
-async fn wait_while_stalled(
-    reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
-    shared: &Arc<Shared>,
-) -> bool {
-    shared.state().stats.stalled_now += 1;
+#[derive(Debug, PartialEq, Eq)]
+enum HoldEnd {
+    Released,
+    ClientGone,
+}
+
+/// Holds a transaction until the stall is released or the client gives up. A client that sends
+/// anything before the reply has given up too (no `PIPELINING` is offered; `lettre` sends
+/// `QUIT` when it drops a connection). With `keep_abandoned`, a message whose client gave up is
+/// still held until the release.
+async fn hold(reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>, shared: &Arc<Shared>) -> HoldEnd {
     let mut stall = shared.stall.subscribe();
-    let mut watching_client = true;
-    let released = loop {
-        tokio::select! {
-            changed = stall.wait_for(|stalled| !stalled) => break changed.is_ok(),
-            read = reader.fill_buf(), if watching_client => match read {
-                Ok([]) | Err(_) => break false,
-                // The client sent more while waiting (pipelining): stop watching, keep holding.
-                Ok(_) => watching_client = false,
-            },
-        }
+    let end = tokio::select! {
+        _ = stall.wait_for(|stalled| !stalled) => HoldEnd::Released,
+        _ = reader.fill_buf() => HoldEnd::ClientGone,
     };
-    shared.state().stats.stalled_now -= 1;
-    released
+    if end == HoldEnd::ClientGone && shared.keep_abandoned.load(Ordering::SeqCst) {
+        let _ = stall.wait_for(|stalled| !stalled).await;
+    }
+    end
 }
 
 #[cfg(test)]
@@ -630,5 +655,45 @@ mod tests {
         r.read_line(&mut reply).await.unwrap();
         assert!(reply.starts_with("250"), "{reply}");
         assert_eq!(server.messages().len(), 1);
+    }
+
+    async fn hold_one(server: &SmtpServer) -> tokio::net::tcp::OwnedWriteHalf {
+        let (mut r, mut w) = connect(server).await;
+        command(&mut r, &mut w, "HELO c\r\n").await;
+        command(&mut r, &mut w, "MAIL FROM:<a@x.test>\r\n").await;
+        command(&mut r, &mut w, "RCPT TO:<b@y.test>\r\n").await;
+        command(&mut r, &mut w, "DATA\r\n").await;
+        w.write_all(b"body\r\n.\r\n").await.unwrap();
+        crate::wait_until("the transaction is held", Duration::from_secs(5), || async {
+            (server.stats().stalled_now == 1).then_some(())
+        })
+        .await;
+        w
+    }
+
+    #[tokio::test]
+    async fn a_held_message_whose_client_gives_up_is_dropped() {
+        let server = SmtpServer::start().await;
+        server.stall();
+        let mut w = hold_one(&server).await;
+        w.write_all(b"QUIT\r\n").await.unwrap();
+        crate::wait_until("the hold ends", Duration::from_secs(5), || async {
+            (server.stats().stalled_now == 0).then_some(())
+        })
+        .await;
+        server.release();
+        assert!(server.messages().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_held_message_can_be_kept_after_its_client_gave_up() {
+        let server = SmtpServer::start().await;
+        server.keep_abandoned_messages(true);
+        server.stall();
+        let w = hold_one(&server).await;
+        drop(w);
+        server.release();
+        let messages = server.wait_for_messages(1, Duration::from_secs(5)).await;
+        assert_eq!(messages[0].data, b"body\r\n");
     }
 }
