@@ -1,1 +1,13 @@
-fn main() {}
+use notifications::config::Settings;
+use notifications::startup::Application;
+use service_kit::{config, shutdown, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings = config::exit_on_error("notifications", Settings::from_env());
+    telemetry::init(settings.common.log_format, &settings.common.log_filter);
+    tracing::info!(?settings, "starting notifications");
+    let app = Application::build(settings).await?;
+    tracing::info!(url = %app.public_url(), port = app.port(), "notifications listening");
+    app.run_until_stopped(shutdown::on_signal()).await
+}

@@ -1,0 +1,326 @@
+//! notifications' settings: the shared ones plus its own, all from the environment.
+//!
+//! Secrets (API tokens, the operator password, the SMTP password) never appear in `Debug`
+//! output. When `NOTIFICATION_TOKENS` or `ADMIN_PASSWORD` is unset, a random value is generated
+//! for this run and logged once at start (see [`crate::startup`]), so `cargo run` works without
+//! configuration and nothing is ever served without credentials.
+
+use std::time::Duration;
+
+use lettre::Tokio1Executor;
+use lettre::message::Mailbox;
+use lettre::transport::smtp::AsyncSmtpTransport;
+use rand::Rng;
+use serde::Deserialize;
+use service_kit::config::{CommonSettings, ConfigError, millis, redact_url};
+
+/// Default port, as in the original notifications app.
+pub const DEFAULT_PORT: u16 = 3003;
+/// Default sender (`MAIL_FROM`).
+pub const DEFAULT_MAIL_FROM: &str = "Notifications <notifications@localhost>";
+/// Default user name for the operator pages (`ADMIN_USER`).
+pub const DEFAULT_ADMIN_USER: &str = "admin";
+
+/// A secret string: compared by [`crate::auth`], hidden from `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// 32 random bytes as 64 hex digits.
+    pub fn generate() -> Self {
+        let bytes: [u8; 32] = rand::rng().random();
+        Self(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+/// Where the mail goes.
+#[derive(Clone)]
+pub enum Delivery {
+    /// `SMTP_URL` is set: send through that server.
+    Smtp { url: Secret },
+    /// No `SMTP_URL`: render every message and keep it in the database, readable in the browser.
+    Mailbox,
+}
+
+impl std::fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Smtp { url } => write!(f, "Smtp({})", redact_url(url.expose())),
+            Self::Mailbox => f.write_str("Mailbox"),
+        }
+    }
+}
+
+/// How the worker sends and retries.
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    pub delivery: Delivery,
+    /// `MAIL_FROM`: the `From` header and envelope sender; its domain ends every `Message-ID`.
+    pub mail_from: Mailbox,
+    /// `SMTP_TIMEOUT_MS`: upper bound for one send, connecting included (default 30 s).
+    pub smtp_timeout: Duration,
+    /// `SMTP_MAX_CONCURRENCY`: sends in flight at once, the bulkhead (default 4).
+    pub max_concurrency: usize,
+    /// `MAX_ATTEMPTS`: attempts before a temporarily failing job is given up (default 8).
+    pub max_attempts: u32,
+    /// `RETRY_BASE_MS`: delay before the first retry; doubles each time (default 2 s).
+    pub retry_base: Duration,
+    /// `RETRY_MAX_MS`: longest delay between attempts (default 10 min).
+    pub retry_max: Duration,
+    /// `SEND_LEASE_MS`: how long a claimed job belongs to its worker; a job still `sending` after
+    /// that (its process died) is claimed again (default 5 min, must exceed the send timeout).
+    pub send_lease: Duration,
+    /// `POLL_INTERVAL_MS`: how often an idle worker looks for due jobs it was not told about
+    /// (jobs from other replicas, retries coming due), default 5 s.
+    pub poll_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub common: CommonSettings,
+    /// `NOTIFICATION_TOKENS`: bearer tokens accepted by the JSON API (comma-separated).
+    pub tokens: Vec<Secret>,
+    /// Whether the token was generated because `NOTIFICATION_TOKENS` was unset.
+    pub token_generated: bool,
+    /// `ADMIN_USER` / `ADMIN_PASSWORD`: HTTP Basic credentials for the HTML pages.
+    pub admin_user: String,
+    pub admin_password: Secret,
+    /// Whether the password was generated because `ADMIN_PASSWORD` was unset.
+    pub admin_password_generated: bool,
+    pub delivery: DeliverySettings,
+    /// Run the delivery worker in the background (tests switch it off to drive it by hand).
+    pub run_worker: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct Env {
+    notification_tokens: Option<String>,
+    admin_user: Option<String>,
+    admin_password: Option<String>,
+    mail_from: Option<String>,
+    smtp_url: Option<String>,
+    smtp_timeout_ms: Option<u64>,
+    smtp_max_concurrency: Option<usize>,
+    max_attempts: Option<u32>,
+    retry_base_ms: Option<u64>,
+    retry_max_ms: Option<u64>,
+    send_lease_ms: Option<u64>,
+    poll_interval_ms: Option<u64>,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let common = CommonSettings::from_env("notifications", DEFAULT_PORT)?;
+        Self::resolve(common, service_kit::config::from_env()?)
+    }
+
+    /// Reads the settings from the given pairs (tests of the configuration itself).
+    pub fn from_vars<I>(vars: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (String, String)> + Clone,
+    {
+        let common = CommonSettings::from_iter("notifications", DEFAULT_PORT, vars.clone())?;
+        Self::resolve(common, service_kit::config::from_iter(vars)?)
+    }
+
+    fn resolve(common: CommonSettings, env: Env) -> Result<Self, ConfigError> {
+        let (tokens, token_generated) = match env.notification_tokens.filter(|s| !s.trim().is_empty()) {
+            Some(raw) => (parse_tokens(&raw)?, false),
+            None => (vec![Secret::generate()], true),
+        };
+        let admin_user =
+            env.admin_user.filter(|s| !s.is_empty()).unwrap_or_else(|| DEFAULT_ADMIN_USER.into());
+        if admin_user.contains(':') || admin_user.chars().any(char::is_control) {
+            return Err(ConfigError::invalid(
+                "ADMIN_USER",
+                "a user name without ':' or control characters",
+                &admin_user,
+            ));
+        }
+        let (admin_password, admin_password_generated) = match env.admin_password.filter(|s| !s.is_empty()) {
+            Some(p) if p.chars().any(char::is_control) => {
+                return Err(ConfigError::new("ADMIN_PASSWORD: must not contain control characters"));
+            }
+            Some(p) => (Secret::new(p), false),
+            None => (Secret::generate(), true),
+        };
+        let mail_from_raw =
+            env.mail_from.filter(|s| !s.is_empty()).unwrap_or_else(|| DEFAULT_MAIL_FROM.into());
+        let mail_from: Mailbox = mail_from_raw.parse().map_err(|_| {
+            ConfigError::invalid("MAIL_FROM", "an address like \"Name <name@example.org>\"", &mail_from_raw)
+        })?;
+        let delivery = match env.smtp_url.filter(|s| !s.is_empty()) {
+            None => Delivery::Mailbox,
+            Some(url) => {
+                if AsyncSmtpTransport::<Tokio1Executor>::from_url(&url).is_err() {
+                    return Err(ConfigError::invalid(
+                        "SMTP_URL",
+                        "smtp://[user:password@]host[:port][?tls=required|opportunistic] or smtps://...",
+                        &redact_url(&url),
+                    ));
+                }
+                Delivery::Smtp { url: Secret::new(url) }
+            }
+        };
+        let max_concurrency = env.smtp_max_concurrency.unwrap_or(4);
+        if !(1..=256).contains(&max_concurrency) {
+            return Err(ConfigError::invalid(
+                "SMTP_MAX_CONCURRENCY",
+                "a number from 1 to 256",
+                &max_concurrency.to_string(),
+            ));
+        }
+        let max_attempts = env.max_attempts.unwrap_or(8);
+        if !(1..=100).contains(&max_attempts) {
+            return Err(ConfigError::invalid(
+                "MAX_ATTEMPTS",
+                "a number from 1 to 100",
+                &max_attempts.to_string(),
+            ));
+        }
+        let smtp_timeout = millis("SMTP_TIMEOUT_MS", env.smtp_timeout_ms, 30_000)?;
+        let retry_base = millis("RETRY_BASE_MS", env.retry_base_ms, 2_000)?;
+        let retry_max = millis("RETRY_MAX_MS", env.retry_max_ms, 600_000)?;
+        if retry_max < retry_base {
+            return Err(ConfigError::new("RETRY_MAX_MS: must not be below RETRY_BASE_MS"));
+        }
+        let send_lease = millis("SEND_LEASE_MS", env.send_lease_ms, 300_000)?;
+        if send_lease <= smtp_timeout {
+            return Err(ConfigError::new("SEND_LEASE_MS: must be longer than SMTP_TIMEOUT_MS"));
+        }
+        let poll_interval = millis("POLL_INTERVAL_MS", env.poll_interval_ms, 5_000)?;
+        Ok(Self {
+            common,
+            tokens,
+            token_generated,
+            admin_user,
+            admin_password,
+            admin_password_generated,
+            delivery: DeliverySettings {
+                delivery,
+                mail_from,
+                smtp_timeout,
+                max_concurrency,
+                max_attempts,
+                retry_base,
+                retry_max,
+                send_lease,
+                poll_interval,
+            },
+            run_worker: true,
+        })
+    }
+
+    /// Settings for a test instance on a free port with the given database: mailbox mode, one
+    /// token (`test-token`), operator `admin`/`test-password`, short retry delays.
+    pub fn for_tests(database_url: &str) -> Self {
+        Self {
+            common: CommonSettings::for_tests("notifications", database_url),
+            tokens: vec![Secret::new("test-token")],
+            token_generated: false,
+            admin_user: DEFAULT_ADMIN_USER.into(),
+            admin_password: Secret::new("test-password"),
+            admin_password_generated: false,
+            delivery: DeliverySettings {
+                delivery: Delivery::Mailbox,
+                mail_from: DEFAULT_MAIL_FROM.parse().expect("a valid default sender"),
+                smtp_timeout: Duration::from_secs(5),
+                max_concurrency: 4,
+                max_attempts: 5,
+                retry_base: Duration::from_millis(20),
+                retry_max: Duration::from_millis(200),
+                send_lease: Duration::from_secs(30),
+                poll_interval: Duration::from_millis(200),
+            },
+            run_worker: true,
+        }
+    }
+}
+
+/// Comma-separated tokens; each must be visible ASCII (it travels in a header).
+fn parse_tokens(raw: &str) -> Result<Vec<Secret>, ConfigError> {
+    let mut tokens = Vec::new();
+    for token in raw.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        if !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ConfigError::new(
+                "NOTIFICATION_TOKENS: tokens must be visible ASCII characters without spaces",
+            ));
+        }
+        tokens.push(Secret::new(token));
+    }
+    if tokens.is_empty() {
+        return Err(ConfigError::new("NOTIFICATION_TOKENS: set but contains no token"));
+    }
+    Ok(tokens)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_give_mailbox_mode_and_generated_secrets() {
+        let s = Settings::from_vars(vars(&[])).unwrap();
+        assert_eq!(s.common.port, 3003);
+        assert!(matches!(s.delivery.delivery, Delivery::Mailbox));
+        assert!(s.token_generated && s.admin_password_generated);
+        assert_eq!(s.tokens.len(), 1);
+        assert_eq!(s.tokens[0].expose().len(), 64);
+        assert_eq!(s.delivery.mail_from.email.domain(), "localhost");
+    }
+
+    #[test]
+    fn tokens_are_split_on_commas_and_hidden_from_debug() {
+        let s = Settings::from_vars(vars(&[("NOTIFICATION_TOKENS", "alpha-1, beta-2,,")])).unwrap();
+        assert_eq!(s.tokens, vec![Secret::new("alpha-1"), Secret::new("beta-2")]);
+        assert!(!format!("{s:?}").contains("alpha-1"));
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (var, value) in [
+            ("SMTP_URL", "http://mail.example.org"),
+            ("MAIL_FROM", "not an address"),
+            ("SMTP_MAX_CONCURRENCY", "0"),
+            ("MAX_ATTEMPTS", "0"),
+            ("SMTP_TIMEOUT_MS", "soon"),
+            ("NOTIFICATION_TOKENS", "with space"),
+        ] {
+            let err = Settings::from_vars(vars(&[(var, value)])).unwrap_err();
+            assert!(err.to_string().contains(var), "{var}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_smtp_password_is_not_echoed() {
+        let err = Settings::from_vars(vars(&[("SMTP_URL", "ftp://u:hunter2@mail.example.org")])).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        let s = Settings::from_vars(vars(&[("SMTP_URL", "smtp://u:hunter2@mail.example.org:2525")])).unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn the_lease_must_outlast_a_send() {
+        let err = Settings::from_vars(vars(&[("SMTP_TIMEOUT_MS", "60000"), ("SEND_LEASE_MS", "1000")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("SEND_LEASE_MS"), "{err}");
+    }
+}

@@ -1,0 +1,258 @@
+//! The body of `POST /notifications`, parsed once into a [`NewNotification`] whose parts are
+//! valid to put into an e-mail: real addresses, a subject that cannot smuggle in headers, a
+//! bounded message.
+
+use std::collections::HashSet;
+
+use lettre::Address;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+/// Most recipients one job may have: notifications is no open relay.
+pub const MAX_RECIPIENTS: usize = 50;
+/// Longest subject, in characters.
+pub const MAX_SUBJECT_CHARS: usize = 200;
+/// Longest message, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 20_000;
+/// Longest address (RFC 5321's path limit less the angle brackets).
+const MAX_ADDRESS_CHARS: usize = 254;
+/// Longest `Idempotency-Key`.
+const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
+/// The subject used when the request has none (the original calendar sent only email and
+/// message).
+pub const DEFAULT_SUBJECT: &str = "Notification";
+
+/// A notification to send: one recipient in `email`, or several in `recipients`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "ada@example.org", "subject": "Invitation", "message": "You are invited."}))]
+pub struct NotificationRequest {
+    /// The recipient's address. Give either this or `recipients`.
+    #[schema(max_length = 254, format = "email")]
+    pub email: Option<String>,
+    /// Several recipients (1 to 50), all named in the `To` header. Give either this or `email`.
+    #[schema(max_items = 50, min_items = 1)]
+    pub recipients: Option<Vec<String>>,
+    /// The subject line (default "Notification"); no control characters, at most 200 characters.
+    #[schema(max_length = 200)]
+    pub subject: Option<String>,
+    /// The plain-text message, at most 20,000 characters.
+    #[schema(min_length = 1, max_length = 20000)]
+    pub message: String,
+}
+
+/// An input field that cannot become part of an e-mail, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct InvalidField {
+    pub field: String,
+    pub message: String,
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> InvalidField {
+    InvalidField { field: field.into(), message: message.into() }
+}
+
+/// A validated notification. The fields are private: the only way in is
+/// [`NewNotification::parse`] (or [`NewNotification::from_stored`] for rows written by it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewNotification {
+    recipients: Vec<String>,
+    subject: String,
+    body: String,
+}
+
+impl NewNotification {
+    pub fn parse(request: NotificationRequest) -> Result<Self, InvalidField> {
+        let recipients = match (request.email, request.recipients) {
+            (Some(_), Some(_)) => {
+                return Err(invalid("recipients", "give either email or recipients, not both"));
+            }
+            (None, None) => return Err(invalid("email", "a recipient address is required")),
+            (Some(email), None) => vec![parse_address("email", &email)?],
+            (None, Some(list)) => {
+                if list.is_empty() || list.len() > MAX_RECIPIENTS {
+                    return Err(invalid("recipients", format!("give 1 to {MAX_RECIPIENTS} addresses")));
+                }
+                let mut seen = HashSet::new();
+                let mut parsed = Vec::with_capacity(list.len());
+                for (i, raw) in list.iter().enumerate() {
+                    let field = format!("recipients[{i}]");
+                    let address = parse_address(&field, raw)?;
+                    if !seen.insert(address.to_lowercase()) {
+                        return Err(invalid(field, "this address is listed twice"));
+                    }
+                    parsed.push(address);
+                }
+                parsed
+            }
+        };
+        let subject = match request.subject {
+            None => DEFAULT_SUBJECT.to_string(),
+            Some(subject) => parse_subject(subject)?,
+        };
+        let body = parse_body(request.message)?;
+        Ok(Self { recipients, subject, body })
+    }
+
+    /// Rebuilds a notification from a stored job (written by [`Self::parse`], so valid).
+    pub fn from_stored(recipients: Vec<String>, subject: String, body: String) -> Self {
+        Self { recipients, subject, body }
+    }
+
+    pub fn recipients(&self) -> &[String] {
+        &self.recipients
+    }
+
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+}
+
+fn parse_address(field: &str, raw: &str) -> Result<String, InvalidField> {
+    if raw.chars().count() > MAX_ADDRESS_CHARS {
+        return Err(invalid(field, format!("an address has at most {MAX_ADDRESS_CHARS} characters")));
+    }
+    // CR, LF and every other control character: they could end the header the address goes into.
+    if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(invalid(field, "an address must not contain spaces or control characters"));
+    }
+    raw.parse::<Address>()
+        .map(|a| a.to_string())
+        .map_err(|_| invalid(field, "not a valid e-mail address (expected name@example.org)"))
+}
+
+fn parse_subject(subject: String) -> Result<String, InvalidField> {
+    if subject.chars().any(char::is_control) {
+        return Err(invalid(
+            "subject",
+            "the subject must not contain line breaks or other control characters",
+        ));
+    }
+    if subject.chars().count() > MAX_SUBJECT_CHARS {
+        return Err(invalid("subject", format!("the subject has at most {MAX_SUBJECT_CHARS} characters")));
+    }
+    if subject.trim().is_empty() {
+        return Err(invalid("subject", "the subject must not be blank (leave it out for the default)"));
+    }
+    Ok(subject)
+}
+
+/// Line breaks may be `\n` or `\r\n` (stored as `\n`); tabs are fine; other control characters
+/// are refused.
+fn parse_body(message: String) -> Result<String, InvalidField> {
+    let body = message.replace("\r\n", "\n");
+    if body.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(invalid(
+            "message",
+            "the message must not contain control characters other than line breaks and tabs",
+        ));
+    }
+    if body.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(invalid("message", format!("the message has at most {MAX_MESSAGE_CHARS} characters")));
+    }
+    if body.trim().is_empty() {
+        return Err(invalid("message", "the message must not be empty"));
+    }
+    Ok(body)
+}
+
+/// The `Idempotency-Key` header: 1 to 255 visible ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn parse(raw: &[u8]) -> Result<Self, InvalidField> {
+        if raw.is_empty() || raw.len() > MAX_IDEMPOTENCY_KEY_CHARS || !raw.iter().all(u8::is_ascii_graphic) {
+            return Err(invalid(
+                "Idempotency-Key",
+                format!("the key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} visible ASCII characters"),
+            ));
+        }
+        Ok(Self(String::from_utf8_lossy(raw).into_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(email: &str, subject: Option<&str>, message: &str) -> NotificationRequest {
+        NotificationRequest {
+            email: Some(email.into()),
+            recipients: None,
+            subject: subject.map(Into::into),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn a_plain_request_is_accepted_with_the_default_subject() {
+        let n = NewNotification::parse(request("ada@example.org", None, "Hello\r\nthere")).unwrap();
+        assert_eq!(n.recipients(), ["ada@example.org"]);
+        assert_eq!(n.subject(), DEFAULT_SUBJECT);
+        assert_eq!(n.body(), "Hello\nthere");
+    }
+
+    #[test]
+    fn header_injection_is_refused_in_every_header_field() {
+        for subject in
+            ["Hi\r\nBcc: victim@example.org", "Hi\nX: y", "Hi\rX", "nul\0", "tab\tbed", "\u{85}next line"]
+        {
+            let err = NewNotification::parse(request("a@example.org", Some(subject), "m")).unwrap_err();
+            assert_eq!(err.field, "subject", "{subject:?}");
+        }
+        for email in
+            ["a@example.org\r\nBcc: b@example.org", "a@example.org\n", "a @example.org", "<a@example.org>"]
+        {
+            let err = NewNotification::parse(request(email, None, "m")).unwrap_err();
+            assert_eq!(err.field, "email", "{email:?}");
+        }
+    }
+
+    #[test]
+    fn recipients_are_bounded_unique_and_exclusive_with_email() {
+        let many = |n: usize| NotificationRequest {
+            email: None,
+            recipients: Some((0..n).map(|i| format!("p{i}@example.org")).collect()),
+            subject: None,
+            message: "m".into(),
+        };
+        assert!(NewNotification::parse(many(MAX_RECIPIENTS)).is_ok());
+        assert_eq!(NewNotification::parse(many(MAX_RECIPIENTS + 1)).unwrap_err().field, "recipients");
+        assert_eq!(NewNotification::parse(many(0)).unwrap_err().field, "recipients");
+        let mut dup = many(2);
+        dup.recipients = Some(vec!["a@example.org".into(), "A@example.org".into()]);
+        assert_eq!(NewNotification::parse(dup).unwrap_err().field, "recipients[1]");
+        let mut both = many(1);
+        both.email = Some("a@example.org".into());
+        assert_eq!(NewNotification::parse(both).unwrap_err().field, "recipients");
+    }
+
+    #[test]
+    fn lengths_are_bounded() {
+        let long_subject = "s".repeat(MAX_SUBJECT_CHARS + 1);
+        assert!(NewNotification::parse(request("a@example.org", Some(&long_subject), "m")).is_err());
+        let long_message = "m".repeat(MAX_MESSAGE_CHARS + 1);
+        assert!(NewNotification::parse(request("a@example.org", None, &long_message)).is_err());
+        let long_address = format!("{}@example.org", "a".repeat(250));
+        assert!(NewNotification::parse(request(&long_address, None, "m")).is_err());
+        assert!(NewNotification::parse(request("a@example.org", None, "  \n ")).is_err());
+    }
+
+    #[test]
+    fn idempotency_keys_are_visible_ascii() {
+        assert!(IdempotencyKey::parse(b"outbox-42").is_ok());
+        assert!(IdempotencyKey::parse(b"").is_err());
+        assert!(IdempotencyKey::parse(b"with space").is_err());
+        assert!(IdempotencyKey::parse(&[b'k'; 256]).is_err());
+    }
+}

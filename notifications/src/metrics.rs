@@ -1,0 +1,98 @@
+//! The service's domain metrics (Prometheus names, base units):
+//!
+//! - `notifications_queue_depth` (gauge): jobs waiting to be sent, retries included;
+//! - `notifications_jobs_created_total` (counter): jobs accepted by `POST /notifications`;
+//! - `notifications_sent_total` (counter): jobs delivered (accepted by the SMTP server, or
+//!   stored in mailbox mode);
+//! - `notifications_failed_total{reason}` (counter): jobs given up, by `reason`: `permanent`
+//!   (a 5xx answer), `attempts_exhausted` (`MAX_ATTEMPTS` temporary failures),
+//!   `invalid_message` (could not be rendered);
+//! - `notifications_retries_total` (counter): retries scheduled after a temporary failure;
+//! - `smtp_send_duration_seconds` (histogram, the talk's "timer"): one SMTP send, connecting
+//!   included, whatever its outcome;
+//! - `notifications_sends_in_flight` (gauge): deliveries in progress (at most
+//!   `SMTP_MAX_CONCURRENCY`).
+
+use std::time::Duration;
+
+/// Why a job ended `failed`; the label values are fixed so the series stay bounded.
+#[derive(Debug, Clone, Copy)]
+pub enum FailureReason {
+    Permanent,
+    AttemptsExhausted,
+    InvalidMessage,
+}
+
+impl FailureReason {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Permanent => "permanent",
+            Self::AttemptsExhausted => "attempts_exhausted",
+            Self::InvalidMessage => "invalid_message",
+        }
+    }
+}
+
+/// Registers descriptions, and registers the series with an increment of zero so they show from the start.
+pub fn describe() {
+    metrics::describe_gauge!("notifications_queue_depth", "Jobs waiting to be sent, retries included");
+    metrics::describe_counter!("notifications_jobs_created_total", "Jobs accepted by POST /notifications");
+    metrics::describe_counter!("notifications_sent_total", "Jobs delivered");
+    metrics::describe_counter!("notifications_failed_total", "Jobs given up, by reason");
+    metrics::describe_counter!("notifications_retries_total", "Retries scheduled after a temporary failure");
+    metrics::describe_histogram!(
+        "smtp_send_duration_seconds",
+        metrics::Unit::Seconds,
+        "Duration of one SMTP send, connecting included, whatever the outcome"
+    );
+    metrics::describe_gauge!("notifications_sends_in_flight", "Deliveries in progress");
+    metrics::counter!("notifications_jobs_created_total").increment(0);
+    metrics::counter!("notifications_sent_total").increment(0);
+    metrics::counter!("notifications_retries_total").increment(0);
+    for reason in [FailureReason::Permanent, FailureReason::AttemptsExhausted, FailureReason::InvalidMessage]
+    {
+        metrics::counter!("notifications_failed_total", "reason" => reason.label()).increment(0);
+    }
+    metrics::gauge!("notifications_sends_in_flight").increment(0.0);
+}
+
+pub fn job_created() {
+    metrics::counter!("notifications_jobs_created_total").increment(1);
+}
+
+pub fn sent() {
+    metrics::counter!("notifications_sent_total").increment(1);
+}
+
+pub fn failed(reason: FailureReason) {
+    metrics::counter!("notifications_failed_total", "reason" => reason.label()).increment(1);
+}
+
+pub fn retry_scheduled() {
+    metrics::counter!("notifications_retries_total").increment(1);
+}
+
+pub fn queue_depth(depth: i64) {
+    metrics::gauge!("notifications_queue_depth").set(depth as f64);
+}
+
+pub fn smtp_send_finished(elapsed: Duration) {
+    metrics::histogram!("smtp_send_duration_seconds").record(elapsed.as_secs_f64());
+}
+
+/// Counts one delivery in `notifications_sends_in_flight` while it lives.
+#[derive(Debug)]
+pub struct InFlight(());
+
+impl InFlight {
+    pub fn start() -> Self {
+        metrics::gauge!("notifications_sends_in_flight").increment(1.0);
+        Self(())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!("notifications_sends_in_flight").decrement(1.0);
+    }
+}

@@ -1,0 +1,129 @@
+//! Builds the application from settings: database, routes, delivery worker. Binds before
+//! serving so tests can start it on port 0 and read the port back.
+
+use std::sync::Arc;
+
+use service_kit::app::{self, Bound, Routes, Worker};
+use service_kit::db::{ConnectOptions, Db, MigrationFile, Migrations};
+use service_kit::http::HttpOptions;
+use service_kit::server::ServerLimits;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::auth::Auth;
+use crate::config::{Delivery, Settings};
+use crate::routes::{self, AppState};
+use crate::workers::Sender;
+
+pub const MIGRATIONS: Migrations = Migrations {
+    sqlite: &[MigrationFile {
+        version: 1,
+        description: "jobs",
+        sql: include_str!("../migrations/sqlite/0001_jobs.sql"),
+    }],
+    postgres: &[MigrationFile {
+        version: 1,
+        description: "jobs",
+        sql: include_str!("../migrations/postgres/0001_jobs.sql"),
+    }],
+};
+
+/// A built, bound, not yet running notifications service.
+#[derive(Debug)]
+pub struct Application {
+    bound: Bound,
+    router: axum::Router,
+    limits: ServerLimits,
+    db: Db,
+    sender: Sender,
+    run_worker: bool,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        announce_generated_secrets(&settings);
+        let db = Db::connect(
+            &ConnectOptions::new(&settings.common.database_url, settings.common.database_max_connections),
+            &MIGRATIONS,
+        )
+        .await?;
+        let bound = Bound::bind(&settings.common).await?;
+        let public_url: Url = bound.public_url.clone();
+        let wake = Arc::new(Notify::new());
+        let sender = Sender::new(db.clone(), settings.delivery.clone(), wake.clone())?;
+        let smtp_host = match &settings.delivery.delivery {
+            Delivery::Smtp { url } => Some(
+                Url::parse(url.expose())
+                    .ok()
+                    .and_then(|u| u.host_str().map(String::from))
+                    .unwrap_or_default(),
+            ),
+            Delivery::Mailbox => None,
+        };
+        let state = AppState {
+            db: db.clone(),
+            auth: Auth::from_settings(&settings),
+            public_url: public_url.clone(),
+            mail_from: settings.delivery.mail_from.clone(),
+            wake,
+            max_attempts: settings.delivery.max_attempts,
+            smtp_host,
+        };
+        let (api, openapi) = routes::router(state);
+        let mut http = HttpOptions::new(public_url);
+        http.request_timeout = settings.common.request_timeout;
+        let router = app::router(Routes { api, openapi, count_histograms: &[] }, &db, http);
+        crate::metrics::describe();
+        let limits = ServerLimits {
+            max_connections_per_client: settings.common.max_connections_per_client,
+            ..ServerLimits::default()
+        };
+        Ok(Self { bound, router, limits, db, sender, run_worker: settings.run_worker })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.bound.port()
+    }
+
+    pub fn public_url(&self) -> &Url {
+        &self.bound.public_url
+    }
+
+    /// The delivery worker (tests drive it with [`Sender::process_batch`] when the settings
+    /// switched the background worker off).
+    pub fn sender(&self) -> Sender {
+        self.sender.clone()
+    }
+
+    /// Runs until `shutdown` is cancelled (or a task fails), then closes the database.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut workers: Vec<Worker> = Vec::new();
+        if self.run_worker {
+            workers.push(("delivery worker", Box::pin(self.sender.clone().run(shutdown.clone()))));
+        }
+        let result = app::run(self.bound, self.router, self.limits, workers, shutdown).await;
+        self.db.close().await;
+        result
+    }
+}
+
+/// Logs, once, the secrets generated because they were not configured, so the person who
+/// started the service can use it; nothing is ever served without credentials.
+fn announce_generated_secrets(settings: &Settings) {
+    if settings.token_generated {
+        tracing::warn!(
+            token = settings.tokens[0].expose(),
+            "NOTIFICATION_TOKENS is not set: generated this API token for this run only; \
+             send it as \"Authorization: Bearer <token>\", and set NOTIFICATION_TOKENS to choose your own"
+        );
+    }
+    if settings.admin_password_generated {
+        tracing::warn!(
+            user = %settings.admin_user,
+            password = settings.admin_password.expose(),
+            "ADMIN_PASSWORD is not set: generated this password for the HTML pages for this run only; \
+             set ADMIN_PASSWORD to choose your own"
+        );
+    }
+}

@@ -1,0 +1,337 @@
+//! The delivery worker: claims due jobs, sends them with bounded concurrency, and records the
+//! outcome (sent, retry later, failed).
+//!
+//! [`Sender::run`] is the background loop. It claims only as many jobs as it has free send
+//! slots, so a claimed job starts sending at once and its lease only has to cover one send. It
+//! sleeps until a job is posted (an in-process wake-up), the earliest retry or lease expiry
+//! comes due, or the poll interval passes (jobs posted to another replica), whichever is first;
+//! it never spins. On shutdown it stops claiming and waits for the sends in flight.
+//!
+//! [`Sender::process_batch`] does one round by hand, for tests.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use service_kit::db::{Db, now_millis};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Delivery, DeliverySettings};
+use crate::domain::Job;
+use crate::mail;
+use crate::metrics;
+use crate::store::jobs;
+use crate::workers::transport::{Outcome, SmtpSender};
+
+/// A job claimed by this worker, with the lease token that proves it.
+#[derive(Debug)]
+pub struct Claimed {
+    pub job: Job,
+    token: String,
+}
+
+/// What one delivery did to its job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    Sent,
+    RetryScheduled,
+    Failed,
+    /// The lease had expired and the job was claimed again elsewhere; nothing was recorded.
+    LeaseLost,
+}
+
+/// Counts from one [`Sender::process_batch`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    pub claimed: usize,
+    pub sent: usize,
+    pub retries: usize,
+    pub failed: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Sender {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: Db,
+    settings: DeliverySettings,
+    smtp: Option<SmtpSender>,
+    /// The bulkhead: one permit per send in flight.
+    permits: Arc<Semaphore>,
+    wake: Arc<Notify>,
+    depth_reported: Mutex<Option<Instant>>,
+}
+
+impl Sender {
+    /// Builds the worker; `wake` is notified whenever a job is stored.
+    pub fn new(db: Db, settings: DeliverySettings, wake: Arc<Notify>) -> anyhow::Result<Self> {
+        let smtp = match &settings.delivery {
+            Delivery::Smtp { url } => {
+                Some(SmtpSender::new(url, settings.smtp_timeout, settings.max_concurrency)?)
+            }
+            Delivery::Mailbox => None,
+        };
+        let permits = Arc::new(Semaphore::new(settings.max_concurrency));
+        Ok(Self {
+            inner: Arc::new(Inner { db, settings, smtp, permits, wake, depth_reported: Mutex::new(None) }),
+        })
+    }
+
+    /// Claims up to `limit` due jobs for this worker (see [`jobs::claim`]).
+    pub async fn claim(&self, limit: usize) -> Result<Vec<Claimed>, sqlx::Error> {
+        let token = uuid::Uuid::new_v4().to_string();
+        let now = now_millis();
+        let lease_until = now + self.inner.settings.send_lease.as_millis() as i64;
+        let claimed = jobs::claim(&self.inner.db, &token, now, lease_until, limit as i64).await?;
+        for job in &claimed {
+            if job.attempts > 1 {
+                tracing::info!(job = %job.id, attempt = job.attempts, "claimed job for another attempt");
+            }
+        }
+        Ok(claimed.into_iter().map(|job| Claimed { job, token: token.clone() }).collect())
+    }
+
+    /// One round: claims as many due jobs as there are send slots, delivers them concurrently
+    /// and waits for all of them.
+    pub async fn process_batch(&self) -> anyhow::Result<BatchReport> {
+        let claimed = self.claim(self.inner.settings.max_concurrency).await?;
+        let mut report = BatchReport { claimed: claimed.len(), ..BatchReport::default() };
+        let mut sends = JoinSet::new();
+        for job in claimed {
+            let permit = self.inner.permits.clone().acquire_owned().await?;
+            let sender = self.clone();
+            sends.spawn(async move { sender.deliver(job, permit).await });
+        }
+        while let Some(joined) = sends.join_next().await {
+            match joined? {
+                Ok(Finished::Sent) => report.sent += 1,
+                Ok(Finished::RetryScheduled) => report.retries += 1,
+                Ok(Finished::Failed) => report.failed += 1,
+                Ok(Finished::LeaseLost) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "recording a delivery failed; the job is retried after its lease")
+                }
+            }
+        }
+        self.report_queue_depth(true).await;
+        Ok(report)
+    }
+
+    /// Renders and sends one claimed job and records the outcome. `permit` is its bulkhead slot.
+    pub async fn deliver(
+        &self,
+        claimed: Claimed,
+        permit: OwnedSemaphorePermit,
+    ) -> Result<Finished, sqlx::Error> {
+        let Claimed { job, token } = claimed;
+        let settings = &self.inner.settings;
+        let _in_flight = metrics::InFlight::start();
+        let rendered = match mail::render(&job, &settings.mail_from) {
+            Ok(rendered) => rendered,
+            Err(e) => {
+                drop(permit);
+                let reason = format!("cannot render the message: {e}");
+                return self.fail(&job, &token, &reason, metrics::FailureReason::InvalidMessage).await;
+            }
+        };
+        let outcome = match &self.inner.smtp {
+            Some(smtp) => {
+                let started = Instant::now();
+                let outcome = smtp.send(&rendered).await;
+                metrics::smtp_send_finished(started.elapsed());
+                outcome
+            }
+            None => {
+                let raw = String::from_utf8_lossy(&rendered.raw);
+                let stored =
+                    jobs::deliver_to_mailbox(&self.inner.db, job.id, &token, &raw, now_millis()).await?;
+                drop(permit);
+                return Ok(self.sent(&job, stored, "stored in the mailbox"));
+            }
+        };
+        drop(permit);
+        let now = now_millis();
+        match outcome {
+            Outcome::Accepted => {
+                let recorded = jobs::mark_sent(&self.inner.db, job.id, &token, now).await?;
+                Ok(self.sent(&job, recorded, "accepted by the SMTP server"))
+            }
+            Outcome::Permanent(reason) => {
+                self.fail(&job, &token, &reason, metrics::FailureReason::Permanent).await
+            }
+            Outcome::Temporary(reason) if job.attempts >= i64::from(settings.max_attempts) => {
+                let reason = format!("gave up after {} attempts; last error: {reason}", job.attempts);
+                self.fail(&job, &token, &reason, metrics::FailureReason::AttemptsExhausted).await
+            }
+            Outcome::Temporary(reason) => {
+                let delay = backoff(job.attempts, settings.retry_base, settings.retry_max);
+                let at = now + delay.as_millis() as i64;
+                if !jobs::schedule_retry(&self.inner.db, job.id, &token, at, &reason, now).await? {
+                    return Ok(lease_lost(&job));
+                }
+                metrics::retry_scheduled();
+                tracing::warn!(job = %job.id, attempt = job.attempts, retry_in_ms = delay.as_millis() as u64,
+                    error = %reason, "temporary delivery failure; will retry");
+                Ok(Finished::RetryScheduled)
+            }
+        }
+    }
+
+    fn sent(&self, job: &Job, recorded: bool, how: &str) -> Finished {
+        if !recorded {
+            return lease_lost(job);
+        }
+        metrics::sent();
+        tracing::info!(job = %job.id, attempt = job.attempts, message_id = %job.message_id, "notification {how}");
+        Finished::Sent
+    }
+
+    async fn fail(
+        &self,
+        job: &Job,
+        token: &str,
+        reason: &str,
+        label: metrics::FailureReason,
+    ) -> Result<Finished, sqlx::Error> {
+        if !jobs::mark_failed(&self.inner.db, job.id, token, reason, now_millis()).await? {
+            return Ok(lease_lost(job));
+        }
+        metrics::failed(label);
+        tracing::warn!(job = %job.id, attempt = job.attempts, error = %reason, "notification failed");
+        Ok(Finished::Failed)
+    }
+
+    /// Sets `notifications_queue_depth` from the database, at most once a second unless `force`.
+    async fn report_queue_depth(&self, force: bool) {
+        {
+            let mut last = self.inner.depth_reported.lock().unwrap_or_else(|e| e.into_inner());
+            if !force && last.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        match jobs::queue_depth(&self.inner.db).await {
+            Ok(depth) => metrics::queue_depth(depth),
+            Err(e) => tracing::warn!(error = %e, "cannot count queued jobs"),
+        }
+    }
+
+    /// The background loop; returns after `shutdown` once the sends in flight are finished.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let settings = &self.inner.settings;
+        tracing::info!(
+            mode = if self.inner.smtp.is_some() { "smtp" } else { "mailbox" },
+            max_concurrency = settings.max_concurrency,
+            "delivery worker started"
+        );
+        let mut in_flight = JoinSet::new();
+        while !shutdown.is_cancelled() {
+            let free = self.inner.permits.available_permits();
+            let mut claimed_any = false;
+            let mut wait = settings.poll_interval;
+            if free > 0 {
+                match self.claim(free).await {
+                    Ok(claimed) => {
+                        claimed_any = !claimed.is_empty();
+                        for job in claimed {
+                            let permit = self.inner.permits.clone().acquire_owned().await?;
+                            let sender = self.clone();
+                            in_flight.spawn(async move { sender.deliver(job, permit).await });
+                        }
+                        if !claimed_any {
+                            wait = self.time_to_next_due(settings.poll_interval).await;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot claim jobs; trying again after the poll interval")
+                    }
+                }
+            }
+            self.report_queue_depth(false).await;
+            if claimed_any && self.inner.permits.available_permits() > 0 {
+                continue;
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                () = self.inner.wake.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+                Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => log_delivery_error(joined),
+            }
+        }
+        if !in_flight.is_empty() {
+            tracing::info!(sends = in_flight.len(), "waiting for the sends in flight");
+        }
+        while let Some(joined) = in_flight.join_next().await {
+            log_delivery_error(joined);
+        }
+        if let Some(smtp) = &self.inner.smtp {
+            smtp.shutdown().await;
+        }
+        tracing::info!("delivery worker stopped");
+        Ok(())
+    }
+
+    /// How long to sleep when nothing is due: until the next retry or lease expiry, at most
+    /// `poll`, at least a few milliseconds.
+    async fn time_to_next_due(&self, poll: Duration) -> Duration {
+        match jobs::next_due(&self.inner.db).await {
+            Ok(Some(due)) => {
+                let ms = (due - now_millis()).clamp(5, poll.as_millis() as i64);
+                Duration::from_millis(ms as u64)
+            }
+            Ok(None) => poll,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look up the next due job");
+                poll
+            }
+        }
+    }
+}
+
+fn lease_lost(job: &Job) -> Finished {
+    tracing::warn!(job = %job.id, "the lease expired before the outcome was recorded; another worker owns the job");
+    Finished::LeaseLost
+}
+
+fn log_delivery_error(joined: Result<Result<Finished, sqlx::Error>, tokio::task::JoinError>) {
+    match joined {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "recording a delivery failed; the job is retried after its lease")
+        }
+        Err(e) => tracing::error!(error = %e, "a delivery task panicked; the job is retried after its lease"),
+    }
+}
+
+/// Exponential backoff with "equal jitter": the `attempt`-th retry waits between half and all
+/// of `base * 2^(attempt-1)`, capped at `max`. The randomness spreads retries of many jobs
+/// that failed together (a mail server outage) instead of sending them all back at once.
+pub fn backoff(attempt: i64, base: Duration, max: Duration) -> Duration {
+    let exponent = (attempt - 1).clamp(0, 30) as u32;
+    let full = base.saturating_mul(2u32.saturating_pow(exponent)).min(max);
+    let half = full / 2;
+    let jitter = rand::rng().random_range(0..=half.as_millis() as u64);
+    half + Duration::from_millis(jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_within_jitter_and_is_capped() {
+        let base = Duration::from_millis(1000);
+        let max = Duration::from_millis(10_000);
+        for (attempt, full) in [(1, 1000), (2, 2000), (3, 4000), (4, 8000), (5, 10_000), (40, 10_000)] {
+            for _ in 0..50 {
+                let d = backoff(attempt, base, max).as_millis() as u64;
+                assert!((full / 2..=full).contains(&d), "attempt {attempt}: {d} ms");
+            }
+        }
+    }
+}

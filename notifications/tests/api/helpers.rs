@@ -1,0 +1,171 @@
+//! Starting the service on a free port with a fresh database, and talking to it.
+
+use std::time::Duration;
+
+use base64::Engine;
+use notifications::config::{Delivery, Secret, Settings};
+use notifications::startup::Application;
+use notifications::workers::Sender;
+use serde_json::Value;
+use test_support::smtp::SmtpServer;
+use test_support::{TestDb, http_client, json_body, wait_until};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub const TOKEN: &str = "test-token";
+pub const ADMIN_USER: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "test-password";
+/// Long enough for a debug build on a busy machine; tests wait on conditions, never on time.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A running service. Stops when dropped.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub sender: Sender,
+    shutdown: CancellationToken,
+    handle: Option<JoinHandle<anyhow::Result<()>>>,
+    _db: Option<TestDb>,
+}
+
+/// Settings for a test instance on `db_url`: mailbox mode unless changed by `configure`.
+pub fn settings(db_url: &str) -> Settings {
+    service_kit::telemetry::init_for_tests();
+    Settings::for_tests(db_url)
+}
+
+/// Points the settings at a test SMTP server.
+pub fn use_smtp(settings: &mut Settings, server: &SmtpServer) {
+    settings.delivery.delivery = Delivery::Smtp { url: Secret::new(server.url()) };
+}
+
+impl TestApp {
+    /// The service in mailbox mode with a fresh database.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// The service with a fresh database and settings changed by `configure`.
+    pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> Self {
+        let db = TestDb::new().await;
+        let mut app = Self::spawn_on(&db.url, configure).await;
+        app._db = Some(db);
+        app
+    }
+
+    /// The service on an existing database (which the caller keeps alive).
+    pub async fn spawn_on(db_url: &str, configure: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings = settings(db_url);
+        configure(&mut settings);
+        let app = Application::build(settings).await.expect("build the application");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let sender = app.sender();
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn(app.run_until_stopped(shutdown.clone()));
+        Self { base, client: http_client(), sender, shutdown, handle: Some(handle), _db: None }
+    }
+
+    /// Requests shutdown and waits until the service (worker included) has stopped.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        match self.handle.take() {
+            Some(handle) => handle.await.expect("the service task does not panic"),
+            None => Ok(()),
+        }
+    }
+
+    /// Requests shutdown without waiting; returns the task to await.
+    pub fn request_stop(mut self) -> JoinHandle<anyhow::Result<()>> {
+        self.shutdown.cancel();
+        self.handle.take().expect("still running")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// `POST /notifications` with the token and an optional idempotency key.
+    pub async fn post(&self, body: &Value, key: Option<&str>) -> reqwest::Response {
+        let mut request = self.client.post(self.url("/notifications")).bearer_auth(TOKEN).json(body);
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        request.send().await.expect("POST /notifications")
+    }
+
+    /// Posts a notification that must be accepted; returns the job JSON.
+    pub async fn queue(&self, body: &Value) -> Value {
+        let response = self.post(body, None).await;
+        assert_eq!(response.status(), 202, "{:?}", response.text().await);
+        json_body(response).await
+    }
+
+    /// `GET` with the token, as JSON.
+    pub async fn get_json(&self, path: &str) -> (reqwest::StatusCode, Value) {
+        let response = self.client.get(self.url(path)).bearer_auth(TOKEN).send().await.expect("GET");
+        let status = response.status();
+        (status, json_body(response).await)
+    }
+
+    pub async fn job(&self, id: &str) -> Value {
+        let (status, job) = self.get_json(&format!("/notifications/{id}")).await;
+        assert_eq!(status, 200, "{job}");
+        job
+    }
+
+    /// Waits until the job has `status` and returns it.
+    pub async fn wait_for_status(&self, id: &str, status: &str) -> Value {
+        wait_until(&format!("job {id} to be {status}"), PATIENCE, || async {
+            let job = self.job(id).await;
+            (job["status"] == status).then_some(job)
+        })
+        .await
+    }
+
+    /// Waits until `check` holds for the job and returns it.
+    pub async fn wait_for_job(&self, id: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+        wait_until(what, PATIENCE, || async {
+            let job = self.job(id).await;
+            check(&job).then_some(job)
+        })
+        .await
+    }
+
+    /// All jobs, newest first (one page of up to 200).
+    pub async fn all_jobs(&self) -> Vec<Value> {
+        let (status, list) = self.get_json("/notifications?limit=200").await;
+        assert_eq!(status, 200, "{list}");
+        list["items"].as_array().expect("items").clone()
+    }
+
+    /// `GET` as a browser with the operator's credentials.
+    pub async fn page(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .header("Accept", "text/html")
+            .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
+            .send()
+            .await
+            .expect("GET page")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A notification body for one recipient.
+pub fn notification(email: &str, subject: &str, message: &str) -> Value {
+    serde_json::json!({"email": email, "subject": subject, "message": message})
+}
+
+pub fn basic(user: &str, password: &str) -> String {
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+}
+
+/// The id of a job JSON.
+pub fn id_of(job: &Value) -> String {
+    job["id"].as_str().expect("job id").to_string()
+}

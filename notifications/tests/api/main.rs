@@ -1,0 +1,16 @@
+//! Black-box tests: the service on a free port with a fresh database per test (SQLite, or
+//! PostgreSQL when `TEST_DATABASE_URL` is set), over real HTTP, sending to a real SMTP server on
+//! 127.0.0.1 (`test_support::smtp`).
+
+mod auth;
+mod bulkhead;
+mod delivery;
+mod helpers;
+mod idempotency;
+mod listing;
+mod mailbox;
+mod operations;
+mod pages;
+mod recovery;
+mod retries;
+mod validation;

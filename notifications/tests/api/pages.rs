@@ -1,0 +1,66 @@
+use crate::helpers::{ADMIN_PASSWORD, ADMIN_USER, TOKEN, TestApp, basic, id_of, notification};
+
+#[tokio::test]
+async fn the_pages_refuse_access_without_the_operator_credentials() {
+    let app = TestApp::spawn().await;
+    let id = id_of(&app.queue(&notification("ada@example.org", "Private", "Personal data")).await);
+    let paths = ["/notifications".to_string(), format!("/notifications/{id}"), "/mailbox".to_string()];
+    let wrong = [
+        None,
+        Some(basic(ADMIN_USER, "wrong")),
+        Some(basic("root", ADMIN_PASSWORD)),
+        Some(format!("Bearer {TOKEN}")),
+        Some(basic(ADMIN_USER, "")),
+    ];
+    for path in &paths {
+        for authorization in &wrong {
+            let mut request = app.client.get(app.url(path)).header("Accept", "text/html");
+            if let Some(value) = authorization {
+                request = request.header("Authorization", value);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 401, "{path} with {authorization:?}");
+            assert!(
+                response.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic "),
+                "the browser is asked for a password"
+            );
+            let text = response.text().await.unwrap();
+            assert!(!text.contains("Personal data") && !text.contains("ada@example.org"));
+        }
+        let response = app.page(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn the_front_page_leads_to_the_job_list() {
+    let app = TestApp::spawn().await;
+    let response = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/notifications");
+}
+
+#[tokio::test]
+async fn the_job_list_page_shows_status_and_filters_without_javascript() {
+    let app = TestApp::spawn_with(|s| s.run_worker = false).await;
+    app.queue(&notification("ada@example.org", "First <one>", "m")).await;
+    app.sender.process_batch().await.unwrap();
+    app.queue(&notification("bob@example.org", "Second", "m")).await;
+
+    let html = app.page("/notifications").await.text().await.unwrap();
+    assert!(html.contains("First &lt;one&gt;") && html.contains("Second"), "{html}");
+    assert!(html.contains("badge sent") && html.contains("badge queued"), "{html}");
+    assert!(html.contains("<form class=\"inline\" method=\"get\" action=\"/notifications\">"), "{html}");
+    assert!(!html.contains("<script"), "no scripts");
+
+    let html = app.page("/notifications?status=queued").await.text().await.unwrap();
+    assert!(html.contains("Second") && !html.contains("First &lt;one&gt;"), "{html}");
+    assert!(html.contains("<option value=\"queued\" selected>"), "{html}");
+}
+
+#[tokio::test]
+async fn an_unknown_job_page_is_404() {
+    let app = TestApp::spawn().await;
+    let response = app.page("/notifications/01890000-0000-7000-8000-000000000000").await;
+    assert_eq!(response.status(), 404);
+}

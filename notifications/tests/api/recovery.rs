@@ -1,0 +1,113 @@
+use std::time::Duration;
+
+use test_support::TestDb;
+use test_support::smtp::SmtpServer;
+
+use crate::helpers::{PATIENCE, TestApp, id_of, notification, use_smtp};
+
+#[tokio::test]
+async fn a_job_claimed_by_a_worker_that_died_is_sent_after_its_lease_expires() {
+    let db = TestDb::new().await;
+    let server = SmtpServer::start().await;
+    let lease = Duration::from_millis(1500);
+    let configure = |s: &mut notifications::config::Settings| {
+        use_smtp(s, &server);
+        s.delivery.smtp_timeout = Duration::from_secs(1);
+        s.delivery.send_lease = lease;
+    };
+
+    // The first process claims the job and dies before sending it.
+    let first = TestApp::spawn_on(&db.url, |s| {
+        configure(s);
+        s.run_worker = false;
+    })
+    .await;
+    let id = id_of(&first.queue(&notification("ada@example.org", "Hi", "Hello")).await);
+    let claimed = first.sender.claim(10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let job = first.job(&id).await;
+    assert_eq!(job["status"], "sending");
+    assert_eq!(job["attempts"], 1);
+    drop(claimed);
+    first.stop().await.unwrap();
+
+    // A new process finds it `sending`, waits for the lease to run out, and sends it.
+    let second = TestApp::spawn_on(&db.url, configure).await;
+    assert_eq!(second.job(&id).await["status"], "sending", "the lease still protects the claim");
+    let sent = second.wait_for_status(&id, "sent").await;
+    assert_eq!(sent["attempts"], 2);
+    let messages = server.wait_for_messages(1, PATIENCE).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].message_id().unwrap(), format!("{id}@localhost"));
+}
+
+#[tokio::test]
+async fn queued_jobs_survive_a_restart() {
+    let db = TestDb::new().await;
+    let server = SmtpServer::start().await;
+    let first = TestApp::spawn_on(&db.url, |s| {
+        use_smtp(s, &server);
+        s.run_worker = false;
+    })
+    .await;
+    let id = id_of(&first.queue(&notification("ada@example.org", "Hi", "Hello")).await);
+    first.stop().await.unwrap();
+    let second = TestApp::spawn_on(&db.url, |s| use_smtp(s, &server)).await;
+    second.wait_for_status(&id, "sent").await;
+    assert_eq!(server.wait_for_messages(1, PATIENCE).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_message_accepted_after_the_sender_gave_up_is_sent_again_with_the_same_message_id() {
+    // The one window in which a job is sent twice: the server accepts the message, but the
+    // worker never learns of it (here: no answer within the timeout).
+    let server = SmtpServer::start().await;
+    server.keep_abandoned_messages(true);
+    server.stall();
+    let app = TestApp::spawn_with(|s| {
+        use_smtp(s, &server);
+        s.delivery.smtp_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let id = id_of(&app.queue(&notification("ada@example.org", "Hi", "Hello")).await);
+    app.wait_for_job(&id, "a timed-out attempt", |job| job["status"] == "queued" && job["attempts"] == 1)
+        .await;
+    server.release();
+    let sent = app.wait_for_status(&id, "sent").await;
+    let messages = server.wait_for_messages(2, PATIENCE).await;
+    let ids: Vec<String> = messages.iter().map(|m| m.message_id().unwrap()).collect();
+    assert!(ids.iter().all(|m| format!("<{m}>") == sent["message_id"].as_str().unwrap()), "{ids:?}");
+    assert_eq!(messages[0].data, messages[1].data, "the repeat is the same message, byte for byte");
+}
+
+#[tokio::test]
+async fn shutdown_waits_for_the_send_in_flight() {
+    let db = TestDb::new().await;
+    let server = SmtpServer::start().await;
+    server.stall();
+    let app = TestApp::spawn_on(&db.url, |s| use_smtp(s, &server)).await;
+    let id = id_of(&app.queue(&notification("ada@example.org", "Hi", "Hello")).await);
+    test_support::wait_until("the send to be held by the server", PATIENCE, || async {
+        (server.stats().stalled_now == 1).then_some(())
+    })
+    .await;
+    let port = app.base.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+    let stopping = app.request_stop();
+    // The listener closes on the same cancellation the worker watches.
+    test_support::wait_until("the service to stop listening", PATIENCE, || async {
+        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err().then_some(())
+    })
+    .await;
+    assert!(!stopping.is_finished(), "the service waits for its send in flight");
+    server.release();
+    stopping.await.unwrap().expect("a clean stop");
+
+    let after = TestApp::spawn_on(&db.url, |s| {
+        use_smtp(s, &server);
+        s.run_worker = false;
+    })
+    .await;
+    let job = after.job(&id).await;
+    assert_eq!(job["status"], "sent", "the worker finished the send before stopping: {job}");
+    assert_eq!(server.messages().len(), 1);
+}
