@@ -48,6 +48,8 @@ pub struct EventInput {
 #[serde(untagged)]
 pub enum NumberOrText {
     Number(i64),
+    /// `24.0` is a whole number too.
+    Float(f64),
     Text(String),
 }
 
@@ -55,6 +57,8 @@ impl NumberOrText {
     fn parse(&self, field: &'static str) -> Result<i64, Invalid> {
         match self {
             Self::Number(n) => Ok(*n),
+            Self::Float(f) if f.fract() == 0.0 && f.abs() < 1e9 => Ok(*f as i64),
+            Self::Float(_) => Err(Invalid::new(field, format!("{field} must be a whole number"))),
             Self::Text(s) => {
                 s.trim().parse().map_err(|_| Invalid::new(field, format!("{field} must be a whole number")))
             }

@@ -31,19 +31,24 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct CalendarQuery {
     /// Page size for JSON, 1 to 200 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
     /// Opaque position from a previous page's `next`.
     pub cursor: Option<String>,
     /// JSON: only events ending after this date (`YYYY-MM-DD`).
+    #[param(value_type = Option<String>, format = Date)]
     pub from: Option<String>,
     /// JSON: only events starting before this date (`YYYY-MM-DD`).
+    #[param(value_type = Option<String>, format = Date)]
     pub to: Option<String>,
     /// HTML: the month to show (`YYYY-MM`, default this month).
+    #[param(pattern = r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$")]
     pub month: Option<String>,
 }
 
 /// The calendar of a user: iCalendar for calendar clients (and `*/*` or no `Accept`), JSON for
-/// `application/json`, HTML for browsers. A `.ics` suffix always gives iCalendar.
+/// `application/json`, HTML for browsers. `GET /calendar/{userId}.ics` always gives iCalendar:
+/// the URL to subscribe to in a calendar app.
 #[utoipa::path(
     get,
     path = "/calendar/{userId}",
@@ -79,19 +84,6 @@ pub async fn get_calendar(
         _ => ics_calendar(&state, &user).await,
     }
 }
-
-/// The same calendar as [`get_calendar`], always as iCalendar: the URL to subscribe to.
-#[utoipa::path(
-    get,
-    path = "/calendar/{userId}.ics",
-    tag = "calendars",
-    params(("userId" = String, Path, description = "The user's (contact's) UUID")),
-    responses(
-        (status = 200, description = "RFC 5545 calendar", body = String, content_type = "text/calendar"),
-        (status = 404, description = "Unknown user", body = service_kit::error::ErrorBody),
-    )
-)]
-pub async fn ics_export_doc() {}
 
 async fn load_user(state: &AppState, raw_id: &str) -> Result<User> {
     let id = parse_id(raw_id, "user")?;

@@ -79,7 +79,6 @@ impl Links {
         title = "calendar",
         description = "Calendars, events and invitations; users replicated from the contacts feed."
     ),
-    paths(calendars::ics_export_doc),
     components(schemas(service_kit::error::ErrorBody, crate::error::UnknownParticipantsBody))
 )]
 struct ApiDoc;
@@ -101,8 +100,10 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
 #[into_params(parameter_in = Query)]
 pub struct Paging {
     /// Page size, 1 to 200 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
-    /// Opaque position from a previous page's `next`.
+    /// Position from a previous page's `next` (a user id).
+    #[param(value_type = Option<String>, format = Uuid)]
     pub cursor: Option<String>,
 }
 

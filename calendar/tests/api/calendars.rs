@@ -230,7 +230,10 @@ async fn the_ics_export_is_a_valid_calendar() {
         let output = tokio::process::Command::new("bash").arg(&tool).arg(&file).output().await.unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout);
         match output.status.code() {
-            Some(0) => assert!(stdout.contains("PASS"), "{stdout}"),
+            Some(0) => {
+                assert!(stdout.contains("PASS"), "{stdout}");
+                eprintln!("{}", stdout.lines().last().unwrap_or(""));
+            }
             Some(2) => eprintln!("ics-validate could not run here: {stdout}"),
             _ => panic!("ics-validate failed: {stdout}{}", String::from_utf8_lossy(&output.stderr)),
         }

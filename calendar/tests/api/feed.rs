@@ -252,3 +252,39 @@ async fn an_archive_cycle_is_detected_and_survived() {
     assert_eq!(app.all_users().await.len(), 10);
     app.stop().await;
 }
+
+/// A measurement, not a test: the delay from an event appearing in the feed to the user being
+/// visible in calendar's API, over 100 contacts. Run with
+/// `cargo test -p calendar --test api propagation -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a measurement; prints figures"]
+async fn measure_propagation_delay_from_the_feed_to_calendar() {
+    let feed = FeedServer::start(20).await;
+    let warm = feed.create_contact("warm@example.org", "W", "W");
+    let app = spawn_app(&feed).await;
+    app.wait_for_user(warm).await;
+    wait_until("a held request", WAIT, || async { (feed.held_requests() > 0).then_some(()) }).await;
+    let mut delays = Vec::new();
+    for i in 0..100 {
+        let started = std::time::Instant::now();
+        let id = feed.create_contact(&format!("m{i}@example.org"), "M", "M");
+        loop {
+            if app.get_json(&format!("/users/{id}")).await.0 == 200 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            assert!(started.elapsed() < WAIT, "user {i} never arrived");
+        }
+        delays.push(started.elapsed());
+    }
+    delays.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    eprintln!(
+        "propagation over {} contacts: median {:.1} ms, p90 {:.1} ms, max {:.1} ms",
+        delays.len(),
+        ms(delays[delays.len() / 2]),
+        ms(delays[delays.len() * 9 / 10]),
+        ms(delays[delays.len() - 1])
+    );
+    app.stop().await;
+}
