@@ -29,6 +29,11 @@ pub const MIGRATIONS: Migrations = Migrations {
     }],
 };
 
+/// Largest request body. Every valid notification fits, even written entirely in `\u` escapes
+/// (20,000 characters of message, 50 addresses of 254 characters, 12 bytes per character at
+/// worst); anything larger cannot be valid and is refused with `413` before it is parsed.
+pub const BODY_LIMIT: usize = 512 * 1024;
+
 /// A built, bound, not yet running notifications service.
 #[derive(Debug)]
 pub struct Application {
@@ -73,6 +78,7 @@ impl Application {
         let (api, openapi) = routes::router(state);
         let mut http = HttpOptions::new(public_url);
         http.request_timeout = settings.common.request_timeout;
+        http.body_limit = BODY_LIMIT;
         let router = app::router(Routes { api, openapi, count_histograms: &[] }, &db, http);
         crate::metrics::describe();
         let limits = ServerLimits {

@@ -22,24 +22,92 @@ const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 /// message).
 pub const DEFAULT_SUBJECT: &str = "Notification";
 
-/// A notification to send: one recipient in `email`, or several in `recipients`.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+/// The body of `POST /notifications` as it arrives: one recipient in `email`, or several in
+/// `recipients`. [`NewNotification::parse`] checks the rest. The OpenAPI document describes it
+/// with [`NotificationRequestSchema`], which states the same rules as JSON Schema.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"email": "ada@example.org", "subject": "Invitation", "message": "You are invited."}))]
 pub struct NotificationRequest {
-    /// The recipient's address. Give either this or `recipients`.
-    #[schema(max_length = 254, format = "email")]
     pub email: Option<String>,
-    /// Several recipients (1 to 50), all named in the `To` header. Give either this or `email`.
-    #[schema(max_items = 50, min_items = 1)]
     pub recipients: Option<Vec<String>>,
-    /// The subject line (default "Notification"); no control characters, at most 200 characters.
-    #[schema(max_length = 200)]
     pub subject: Option<String>,
-    /// The plain-text message, at most 20,000 characters.
-    #[schema(min_length = 1, max_length = 20000)]
     pub message: String,
 }
+
+/// A notification to send (for the OpenAPI document; keep in step with
+/// [`NewNotification::parse`]): exactly one of `email` or `recipients`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+#[schema(as = NotificationRequest)]
+pub enum NotificationRequestSchema {
+    OneRecipient(OneRecipient),
+    SeveralRecipients(SeveralRecipients),
+}
+
+/// A notification to one address.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "ada@example.org", "subject": "Invitation", "message": "You are invited."}))]
+pub struct OneRecipient {
+    /// The recipient's address.
+    #[schema(format = "email", max_length = 254)]
+    pub email: String,
+    /// The subject line (default "Notification"): at most 200 characters, not blank, no line
+    /// breaks or other control characters.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
+    pub subject: Option<String>,
+    /// The plain-text message: at most 20,000 characters, not blank; line breaks (`\n` or
+    /// `\r\n`) and tabs are the only control characters allowed.
+    #[schema(
+        min_length = 1,
+        max_length = 20000,
+        pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
+    )]
+    pub message: String,
+}
+
+/// A notification to several addresses, all named in one message's `To` header.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"recipients": ["ada@example.org", "bob@example.org"], "message": "Standup at 10."}))]
+pub struct SeveralRecipients {
+    /// 1 to 50 addresses; repeats are sent once.
+    #[schema(min_items = 1, max_items = 50)]
+    pub recipients: Vec<EmailAddress>,
+    /// As in [`OneRecipient`].
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
+    pub subject: Option<String>,
+    /// As in [`OneRecipient`].
+    #[schema(
+        min_length = 1,
+        max_length = 20000,
+        pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
+    )]
+    pub message: String,
+}
+
+/// An e-mail address (for the OpenAPI document).
+#[derive(Debug, Deserialize)]
+pub struct EmailAddress(pub String);
+
+impl utoipa::PartialSchema for EmailAddress {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
+            .max_length(Some(MAX_ADDRESS_CHARS))
+            .into()
+    }
+}
+
+impl ToSchema for EmailAddress {}
 
 /// An input field that cannot become part of an e-mail, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,12 +145,11 @@ impl NewNotification {
                 let mut seen = HashSet::new();
                 let mut parsed = Vec::with_capacity(list.len());
                 for (i, raw) in list.iter().enumerate() {
-                    let field = format!("recipients[{i}]");
-                    let address = parse_address(&field, raw)?;
-                    if !seen.insert(address.to_lowercase()) {
-                        return Err(invalid(field, "this address is listed twice"));
+                    let address = parse_address(&format!("recipients[{i}]"), raw)?;
+                    // An address given twice (in any case) gets the message once.
+                    if seen.insert(address.to_lowercase()) {
+                        parsed.push(address);
                     }
-                    parsed.push(address);
                 }
                 parsed
             }
@@ -219,7 +286,7 @@ mod tests {
     }
 
     #[test]
-    fn recipients_are_bounded_unique_and_exclusive_with_email() {
+    fn recipients_are_bounded_deduplicated_and_exclusive_with_email() {
         let many = |n: usize| NotificationRequest {
             email: None,
             recipients: Some((0..n).map(|i| format!("p{i}@example.org")).collect()),
@@ -230,8 +297,8 @@ mod tests {
         assert_eq!(NewNotification::parse(many(MAX_RECIPIENTS + 1)).unwrap_err().field, "recipients");
         assert_eq!(NewNotification::parse(many(0)).unwrap_err().field, "recipients");
         let mut dup = many(2);
-        dup.recipients = Some(vec!["a@example.org".into(), "A@example.org".into()]);
-        assert_eq!(NewNotification::parse(dup).unwrap_err().field, "recipients[1]");
+        dup.recipients = Some(vec!["a@example.org".into(), "b@example.org".into(), "A@example.org".into()]);
+        assert_eq!(NewNotification::parse(dup).unwrap().recipients(), ["a@example.org", "b@example.org"]);
         let mut both = many(1);
         both.email = Some("a@example.org".into());
         assert_eq!(NewNotification::parse(both).unwrap_err().field, "recipients");

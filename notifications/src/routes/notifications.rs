@@ -16,7 +16,9 @@ use uuid::Uuid;
 
 use super::{AppState, pages, private};
 use crate::auth::Auth;
-use crate::domain::{IdempotencyKey, Job, JobStatus, NewNotification, NotificationRequest};
+use crate::domain::{
+    IdempotencyKey, Job, JobStatus, NewNotification, NotificationRequest, NotificationRequestSchema,
+};
 use crate::mail;
 use crate::metrics;
 use crate::store::jobs::{self, Created};
@@ -110,9 +112,9 @@ impl FromRequestParts<AppState> for ApiClient {
     post,
     path = "/notifications",
     tag = "notifications",
-    request_body = NotificationRequest,
+    request_body = NotificationRequestSchema,
     params(
-        ("Idempotency-Key" = Option<String>, Header,
+        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[\x21-\x7E]{1,255}$",
             description = "Makes retries safe: 1 to 255 visible ASCII characters, unique per notification"),
     ),
     security(("bearer" = [])),
@@ -122,7 +124,7 @@ impl FromRequestParts<AppState> for ApiClient {
         (status = 400, description = "Malformed JSON or Idempotency-Key", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 409, description = "Idempotency-Key used for a different notification", body = ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 413, description = "Body over 512 KiB", body = ErrorBody),
         (status = 415, description = "Not application/json", body = ErrorBody),
         (status = 422, description = "A field is invalid (named in `field`)", body = ErrorBody),
     )
@@ -187,6 +189,7 @@ pub struct ListParams {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// Where the page starts: copy it from the `next` link; its format may change.
+    #[param(pattern = r"^[1-9][0-9]{0,17}$")]
     pub cursor: Option<String>,
 }
 

@@ -47,11 +47,35 @@ async fn a_body_that_is_not_json_is_415() {
 #[tokio::test]
 async fn a_huge_body_is_413() {
     let app = TestApp::spawn().await;
-    let big = json!({"email": "ada@example.org", "message": "x".repeat(200 * 1024)}).to_string();
+    let big = json!({"email": "ada@example.org", "message": "x".repeat(600 * 1024)}).to_string();
     let (status, body) = post_raw(&app, "application/json", big).await;
     assert_eq!(status, 413);
     assert_eq!(body["error"], "payload_too_large");
+    // Under the body limit, the message's own limit answers.
+    let long = json!({"email": "ada@example.org", "message": "x".repeat(100 * 1024)}).to_string();
+    let (status, body) = post_raw(&app, "application/json", long).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["field"], "message");
     assert!(app.all_jobs().await.is_empty());
+}
+
+#[tokio::test]
+async fn the_longest_valid_notification_fits_even_fully_escaped() {
+    let app = TestApp::spawn().await;
+    // Every character as a \u escaped surrogate pair: 12 bytes each.
+    let escaped = |n: usize| "\\ud83d\\ude00".repeat(n);
+    let recipients: Vec<String> =
+        (0..50).map(|i| format!("\"{}{i:02}@example.org\"", "a".repeat(50))).collect();
+    let body = format!(
+        "{{\"recipients\": [{}], \"subject\": \"{}\", \"message\": \"{}\"}}",
+        recipients.join(", "),
+        escaped(200),
+        escaped(20_000)
+    );
+    assert!(body.len() > 64 * 1024);
+    let (status, job) = post_raw(&app, "application/json", body).await;
+    assert_eq!(status, 202, "{job}");
+    assert_eq!(job["message"].as_str().unwrap().chars().count(), 20_000);
 }
 
 #[tokio::test]
