@@ -17,6 +17,9 @@ pub enum ContactsError {
     /// `422`: a field was refused (the first one; forms show all of them).
     #[error("{}: {}", .0.field, .0.message)]
     Invalid(FieldError),
+    /// `404`: a listing cursor this service did not make (it names no page).
+    #[error("unknown cursor")]
+    UnknownCursor,
     /// `409`: another contact has that email address.
     #[error("email address already in use")]
     EmailTaken,
@@ -53,6 +56,10 @@ impl From<ContactsError> for ApiError {
             ),
             ContactsError::Invalid(FieldError { field, message }) => {
                 ApiError::invalid_field(field, format!("{field} {message}"))
+            }
+            ContactsError::UnknownCursor => {
+                ApiError::not_found("no such page: the cursor was not made by this service")
+                    .with_field("cursor")
             }
             ContactsError::EmailTaken => {
                 ApiError::conflict("another contact has this email address").with_field("email")

@@ -1,11 +1,23 @@
 use contacts::config::Settings;
-use contacts::startup::Application;
+use contacts::startup::{self, Application};
 use service_kit::{config, shutdown, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = config::exit_on_error("contacts", Settings::from_env());
     telemetry::init(settings.common.log_format, &settings.common.log_filter);
+    match std::env::args().nth(1).as_deref() {
+        None => {}
+        Some("rebuild-projection") => {
+            let contacts = startup::rebuild_projection(&settings).await?;
+            tracing::info!(contacts, "read model rebuilt from the event log");
+            return Ok(());
+        }
+        Some(other) => {
+            eprintln!("contacts: unknown command {other:?} (run without arguments, or: rebuild-projection)");
+            std::process::exit(config::CONFIG_EXIT_CODE);
+        }
+    }
     tracing::info!(?settings, "starting contacts");
     let app = Application::build(settings).await?;
     tracing::info!(url = %app.public_url(), port = app.port(), "contacts listening");

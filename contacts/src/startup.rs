@@ -108,3 +108,18 @@ impl Application {
         result
     }
 }
+
+/// `contacts rebuild-projection`: replaces the read model with the state replayed from the
+/// event log (after a bug in the projection, or a hand-edited database). Returns the number of
+/// contacts. Running instances keep serving; their writes wait while it runs.
+pub async fn rebuild_projection(settings: &Settings) -> anyhow::Result<usize> {
+    let db = Db::connect(
+        &ConnectOptions::new(&settings.common.database_url, settings.common.database_max_connections),
+        &MIGRATIONS,
+    )
+    .await?;
+    let store = Store::open(db.clone(), None).await?;
+    let contacts = store.rebuild_projection().await?;
+    db.close().await;
+    Ok(contacts)
+}

@@ -40,7 +40,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let mut backoff = RECONNECT_MIN;
     loop {
-        match listen(&url, &channel, &store, &shutdown).await {
+        match listen(&url, &channel, &store, &shutdown, &mut backoff).await {
             Ok(()) => return Ok(()),
             Err(e) => {
                 tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "feed listener lost its connection")
@@ -60,9 +60,11 @@ async fn listen(
     channel: &str,
     store: &Store,
     shutdown: &CancellationToken,
+    backoff: &mut Duration,
 ) -> Result<(), sqlx::Error> {
     let mut listener = PgListener::connect(url).await?;
     listener.listen(channel).await?;
+    *backoff = RECONNECT_MIN;
     // Anything committed before LISTEN took effect was not announced to us.
     store.head().advance(store.read_head().await?);
     tracing::debug!(channel, "feed listener connected");

@@ -115,14 +115,11 @@ impl ListParams {
     pub fn to_query(&self) -> Result<ListQuery, ContactsError> {
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(invalid("limit", format!("limit must be from 1 to {MAX_LIMIT}")));
+            return Err(invalid("limit", format!("must be from 1 to {MAX_LIMIT}")));
         }
         let after = match self.cursor.as_deref() {
             None | Some("") => None,
-            Some(raw) => Some(
-                Cursor::decode(raw)
-                    .ok_or_else(|| invalid("cursor", "cursor is not one this service made"))?,
-            ),
+            Some(raw) => Some(Cursor::decode(raw).ok_or(ContactsError::UnknownCursor)?),
         };
         let search = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_owned);
         Ok(ListQuery { search, after, limit })
@@ -160,7 +157,8 @@ fn vary_accept(mut response: Response) -> Response {
     responses(
         (status = 200, description = "A page of contacts (browsers asking for text/html get the page)", body = ContactList),
         (status = 400, description = "Malformed query string", body = ErrorBody),
-        (status = 422, description = "Invalid limit or cursor", body = ErrorBody),
+        (status = 404, description = "The cursor names no page (it was not made by this service)", body = ErrorBody),
+        (status = 422, description = "Limit out of range", body = ErrorBody),
     ))]
 pub async fn list_contacts(
     State(state): State<AppState>,
