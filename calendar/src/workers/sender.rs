@@ -1,5 +1,6 @@
 //! One delivery to notifications (`POST /notifications`), as a `tower::Service` so the circuit
-//! breaker can wrap it. Temporary failures (5xx, 408, 429, timeouts, refused connections) are
+//! breaker can wrap it. Temporary failures (5xx, 408, 429, timeouts, refused connections, and
+//! 401/403/404, which mean our configuration is wrong rather than the job) are
 //! the service's `Err` and count against the breaker; answers that settle a job for good
 //! (accepted, or refused for a reason a retry cannot fix) are `Ok`.
 
@@ -19,7 +20,8 @@ use crate::store::outbox::Job;
 pub enum Settled {
     /// `202` (or `200` for a replay of the same key).
     Delivered,
-    /// Refused for good (`409`: the key was used with another body; other 4xx).
+    /// Refused for good (`409`: the key was used with another body; `400`/`413`/`422`: the job
+    /// itself is unacceptable).
     Rejected(String),
 }
 
@@ -90,6 +92,13 @@ impl Sender {
                 Err(Temporary { reason: format!("answered {status}"), retry_after })
             }
             s if s.is_server_error() => Err(Temporary { reason: format!("answered {status}"), retry_after }),
+            // Our token refused, or no such endpoint: the configuration is wrong, not the job.
+            // Keep the invitation and retry (the breaker opens meanwhile) until an operator
+            // fixes NOTIFICATION_SERVICE / NOTIFICATION_TOKEN; failing it would lose it.
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => Err(Temporary {
+                reason: format!("answered {status}: check NOTIFICATION_SERVICE and NOTIFICATION_TOKEN"),
+                retry_after,
+            }),
             StatusCode::CONFLICT => {
                 Ok(Settled::Rejected("409: the idempotency key was already used with another body".into()))
             }

@@ -218,6 +218,27 @@ async fn a_refused_invitation_is_marked_failed_not_retried_forever() {
 }
 
 #[tokio::test]
+async fn a_refused_token_keeps_invitations_pending_until_the_configuration_is_fixed() {
+    let feed = FeedServer::start(20).await;
+    let stub = NotificationsStub::start().await;
+    let ann = feed.create_contact("ann@example.org", "Ann", "Lee");
+    let app = app_with_notifications(&feed, &stub, Duration::from_millis(200)).await;
+    app.wait_for_user(ann).await;
+    let event = app.create_event(ann, "Misconfigured").await;
+    stub.set_mode(Mode::Status(401));
+    app.post_json(&format!("/event/{event}/participants"), &json!(["ann@example.org"])).await;
+    wait_until("several refused attempts", WAIT, || async { (stub.attempts() >= 2).then_some(()) }).await;
+    let page = app.get_accept(&format!("/event/{event}"), "text/html").await.text().await.unwrap();
+    assert!(page.contains(">pending<") && !page.contains(">failed<"), "a 401 must not fail the invitation");
+    stub.set_mode(Mode::Up);
+    wait_until("the invitation accepted once the token works", WAIT, || async {
+        (stub.accepted().len() == 1).then_some(())
+    })
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn with_notifications_off_invitations_stay_in_the_outbox() {
     let feed = FeedServer::start(20).await;
     let ann = feed.create_contact("ann@example.org", "Ann", "Lee");
