@@ -111,7 +111,8 @@ impl Application {
 
 /// `contacts rebuild-projection`: replaces the read model with the state replayed from the
 /// event log (after a bug in the projection, or a hand-edited database). Returns the number of
-/// contacts. Running instances keep serving; their writes wait while it runs.
+/// contacts. On PostgreSQL running instances keep serving (their writes wait while it runs); on
+/// SQLite stop the service first, since its in-process cache of contacts would not notice.
 pub async fn rebuild_projection(settings: &Settings) -> anyhow::Result<usize> {
     let db = Db::connect(
         &ConnectOptions::new(&settings.common.database_url, settings.common.database_max_connections),

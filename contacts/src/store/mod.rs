@@ -1,6 +1,7 @@
 //! SQL for contacts and their events. Every write appends one event and updates the read model
 //! in one transaction on `db.writer`; reads go to `db.reader`.
 
+mod cache;
 mod reads;
 mod rebuild;
 
@@ -33,6 +34,8 @@ pub struct Store {
     head: FeedHead,
     /// PostgreSQL channel that tells other replicas about new events.
     notify_channel: Option<Arc<str>>,
+    /// Contacts by id; SQLite only (see [`cache`]).
+    cache: Option<Arc<cache::ContactCache>>,
 }
 
 const SELECT_FOR_UPDATE_PG: &str =
@@ -45,7 +48,8 @@ impl Store {
     /// Reads where the log stands and builds the store with a head starting there.
     pub async fn open(db: Db, notify_channel: Option<String>) -> Result<Self, sqlx::Error> {
         let head = reads::read_head(&db.reader).await?;
-        Ok(Self { db, head: FeedHead::new(head), notify_channel: notify_channel.map(Arc::from) })
+        let cache = (db.backend() == Backend::Sqlite).then(Arc::default);
+        Ok(Self { db, head: FeedHead::new(head), notify_channel: notify_channel.map(Arc::from), cache })
     }
 
     pub fn head(&self) -> &FeedHead {

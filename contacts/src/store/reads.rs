@@ -115,11 +115,19 @@ pub(super) async fn read_head(pool: &AnyPool) -> Result<Head, sqlx::Error> {
 
 impl Store {
     pub async fn get(&self, id: ContactId) -> Result<Option<Contact>, sqlx::Error> {
+        if let Some(cached) = self.cache.as_ref().and_then(|c| c.get(id, &self.head)) {
+            return Ok(cached);
+        }
+        let read_at = self.head.get().sequence;
         let row = sqlx::query("SELECT id, firstname, lastname, email FROM contacts WHERE id = $1")
             .bind(id.to_string())
             .fetch_optional(&self.db.reader)
             .await?;
-        row.as_ref().map(contact_from_row).transpose()
+        let contact = row.as_ref().map(contact_from_row).transpose()?;
+        if let Some(cache) = &self.cache {
+            cache.put(id, contact.clone(), read_at, &self.head);
+        }
+        Ok(contact)
     }
 
     /// Contacts in name order, filtered by every search word (names and email, any case).

@@ -14,7 +14,8 @@ impl Store {
     }
 
     /// Replaces the read model (and the live count) with the state replayed from the events.
-    /// Writers wait while it runs. Returns the number of contacts.
+    /// Writers wait while it runs. Returns the number of contacts. On SQLite, run it with the
+    /// service stopped or in the service's own process: another process's cache is not cleared.
     pub async fn rebuild_projection(&self) -> Result<usize, sqlx::Error> {
         let mut tx = self.db.writer.begin().await?;
         if self.db.backend() == Backend::Postgres {
@@ -50,6 +51,9 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        if let Some(cache) = &self.cache {
+            cache.clear();
+        }
         Ok(state.len())
     }
 }
