@@ -229,6 +229,27 @@ scenario() {
   ADA=$ada
 }
 
+# check_storage sqlite|postgres: the data is where the variant says it is.
+check_storage() {
+  local kind=$1 s files tables
+  for s in contacts calendar notifications; do
+    files=$(compose exec -T "$s" sh -c 'ls /data')
+    if [ "$kind" = sqlite ]; then
+      grep -qx "$s.db" <<<"$files" || die "$s has no /data/$s.db on its volume (found: $files)"
+    else
+      [ -z "$(grep '\.db' <<<"$files")" ] || die "$s wrote SQLite files although DATABASE_URL is PostgreSQL: $files"
+      tables=$(compose exec -T postgres psql -U services -d "$s" -tAc \
+        "select count(*) from information_schema.tables where table_schema = 'public'")
+      [ "${tables:-0}" -gt 0 ] || die "database $s in the postgres container has no tables"
+    fi
+  done
+  if [ "$kind" = sqlite ]; then
+    ok "each service keeps its SQLite database on its own volume (/data/<service>.db)"
+  else
+    ok "each service has its own database (contacts, calendar, notifications) in the one PostgreSQL container, no SQLite files"
+  fi
+}
+
 # check_logs FORMAT: every line each service printed is in FORMAT, and each request this script
 # sent was logged exactly once, with its request id, method, route and status.
 check_logs() {
@@ -380,6 +401,7 @@ run_variant() {
   if [ "$name" = sqlite ]; then check_images; fi
 
   scenario "$mail"
+  if [ $# -gt 0 ]; then check_storage postgres; else check_storage sqlite; fi
   check_logs "$format"
   check_stop
   teardown
