@@ -38,6 +38,18 @@ pub struct Store {
     cache: Option<Arc<cache::ContactCache>>,
 }
 
+const INSERT_CONTACT: &str = "INSERT INTO contacts \
+     (id, firstname, lastname, email, email_key, sort_key, search_text) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// [`INSERT_CONTACT`], then the counter and the event as in [`Store::append`]; `$n` names the
+/// n-th argument in every statement.
+const CREATE_ON_SQLITE: &str = "INSERT INTO contacts \
+     (id, firstname, lastname, email, email_key, sort_key, search_text) VALUES ($1, $2, $3, $4, $5, $6, $7); \
+     UPDATE event_counter SET last_sequence = last_sequence + 1, contact_count = contact_count + 1 \
+     WHERE id = 1 RETURNING last_sequence, contact_count; \
+     INSERT INTO contact_events (sequence, id, type, contact_id, occurred_at, data) \
+     SELECT last_sequence, $8, $9, $1, $10, $11 FROM event_counter WHERE id = 1";
+
 const SELECT_FOR_UPDATE_PG: &str =
     "SELECT id, firstname, lastname, email FROM contacts WHERE id = $1 FOR UPDATE";
 // SQLite has one writer connection: a plain read inside the write transaction is already
@@ -62,26 +74,57 @@ impl Store {
 
     pub async fn create(&self, new: NewContact) -> Result<Contact, WriteError> {
         let contact = new.into_contact(ContactId::generate());
+        let data = EventData::created(&contact);
+        if self.db.backend() == Backend::Sqlite {
+            return self.create_on_sqlite(contact, &data).await;
+        }
         let mut tx = self.db.writer.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO contacts (id, firstname, lastname, email, email_key, sort_key, search_text) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(contact.id.to_string())
-        .bind(&contact.firstname)
-        .bind(&contact.lastname)
-        .bind(&contact.email)
-        .bind(contact.email_key())
-        .bind(contact.sort_key())
-        .bind(contact.search_text())
-        .execute(&mut *tx)
-        .await;
+        let inserted = sqlx::query(INSERT_CONTACT)
+            .bind(contact.id.to_string())
+            .bind(&contact.firstname)
+            .bind(&contact.lastname)
+            .bind(&contact.email)
+            .bind(contact.email_key())
+            .bind(contact.sort_key())
+            .bind(contact.search_text())
+            .execute(&mut *tx)
+            .await;
         match inserted {
             Err(e) if is_unique_violation(&e) => return Err(WriteError::EmailTaken),
             other => other?,
         };
-        let head = self.append(&mut tx, contact.id, &EventData::created(&contact), 1).await?;
-        self.commit(tx, head, &EventData::created(&contact)).await?;
+        let head = self.append(&mut tx, contact.id, &data, 1).await?;
+        self.commit(tx, head, &data).await?;
+        Ok(contact)
+    }
+
+    /// The same three statements as [`Store::create`] and [`Store::append`], sent to SQLite as
+    /// one command. SQLite runs on a worker thread and every round trip to it is a thread
+    /// switch, which costs more than the statements themselves; this halves them for the most
+    /// frequent write.
+    async fn create_on_sqlite(&self, contact: Contact, data: &EventData) -> Result<Contact, WriteError> {
+        let mut tx = self.db.writer.begin().await?;
+        let rows = sqlx::query(CREATE_ON_SQLITE)
+            .bind(contact.id.to_string())
+            .bind(&contact.firstname)
+            .bind(&contact.lastname)
+            .bind(&contact.email)
+            .bind(contact.email_key())
+            .bind(contact.sort_key())
+            .bind(contact.search_text())
+            .bind(Uuid::now_v7().to_string())
+            .bind(data.kind().as_str())
+            .bind(now_millis())
+            .bind(data.to_json())
+            .fetch_all(&mut *tx)
+            .await;
+        let rows = match rows {
+            Err(e) if is_unique_violation(&e) => return Err(WriteError::EmailTaken),
+            other => other?,
+        };
+        let row = rows.first().ok_or_else(|| sqlx::Error::Protocol("the counter returned no row".into()))?;
+        let head = Head { sequence: row.try_get(0)?, contacts: row.try_get(1)? };
+        self.commit(tx, head, data).await?;
         Ok(contact)
     }
 
