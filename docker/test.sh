@@ -27,6 +27,7 @@ PASSED=0
 RUN_ID=$(date +%s)-$$
 WORK=$(mktemp -d)
 TORN_DOWN=1
+STARTED_DOCKERD=""
 
 step() { printf '\n==> %s\n' "$*"; }
 ok() { PASSED=$((PASSED + 1)); printf '  ok   %s\n' "$*"; }
@@ -52,7 +53,8 @@ ensure_engine() {
     dev=$(ip route show default 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($i == "dev") print $(i + 1); exit}')
     mtu=$(cat "/sys/class/net/${dev:-none}/mtu" 2>/dev/null || echo 1500)
     [ "$mtu" -lt 1500 ] && args+=(--mtu "$mtu")
-    $SUDO bash -c "setsid dockerd ${args[*]} >>/var/log/dockerd-e2e.log 2>&1 < /dev/null &"
+    $SUDO bash -c "setsid dockerd ${args[*]} >>/var/log/dockerd-e2e.log 2>&1 < /dev/null & echo \$! >/run/dockerd-e2e.pid"
+    STARTED_DOCKERD=$(cat /run/dockerd-e2e.pid)
     local deadline=$((SECONDS + 60))
     until docker info >/dev/null 2>&1; do
       [ $SECONDS -lt $deadline ] || { tail -20 /var/log/dockerd-e2e.log >&2; die "dockerd did not start"; }
@@ -215,6 +217,9 @@ scenario() {
 
   wait_until "a sent invitation job in notifications (calendar's outbox, bearer token)" 60 job_sent "$bob"
   ok "calendar handed the invitation to notifications with the shared token; the job to $bob is sent"
+  local message; message=$(json "next(n['message'] for n in b['items'] if '$bob' in n.get('recipients', []))")
+  grep -qF "$CALENDAR/" <<<"$message" || die "the invitation has no link to calendar's published URL $CALENDAR: $message"
+  ok "the invitation links to the event at calendar's published URL ($(grep -oE "$CALENDAR/[^ \"<>)]*" <<<"$message" | head -1))"
   if [ "$mail" = mailbox ]; then
     ACCEPT=text/html http notifications GET "$NOTIFICATIONS/mailbox" /mailbox ""
     expect_status 401
@@ -359,6 +364,14 @@ on_exit() {
     teardown
   fi
   rm -rf "$WORK"
+  # A daemon this script started is stopped again (its images and build cache stay on disk for
+  # the next run), unless KEEP_DOCKERD=1.
+  if [ -n "$STARTED_DOCKERD" ] && [ "${KEEP_DOCKERD:-0}" != 1 ]; then
+    $SUDO kill -TERM "$STARTED_DOCKERD" 2>/dev/null || true
+    local deadline=$((SECONDS + 30))
+    while $SUDO kill -0 "$STARTED_DOCKERD" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.5; done
+    $SUDO rm -f /run/dockerd-e2e.pid
+  fi
   if [ $rc -eq 0 ]; then
     printf '\ndocker e2e passed in %ss\ndocker: %d passed, 0 failed\n' "$(elapsed)" "$PASSED"
   else
