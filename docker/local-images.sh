@@ -15,6 +15,11 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LOCAL="$ROOT/docker/local"
 log() { printf '[local-images] %s\n' "$*" >&2; }
+TMP_DIRS=()
+trap 'rm -rf "${TMP_DIRS[@]}"' EXIT
+# scratch VAR PREFIX: a new folder under /var/tmp (large, same filesystem as the toolchain for
+# hard links), removed on exit whatever happens.
+scratch() { local d; d=$(mktemp -d "/var/tmp/$2.XXXXXX"); TMP_DIRS+=("$d"); printf -v "$1" '%s' "$d"; }
 
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
@@ -33,10 +38,10 @@ build_debian() {
   local tag=$1 suite=${1#debian:}; suite=${suite%-slim}
   try_pull "$tag" && return 0
   command -v debootstrap >/dev/null || { log "installing debootstrap"; apt_install debootstrap; }
-  local work; work=$(mktemp -d /var/tmp/debian-rootfs.XXXXXX)
+  local work; scratch work debian-rootfs
   log "debootstrap $suite into $work (about 30 s)"
   if ! debootstrap --variant=minbase "$suite" "$work/rootfs" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1; then
-    tail -20 "$work/debootstrap.log" >&2; rm -rf "$work"; return 1
+    tail -20 "$work/debootstrap.log" >&2; return 1
   fi
   local r="$work/rootfs"
   # What the official slim image does: no docs/man/locales now or in later installs, no
@@ -97,7 +102,7 @@ build_rust() {
     "$want" | "$want".*) ;;
     *) log "$tag needs Rust $want, this machine has $version"; return 1 ;;
   esac
-  local ctx; ctx=$(mktemp -d /var/tmp/rust-image.XXXXXX)
+  local ctx; scratch ctx rust-image
   # Hard links: the 600 MB toolchain is not copied on disk (same filesystem), only sent to dockerd.
   mkdir -p "$ctx/toolchain/bin" "$ctx/toolchain/lib" "$ctx/ca"
   cp -al "$sysroot"/bin/{cargo,rustc,rustdoc} "$ctx/toolchain/bin/"
@@ -128,7 +133,7 @@ build_maildev() {
   local tag=$1 version=${1##*:}
   try_pull "$tag" && return 0
   command -v npm >/dev/null || { log "npm is needed to make $tag"; return 1; }
-  local ctx; ctx=$(mktemp -d /var/tmp/maildev-image.XXXXXX)
+  local ctx; scratch ctx maildev-image
   log "installing maildev@$version from the npm registry for $tag"
   mkdir -p "$ctx/maildev"
   (cd "$ctx/maildev" && echo '{"private":true}' >package.json \
