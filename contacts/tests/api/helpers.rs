@@ -133,8 +133,10 @@ impl TestApp {
         let response = self
             .post_json("/contacts", &json!({"firstname": firstname, "lastname": lastname, "email": email}))
             .await;
-        assert_eq!(response.status(), StatusCode::CREATED, "creating {email}");
-        json_body(response).await
+        let status = response.status();
+        let body = json_body(response).await;
+        assert_eq!(status, StatusCode::CREATED, "creating {email}: {body}");
+        body
     }
 
     /// The path of a contact (`/contacts/{id}`).
