@@ -1,0 +1,109 @@
+//! The system used the way a person uses it, in a real browser: contacts' pages to create, find
+//! and edit a contact; calendar's pages to see the user, add an event and invite someone;
+//! notifications' mailbox page (mailbox mode) to read the invitation. Every main page is saved
+//! as a screenshot under `target/artifacts/screenshots/`.
+
+#![allow(clippy::unwrap_used)]
+
+use fantoccini::Locator;
+use system_tests::browser::{
+    click_and_wait, fill, follow_link, open_until_found, open_until_shown, screenshot, submit, text_of,
+    with_browser,
+};
+use system_tests::{Mail, TestSystem};
+
+#[tokio::test]
+async fn a_contact_made_in_the_browser_gets_an_event_whose_invitation_is_readable_in_the_mailbox() {
+    with_browser(|browser| async move {
+        let mut system = TestSystem::start(Mail::Mailbox).await;
+        let decoy = system.create_contact("Zed", "Decoy", "zed@example.org").await;
+        let guest = system.create_contact("Gina", "Guest", "gina@example.org").await;
+
+        // contacts: create through the form.
+        browser.goto(&system.public_url(&system.contacts, "contacts/new")).await.unwrap();
+        let form = "form[action='/contacts/new']";
+        fill(&browser, form, "firstname", "Hanna").await;
+        fill(&browser, form, "lastname", "Host").await;
+        fill(&browser, form, "email", "hanna@example.org").await;
+        submit(&browser, form).await;
+        assert_eq!(text_of(&browser, "h1").await, "Hanna Host", "the new contact's page");
+        let contact_url = browser.current_url().await.unwrap();
+        let id = contact_url.path().trim_start_matches("/contacts/").to_string();
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "redirected to the contact's page: {contact_url}");
+
+        // contacts: find it by search.
+        browser.goto(&system.public_url(&system.contacts, "")).await.unwrap();
+        fill(&browser, "form[role=search]", "q", "host").await;
+        submit(&browser, "form[role=search]").await;
+        let results = text_of(&browser, "table").await;
+        assert!(results.contains("Host, Hanna") && results.contains("hanna@example.org"), "{results}");
+        assert!(!results.contains(&decoy.email), "the search shows only matches: {results}");
+        screenshot(&browser, "contacts-list").await;
+
+        // contacts: edit it.
+        follow_link(&browser, "Host, Hanna").await;
+        follow_link(&browser, "Edit").await;
+        let form = format!("form[action='/contacts/{id}/edit']");
+        fill(&browser, &form, "lastname", "Hostess").await;
+        fill(&browser, &form, "email", "hanna.hostess@example.org").await;
+        submit(&browser, &form).await;
+        assert_eq!(text_of(&browser, "h1").await, "Hanna Hostess");
+        assert!(text_of(&browser, "dl.fields").await.contains("hanna.hostess@example.org"));
+        screenshot(&browser, "contact-page").await;
+
+        // calendar: the user appears with the changed name, and the guest too.
+        open_until_shown(&browser, &system.public_url(&system.calendar, "users"), "Hanna Hostess").await;
+        open_until_shown(&browser, &system.public_url(&system.calendar, "users"), &guest.email).await;
+        let users = text_of(&browser, "table").await;
+        assert!(users.contains("hanna.hostess@example.org"), "{users}");
+        screenshot(&browser, "calendar-users").await;
+
+        // calendar: add an event through the month page's form.
+        let calendar_link = browser.find(Locator::Css(&format!("a[href='/calendar/{id}']"))).await.unwrap();
+        click_and_wait(&browser, &calendar_link).await;
+        assert_eq!(text_of(&browser, "h1").await, "Hanna Hostess’s calendar");
+        let form = format!("form[action='/calendar/{id}']");
+        fill(&browser, &form, "title", "Garden party").await;
+        fill(&browser, &form, "location", "The garden").await;
+        submit(&browser, &form).await;
+        assert_eq!(text_of(&browser, "h1").await, "Garden party", "the new event's page");
+        let event_url = browser.current_url().await.unwrap();
+        let event_id = event_url.path().trim_start_matches("/event/").to_string();
+        follow_link(&browser, "Hanna Hostess").await;
+        let month = text_of(&browser, "table.month").await;
+        assert!(month.contains("Garden party"), "the month shows the event: {month}");
+        screenshot(&browser, "calendar-month").await;
+
+        // calendar: invite the guest from the event page.
+        browser.goto(event_url.as_str()).await.unwrap();
+        let form = format!("form[action='/event/{event_id}/participants']");
+        fill(&browser, &form, "emails", &guest.email).await;
+        submit(&browser, &form).await;
+        let participants = text_of(&browser, "table").await;
+        assert!(participants.contains("Gina Guest") && participants.contains(&guest.email), "{participants}");
+        open_until_found(&browser, event_url.as_str(), "span.badge.sent").await;
+        screenshot(&browser, "event-page").await;
+
+        // notifications: the operator reads the invitation in the mailbox (HTTP Basic).
+        let mailbox = system.public_url(&system.notifications, "mailbox").replacen(
+            "http://",
+            &format!("http://{}:{}@", system.admin_user, system.admin_password),
+            1,
+        );
+        open_until_shown(&browser, &mailbox, "Invitation: Garden party").await;
+        let rows = text_of(&browser, "table").await;
+        assert!(rows.contains(&guest.email), "the mailbox shows the recipient: {rows}");
+        screenshot(&browser, "notifications-mailbox").await;
+        let job_link = browser.find(Locator::Css("table a[href^='/notifications/']")).await.unwrap();
+        click_and_wait(&browser, &job_link).await;
+        let message = text_of(&browser, "body").await;
+        assert!(message.contains("Hanna Hostess invites you to \"Garden party\""), "{message}");
+        assert!(
+            message.contains(&format!("Details: {}", event_url.as_str())),
+            "the stored e-mail links to the event page: {message}"
+        );
+        screenshot(&browser, "notifications-message").await;
+        system.stop().await;
+    })
+    .await;
+}
