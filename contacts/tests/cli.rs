@@ -1,0 +1,54 @@
+//! The binary's maintenance command and its refusal of unknown ones.
+
+#![allow(clippy::unwrap_used)]
+
+use std::process::Command;
+
+use contacts::config::Settings;
+use contacts::startup::Application;
+use test_support::TestDb;
+use tokio_util::sync::CancellationToken;
+
+#[tokio::test]
+async fn rebuild_projection_restores_a_damaged_read_model_from_the_events() {
+    let db = TestDb::new().await;
+    let app = Application::build(Settings::for_tests(&db.url)).await.unwrap();
+    let store = app.store().clone();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let token = CancellationToken::new();
+    let server = tokio::spawn(app.run_until_stopped(token.clone()));
+    let client = test_support::http_client();
+    for i in 0..3 {
+        let body = serde_json::json!({"firstname": "Ann", "lastname": format!("Doe{i}"), "email": format!("a{i}@example.org")});
+        assert_eq!(client.post(format!("{base}/contacts")).json(&body).send().await.unwrap().status(), 201);
+    }
+    let before = store.all_contacts().await.unwrap();
+    token.cancel();
+    server.await.unwrap().unwrap();
+
+    // Damage the read model behind the service's back.
+    let damage = Application::build(Settings::for_tests(&db.url)).await.unwrap();
+    sqlx::query("DELETE FROM contacts WHERE lastname = 'Doe1'")
+        .execute(&damage.store().db().writer)
+        .await
+        .unwrap();
+    assert_eq!(damage.store().all_contacts().await.unwrap().len(), 2);
+    drop(damage);
+
+    let status = Command::new(env!("CARGO_BIN_EXE_contacts"))
+        .arg("rebuild-projection")
+        .env("DATABASE_URL", &db.url)
+        .env("RUST_LOG", "warn")
+        .status()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let check = Application::build(Settings::for_tests(&db.url)).await.unwrap();
+    assert_eq!(check.store().all_contacts().await.unwrap(), before);
+}
+
+#[test]
+fn an_unknown_command_is_refused_with_exit_code_2() {
+    let output = Command::new(env!("CARGO_BIN_EXE_contacts")).arg("frobnicate").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("frobnicate"));
+}
