@@ -98,7 +98,8 @@ fn entry(urls: &Urls, event: &Event) -> Entry {
     }
 }
 
-/// The event JSON of DESIGN.md: `{id, type, timestamp, sequence, payload}`.
+/// The event JSON consumers read from `<content>`: `{id, type, timestamp, sequence, payload}`,
+/// `timestamp` in epoch milliseconds.
 #[derive(Serialize)]
 struct EventJson<'a> {
     id: Uuid,

@@ -34,7 +34,7 @@ async fn an_empty_feed_is_valid_atom_without_entries() {
 }
 
 #[tokio::test]
-async fn every_change_is_an_entry_with_the_event_json_of_the_design() {
+async fn every_change_is_an_entry_carrying_the_event_json_consumers_read() {
     let app = spawn_app().await;
     let contact = app.create("Jane", "Doe", "jane@example.org").await;
     let path = TestApp::contact_path(&contact);
