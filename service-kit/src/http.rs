@@ -100,7 +100,11 @@ impl HttpOptions {
 /// the JSON `404`.
 pub fn apply(router: Router, options: HttpOptions) -> Router {
     let allowed_origin = options.public_url.origin().ascii_serialization();
-    let csp = HeaderValue::from_static(options.content_security_policy);
+    let csp = HeaderValue::from_str(&allow_public_origin_in_form_action(
+        options.content_security_policy,
+        &allowed_origin,
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(options.content_security_policy));
     router
         .fallback(crate::error::not_found_fallback)
         .layer(middleware::from_fn(move |req: Request, next: Next| {
@@ -176,6 +180,31 @@ async fn security_headers(csp: HeaderValue, req: Request, next: Next) -> Respons
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
+}
+
+/// Adds the public origin to the policy's `form-action` directive. Pages' forms post to their own
+/// origin and are answered with a redirect to an address under `PUBLIC_URL`; browsers check
+/// redirects of a form submission against `form-action` too, so without this a page opened at
+/// another address of the service (`http://127.0.0.1:3000` for `http://localhost:3000`) could
+/// post its form but never show the answer. The cross-site guard accepts the same two origins.
+fn allow_public_origin_in_form_action(policy: &str, public_origin: &str) -> String {
+    let directives = policy.split(';').map(str::trim).filter(|d| !d.is_empty());
+    let directives: Vec<String> = directives
+        .map(|directive| {
+            let mut parts = directive.split_whitespace();
+            let is_form_action = parts.next().is_some_and(|name| name.eq_ignore_ascii_case("form-action"));
+            let sources: Vec<&str> = parts.collect();
+            if is_form_action
+                && public_origin != "null"
+                && !sources.iter().any(|s| *s == "'none'" || *s == public_origin)
+            {
+                format!("{directive} {public_origin}")
+            } else {
+                directive.to_string()
+            }
+        })
+        .collect();
+    directives.join("; ")
 }
 
 /// Refuses state-changing requests that a browser sent from another site (CSRF), using the
@@ -271,6 +300,36 @@ mod tests {
         let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(json["error"], "method_not_allowed");
+    }
+
+    #[test]
+    fn form_action_also_allows_the_public_origin() {
+        let policy = allow_public_origin_in_form_action(DEFAULT_CSP, "http://localhost:3000");
+        assert!(policy.contains("; form-action 'self' http://localhost:3000;"), "{policy}");
+        assert!(policy.starts_with("default-src 'none'; style-src 'self';"), "the rest is kept: {policy}");
+        assert_eq!(
+            allow_public_origin_in_form_action(&policy, "http://localhost:3000"),
+            policy,
+            "added once"
+        );
+        let none = "default-src 'none'; form-action 'none'";
+        assert_eq!(
+            allow_public_origin_in_form_action(none, "http://localhost:3000"),
+            none,
+            "'none' stays none"
+        );
+    }
+
+    #[tokio::test]
+    async fn responses_carry_the_policy_with_the_public_origin() {
+        use tower::ServiceExt;
+        let app = apply(
+            Router::new().route("/x", axum::routing::get(|| async { "ok" })),
+            HttpOptions::new(Url::parse(PUBLIC).unwrap()),
+        );
+        let response = app.oneshot(request(Method::GET, &[])).await.unwrap();
+        let policy = response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(policy.contains(&format!("form-action 'self' {PUBLIC};")), "{policy}");
     }
 
     #[test]
