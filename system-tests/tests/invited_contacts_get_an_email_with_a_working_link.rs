@@ -37,7 +37,8 @@ async fn contacts_appear_in_calendar_and_invited_participants_get_an_email_linki
     );
     assert_eq!(
         replicated["contact"],
-        system.contacts.url(&format!("contacts/{}", ann.id)).replace("127.0.0.1", "localhost")
+        system.public_url(&system.contacts, &format!("contacts/{}", ann.id)),
+        "the user links to the contact"
     );
 
     let event = system
@@ -52,7 +53,7 @@ async fn contacts_appear_in_calendar_and_invited_participants_get_an_email_linki
     let participants = system.invite_ok(&event_id, &[&ann.email, &bob.email]).await;
     let mut expected: Vec<String> = [&ann, &bob]
         .iter()
-        .map(|c| system.calendar.url(&format!("users/{}", c.id)).replace("127.0.0.1", "localhost"))
+        .map(|c| system.public_url(&system.calendar, &format!("users/{}", c.id)))
         .collect();
     expected.sort();
     let mut participants = participants;

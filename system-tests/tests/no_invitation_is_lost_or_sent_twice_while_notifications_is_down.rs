@@ -61,8 +61,11 @@ async fn invitations_made_while_notifications_is_stopped_arrive_exactly_once_aft
         let response = system.http.get(system.calendar.url(&path)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "GET /{path} while notifications is down");
     }
-    let pending = value(&system.metrics(&system.calendar).await, "outbox_pending", &[]);
-    assert_eq!(pending, Some(6.0), "every invitation made meanwhile waits in the outbox");
+    wait_until("every invitation made meanwhile (6) pending in calendar's outbox", PATIENCE, || async {
+        let pending = value(&system.metrics(&system.calendar).await, "outbox_pending", &[]);
+        (pending == Some(6.0)).then_some(())
+    })
+    .await;
     assert_eq!(system.smtp().messages().len(), 1, "nothing was sent meanwhile");
 
     system.notifications.restart().await.unwrap();
