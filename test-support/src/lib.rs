@@ -89,7 +89,8 @@ impl TestDb {
             .expect("create test schema");
         let _ = conn.close().await;
         let separator = if server_url.contains('?') { '&' } else { '?' };
-        let url = format!("{server_url}{separator}options[search_path]={schema}");
+        // The application name marks the test's connections, so the cleanup can end them.
+        let url = format!("{server_url}{separator}options[search_path]={schema}&application_name={schema}");
         Self { url, cleanup: Cleanup::Postgres { server_url: server_url.to_string(), schema } }
     }
 }
@@ -103,6 +104,17 @@ impl Drop for TestDb {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
                 rt.block_on(async {
                     let mut conn = sqlx::PgConnection::connect(&server_url).await.ok()?;
+                    // The service under test may still hold connections, even a transaction
+                    // that cannot finish: its runtime is blocked in this very drop. End them, or
+                    // DROP SCHEMA would wait for their locks forever.
+                    sqlx::query(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                         WHERE application_name = $1 AND pid <> pg_backend_pid()",
+                    )
+                    .bind(&schema)
+                    .execute(&mut conn)
+                    .await
+                    .ok()?;
                     sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE")))
                         .execute(&mut conn)
                         .await
