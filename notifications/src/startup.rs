@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use service_kit::app::{self, Bound, Routes, Worker};
-use service_kit::db::{ConnectOptions, Db, MigrationFile, Migrations};
+use service_kit::db::{Backend, ConnectOptions, Db, MigrationFile, Migrations};
 use service_kit::http::HttpOptions;
 use service_kit::server::ServerLimits;
 use tokio::sync::Notify;
@@ -56,7 +56,8 @@ impl Application {
         let bound = Bound::bind(&settings.common).await?;
         let public_url: Url = bound.public_url.clone();
         let wake = Arc::new(Notify::new());
-        let sender = Sender::new(db.clone(), settings.delivery.clone(), wake.clone())?;
+        let listen_url = (db.backend() == Backend::Postgres).then(|| settings.common.database_url.clone());
+        let sender = Sender::new(db.clone(), settings.delivery.clone(), wake.clone(), listen_url)?;
         let smtp_host = match &settings.delivery.delivery {
             Delivery::Smtp { url } => Some(
                 Url::parse(url.expose())

@@ -144,6 +144,10 @@ pub async fn create(
         Created::New(job) => {
             metrics::job_created();
             app.wake.notify_one();
+            if let Err(e) = jobs::announce_new_job(&app.db).await {
+                // Other replicas still find the job at their next poll.
+                tracing::warn!(error = %e, "cannot notify other replicas of the new job");
+            }
             tracing::info!(job = %job.id, recipients = job.notification.recipients().len(), "job queued");
             Ok(accepted(&app, &job, false))
         }

@@ -73,6 +73,18 @@ pub async fn create(
     }
 }
 
+/// Tells the workers of every replica that a job was stored (PostgreSQL `NOTIFY`; a no-op on
+/// SQLite, where one process owns the queue).
+pub async fn announce_new_job(db: &Db) -> Result<(), sqlx::Error> {
+    if db.backend() == Backend::Postgres {
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(crate::workers::listener::CHANNEL)
+            .execute(&db.writer)
+            .await?;
+    }
+    Ok(())
+}
+
 pub async fn get(db: &Db, id: Uuid) -> Result<Option<Job>, sqlx::Error> {
     get_on(&db.reader, id).await
 }

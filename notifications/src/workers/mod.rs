@@ -1,5 +1,6 @@
-//! Background work: the delivery worker and where it sends to.
+//! Background work: the delivery worker, where it sends to, and how it hears of new jobs.
 
+pub mod listener;
 pub mod sender;
 pub mod transport;
 

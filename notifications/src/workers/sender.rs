@@ -9,6 +9,7 @@
 //!
 //! [`Sender::process_batch`] does one round by hand, for tests.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,7 @@ use crate::domain::Job;
 use crate::mail;
 use crate::metrics;
 use crate::store::jobs;
+use crate::workers::listener;
 use crate::workers::transport::{Outcome, SmtpSender};
 
 /// A job claimed by this worker, with the lease token that proves it.
@@ -64,12 +66,21 @@ struct Inner {
     /// The bulkhead: one permit per send in flight.
     permits: Arc<Semaphore>,
     wake: Arc<Notify>,
+    /// PostgreSQL only: the database to `LISTEN` on for jobs stored by other replicas.
+    listen_url: Option<String>,
+    listening: Arc<AtomicBool>,
     depth_reported: Mutex<Option<Instant>>,
 }
 
 impl Sender {
-    /// Builds the worker; `wake` is notified whenever a job is stored.
-    pub fn new(db: Db, settings: DeliverySettings, wake: Arc<Notify>) -> anyhow::Result<Self> {
+    /// Builds the worker; `wake` is notified whenever this process stores a job. With
+    /// `listen_url` (PostgreSQL), jobs stored by other replicas wake it too.
+    pub fn new(
+        db: Db,
+        settings: DeliverySettings,
+        wake: Arc<Notify>,
+        listen_url: Option<String>,
+    ) -> anyhow::Result<Self> {
         let smtp = match &settings.delivery {
             Delivery::Smtp { url } => {
                 Some(SmtpSender::new(url, settings.smtp_timeout, settings.max_concurrency)?)
@@ -78,8 +89,22 @@ impl Sender {
         };
         let permits = Arc::new(Semaphore::new(settings.max_concurrency));
         Ok(Self {
-            inner: Arc::new(Inner { db, settings, smtp, permits, wake, depth_reported: Mutex::new(None) }),
+            inner: Arc::new(Inner {
+                db,
+                settings,
+                smtp,
+                permits,
+                wake,
+                listen_url,
+                listening: Arc::new(AtomicBool::new(false)),
+                depth_reported: Mutex::new(None),
+            }),
         })
+    }
+
+    /// Whether the worker is listening for jobs stored by other replicas (PostgreSQL).
+    pub fn is_listening(&self) -> bool {
+        self.inner.listening.load(Ordering::SeqCst)
     }
 
     /// Claims up to `limit` due jobs for this worker (see [`jobs::claim`]).
@@ -229,6 +254,15 @@ impl Sender {
             max_concurrency = settings.max_concurrency,
             "delivery worker started"
         );
+        if let Some(url) = &self.inner.listen_url {
+            tokio::spawn(listener::run(
+                url.clone(),
+                self.inner.wake.clone(),
+                self.inner.listening.clone(),
+                settings.poll_interval,
+                shutdown.clone(),
+            ));
+        }
         let mut in_flight = JoinSet::new();
         while !shutdown.is_cancelled() {
             let free = self.inner.permits.available_permits();

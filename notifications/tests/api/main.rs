@@ -12,5 +12,6 @@ mod mailbox;
 mod operations;
 mod pages;
 mod recovery;
+mod replicas;
 mod retries;
 mod validation;

@@ -21,7 +21,11 @@ async fn temporary_failures_are_retried_until_the_server_accepts() {
 async fn delivery_resumes_when_the_smtp_server_comes_back() {
     let server = SmtpServer::start().await;
     server.stop().await;
-    let app = TestApp::spawn_with(|s| use_smtp(s, &server)).await;
+    let app = TestApp::spawn_with(|s| {
+        use_smtp(s, &server);
+        s.delivery.max_attempts = 100; // however slowly this test runs, the job must not give up
+    })
+    .await;
     let id = id_of(&app.queue(&notification("ada@example.org", "Hi", "Hello")).await);
 
     let waiting = app
@@ -81,6 +85,9 @@ async fn a_send_that_gets_no_answer_times_out_and_is_retried() {
     let app = TestApp::spawn_with(|s| {
         use_smtp(s, &server);
         s.delivery.smtp_timeout = Duration::from_millis(300);
+        // Slow enough retries that the job is seen waiting between attempts.
+        s.delivery.retry_base = Duration::from_millis(600);
+        s.delivery.retry_max = Duration::from_millis(600);
         s.delivery.send_lease = Duration::from_secs(10);
     })
     .await;
