@@ -37,5 +37,4 @@ async fn concurrent_sends_never_exceed_smtp_max_concurrency() {
     let stats = server.stats();
     assert_eq!(server.messages().len(), 8);
     assert_eq!(stats.max_transactions_open, 3, "sends ran concurrently, up to the limit and no further");
-    assert!(stats.max_connections_open <= 3, "{stats:?}");
 }
