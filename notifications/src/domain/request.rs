@@ -10,8 +10,9 @@ use utoipa::ToSchema;
 
 /// Most recipients one job may have: notifications is no open relay.
 pub const MAX_RECIPIENTS: usize = 50;
-/// Longest subject, in characters.
-pub const MAX_SUBJECT_CHARS: usize = 200;
+/// Longest subject, in characters: room for a prefix such as calendar's "Invitation: " before a
+/// 200-character event title.
+pub const MAX_SUBJECT_CHARS: usize = 255;
 /// Longest message, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 20_000;
 /// Longest address (RFC 5321's path limit less the angle brackets).
@@ -52,10 +53,10 @@ pub struct OneRecipient {
     /// The recipient's address.
     #[schema(format = "email", max_length = 254)]
     pub email: String,
-    /// The subject line (default "Notification"): at most 200 characters, not blank, no line
+    /// The subject line (default "Notification"): at most 255 characters, not blank, no line
     /// breaks or other control characters.
     #[schema(
-        max_length = 200,
+        max_length = 255,
         pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
     )]
     pub subject: Option<String>,
@@ -79,7 +80,7 @@ pub struct SeveralRecipients {
     pub recipients: Vec<EmailAddress>,
     /// As in [`OneRecipient`].
     #[schema(
-        max_length = 200,
+        max_length = 255,
         pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
     )]
     pub subject: Option<String>,

@@ -69,7 +69,7 @@ async fn the_longest_valid_notification_fits_even_fully_escaped() {
     let body = format!(
         "{{\"recipients\": [{}], \"subject\": \"{}\", \"message\": \"{}\"}}",
         recipients.join(", "),
-        escaped(200),
+        escaped(255),
         escaped(20_000)
     );
     assert!(body.len() > 64 * 1024);
@@ -168,7 +168,7 @@ async fn recipients_are_limited_to_fifty_per_job() {
 async fn lengths_are_bounded() {
     let app = TestApp::spawn().await;
     let cases = [
-        (json!({"email": "ada@example.org", "subject": "s".repeat(201), "message": "m"}), "subject"),
+        (json!({"email": "ada@example.org", "subject": "s".repeat(256), "message": "m"}), "subject"),
         (json!({"email": "ada@example.org", "message": "m".repeat(20_001)}), "message"),
         (json!({"email": format!("{}@example.org", "a".repeat(250)), "message": "m"}), "email"),
         (json!({"email": "ada@example.org", "subject": "   ", "message": "m"}), "subject"),
