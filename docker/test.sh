@@ -65,7 +65,7 @@ ensure_engine() {
 }
 
 ensure_compose() {
-  if docker compose version 2>/dev/null | grep -q 'v2\.'; then
+  if [[ "$(docker compose version 2>/dev/null)" == *" v2."* ]]; then
     ok "$(docker compose version)"
     return
   fi
@@ -80,7 +80,7 @@ ensure_compose() {
   if [ "$(id -u)" -eq 0 ]; then plugins=/usr/local/lib/docker/cli-plugins; else plugins="$HOME/.docker/cli-plugins"; fi
   mkdir -p "$plugins"
   ln -sf "$bin" "$plugins/docker-compose"
-  docker compose version | grep -q 'v2\.' || die "docker compose does not run after installing it"
+  [[ "$(docker compose version 2>/dev/null)" == *" v2."* ]] || die "docker compose does not run after installing it"
   ok "$(docker compose version)"
 }
 
@@ -325,8 +325,9 @@ check_stop() {
     cid=$(compose ps -a -q "$s")
     code=$(docker inspect -f '{{.State.ExitCode}}' "$cid")
     [ "$code" = 0 ] || { compose logs --tail 20 "$s" >&2; die "$s exited with $code after SIGTERM"; }
-    compose logs --no-color --no-log-prefix "$s" | grep -q 'SIGTERM received, shutting down' \
-      || die "$s did not log that it received SIGTERM"
+    # Into a file first: `compose logs | grep -q` fails under pipefail when grep stops reading early.
+    compose logs --no-color --no-log-prefix "$s" >"$WORK/$s.stop.log"
+    grep -q 'SIGTERM received, shutting down' "$WORK/$s.stop.log" || die "$s did not log that it received SIGTERM"
   done
   python3 -c "import sys; sys.exit(0 if $took < 20 else 1)" \
     || die "stopping took ${took}s (grace period 40s): something waits for SIGKILL-like timeouts"
