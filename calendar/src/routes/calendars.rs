@@ -91,7 +91,7 @@ async fn load_user(state: &AppState, raw_id: &str) -> Result<User> {
 }
 
 async fn ics_calendar(state: &AppState, user: &User) -> Result<Response> {
-    let events = events::all_for_owner(&state.db.reader, user.id).await?;
+    let events = events::all_for_user(&state.db.reader, user.id).await?;
     let links = state.links.clone();
     let body = ics::calendar(user, &events, |e| {
         url::Url::parse(&links.event(e.id)).unwrap_or_else(|_| links.base.clone())

@@ -140,12 +140,14 @@ pub async fn list(
     rows.iter().map(from_row).collect()
 }
 
-/// Every event of the owner (the iCalendar export).
-pub async fn all_for_owner(pool: &sqlx::AnyPool, owner: Uuid) -> Result<Vec<StoredEvent>, sqlx::Error> {
+/// Every event the user owns or was invited to (the iCalendar export: a subscription shows
+/// everything its user takes part in).
+pub async fn all_for_user(pool: &sqlx::AnyPool, user: Uuid) -> Result<Vec<StoredEvent>, sqlx::Error> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM events WHERE owner_id = $1 ORDER BY start_at, id"
+        "SELECT {COLUMNS} FROM events WHERE owner_id = $1 \
+         OR id IN (SELECT event_id FROM participants WHERE user_id = $1) ORDER BY start_at, id"
     )))
-    .bind(owner.to_string())
+    .bind(user.to_string())
     .fetch_all(pool)
     .await?;
     rows.iter().map(from_row).collect()
