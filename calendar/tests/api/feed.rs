@@ -107,6 +107,19 @@ async fn long_polling_delivers_changes_without_interval_polling() {
 }
 
 #[tokio::test]
+async fn a_calendar_started_on_an_empty_feed_long_polls_from_its_first_answer() {
+    let feed = FeedServer::start(20).await;
+    let test_db = TestDb::new().await;
+    let mut settings = settings(&test_db, &feed, None);
+    settings.feed.poll_interval = Duration::from_secs(600);
+    let app = spawn_with(test_db, settings).await;
+    wait_until("a held request", WAIT, || async { (feed.held_requests() > 0).then_some(()) }).await;
+    let first = feed.create_contact("first@example.org", "F", "F");
+    app.wait_for_user(first).await;
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn without_long_polling_the_follower_polls_at_the_interval() {
     let feed = FeedServer::start(20).await;
     feed.set_long_poll(false);

@@ -341,6 +341,7 @@ impl Follower {
         tracing::info!(feed = %self.settings.url, "following the contacts feed");
         let mut delays = backoff::schedule(self.settings.retry_min, self.settings.retry_max);
         while !shutdown.is_cancelled() {
+            let conditional = self.etag.is_some();
             let pause = match self.step(&shutdown).await {
                 Ok(step) => {
                     delays = backoff::schedule(self.settings.retry_min, self.settings.retry_max);
@@ -352,6 +353,13 @@ impl Follower {
                             Duration::ZERO
                         }
                         Step::NotModified { held: true } => Duration::ZERO,
+                        // A first (unconditional) answer with nothing new, such as an empty feed:
+                        // the next request carries its ETag and can be held, so ask at once.
+                        Step::Unchanged
+                            if !conditional && self.etag.is_some() && self.settings.long_poll_secs > 0 =>
+                        {
+                            Duration::ZERO
+                        }
                         // The server does not hold requests: poll at the interval.
                         Step::NotModified { held: false } | Step::Unchanged => self.settings.poll_interval,
                     }
