@@ -403,10 +403,12 @@ run_variant() {
 
   TORN_DOWN=0
   local t0=$SECONDS
+  echo "  (a first build compiles the workspace in Docker: 5 to 15 minutes on 2 busy cores; then cached)"
   if ! compose up -d --build --wait --wait-timeout 180 >"$WORK/up.log" 2>&1; then
     tail -60 "$WORK/up.log" >&2
     die "docker compose up -d --build --wait failed"
   fi
+  grep -oE 'Finished `release` profile.*' "$WORK/up.log" | sed 's/^/  cargo: /' | head -1 || true
   compose ps --format '{{.Service}} {{.Status}}' | sed 's/^/  /'
   local services=(contacts calendar notifications)
   if [ $# -gt 0 ]; then services+=($(compose config --services | grep -E '^(postgres|maildev)$')); fi
