@@ -23,6 +23,8 @@ RUN groupadd --system --gid 10001 app \
  && mkdir /data \
  && chown app:app /data
 COPY --from=build /out/healthcheck /usr/local/bin/healthcheck
+# Lets docker/test.sh remove this project's superseded images (and nobody else's).
+LABEL microservices-demo.image=service
 WORKDIR /data
 VOLUME /data
 USER 10001:10001

@@ -447,6 +447,8 @@ main() {
       run_variant postgres text smtp docker/postgres.env docker/mail.env
       ;;
   esac
+  # Each rebuild leaves the previous service images untagged; remove those of this project.
+  docker image prune -f --filter label=microservices-demo.image=service >/dev/null
 }
 
 main "$@"
