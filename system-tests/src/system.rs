@@ -75,8 +75,9 @@ fn build() -> Result<(), String> {
 
 /// The three services running as separate processes, wired as in production: calendar follows
 /// contacts' feed and sends invitations to notifications with a shared, generated token.
-/// Stopped with [`TestSystem::stop`]; killed when dropped. When a test panics, every service's
-/// log is written to `target/artifacts/logs/<test>/` and its tail printed.
+/// Stopped with [`TestSystem::stop`]; killed when dropped. When a test panics (or always, with
+/// `SYSTEM_TESTS_KEEP_LOGS=1`), every service's log is written to
+/// `target/artifacts/logs/<test>/`; after a panic its tail is printed too.
 #[derive(Debug)]
 pub struct TestSystem {
     pub contacts: ServiceProcess,
@@ -195,7 +196,7 @@ impl TestSystem {
         }
     }
 
-    fn save_logs_of_failed_test(&self) {
+    fn save_logs(&self, print_tail: bool) {
         let test = std::thread::current().name().unwrap_or("unnamed").replace("::", "-");
         let dir = artifacts_dir().join("logs").join(test);
         let _ = std::fs::create_dir_all(&dir);
@@ -203,6 +204,9 @@ impl TestSystem {
             let logs = service.logs();
             let path = dir.join(format!("{}.log", service.name()));
             let _ = std::fs::write(&path, logs.join("\n"));
+            if !print_tail {
+                continue;
+            }
             eprintln!(
                 "---- {} log ({} lines, all in {}), the last 15:",
                 service.name(),
@@ -218,8 +222,9 @@ impl TestSystem {
 
 impl Drop for TestSystem {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.save_logs_of_failed_test();
+        let panicking = std::thread::panicking();
+        if panicking || std::env::var("SYSTEM_TESTS_KEEP_LOGS").is_ok_and(|v| v == "1") {
+            self.save_logs(panicking);
         }
     }
 }
