@@ -38,7 +38,10 @@ elapsed() { echo $(($(date +%s) - STARTED)); }
 # Engine and client
 
 ensure_engine() {
-  if docker info >/dev/null 2>&1; then return; fi
+  if docker info >/dev/null 2>&1; then
+    ok "Docker engine $(docker version -f '{{.Server.Version}}') (running already)"
+    return
+  fi
   if ! command -v dockerd >/dev/null; then
     step "installing Docker's engine from Debian (docker.io)"
     $SUDO apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null
