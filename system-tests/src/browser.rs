@@ -202,7 +202,7 @@ async fn connect(driver: &Driver, browser: &Path, profile: &Path) -> Client {
         .unwrap_or_else(|e| panic!("cannot open a browser session at {}: {e}", driver.url))
 }
 
-/// Saves a PNG of the whole current page (up to [`MAX_SHOT_HEIGHT`] pixels) as
+/// Saves a PNG of the whole current page (up to 4000 pixels high) as
 /// `target/artifacts/screenshots/<name>.png` and returns its path.
 pub async fn screenshot(browser: &Client, name: &str) -> PathBuf {
     // The window's height includes the browser's own frame; the page gets what is left.
