@@ -6,6 +6,9 @@
 //!   (contacts 3000, calendar 3002, notifications 3003) with embedded defaults (SQLite files under
 //!   `./data/`, mailbox-mode e-mail, a generated token shared by calendar and notifications),
 //!   streams their logs prefixed with their names, and stops them cleanly on Ctrl-C.
+//! - `bench [options]`: the benchmark (see [`bench`]): builds in release, runs every scenario
+//!   and writes `bench-results/results.md` and `results.json`. `bench --help` lists the options.
+//! - `bench-smtp-client ...`: the benchmark's SMTP load client, run by `bench` itself.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,13 +16,21 @@ use std::time::Duration;
 
 use xtask::system::{System, SystemSpec, generate_token};
 
-const USAGE: &str = "usage: cargo xtask up [--release]";
+mod bench;
+
+const USAGE: &str = "usage: cargo xtask up [--release] | cargo xtask bench [--help]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("up") => up(&args[1..]).await,
+        Some("bench") if args.iter().any(|a| a == "--help" || a == "-h") => {
+            println!("{}", bench::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Some("bench") => bench::main(&args[1..]).await,
+        Some("bench-smtp-client") => bench::mail::client_main(&args[1..]).await,
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
