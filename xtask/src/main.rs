@@ -79,6 +79,11 @@ async fn up(args: &[String]) -> anyhow::Result<()> {
     let profile = if release { "release" } else { "debug" };
     build(profile)?;
 
+    // notifications' pages ask for a password: use the caller's, or make one for this run.
+    let admin_password = std::env::var("ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| generate_token()[..20].to_string());
     let spec = SystemSpec {
         profile: profile.into(),
         workdir: workspace_root(),
@@ -86,13 +91,16 @@ async fn up(args: &[String]) -> anyhow::Result<()> {
         token: generate_token(),
         log_format: "text".into(),
         echo: true,
-        extra_env: Vec::new(),
+        extra_env: vec![("notifications".into(), "ADMIN_PASSWORD".into(), admin_password.clone())],
     };
     let system = System::start(&spec).await?;
     println!();
     println!("  contacts       http://localhost:{}/", system.contacts.port);
     println!("  calendar       http://localhost:{}/", system.calendar.port);
-    println!("  notifications  http://localhost:{}/", system.notifications.port);
+    println!(
+        "  notifications  http://localhost:{}/   (user admin, password {admin_password})",
+        system.notifications.port
+    );
     println!();
     println!("  data in {}/data — press Ctrl-C to stop", spec.workdir.display());
     println!();
