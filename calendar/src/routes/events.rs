@@ -242,9 +242,13 @@ async fn invite(
 fn invitation(guest: &User, event: &StoredEvent, owner: Option<&User>, event_url: &str) -> NewJob {
     let host = owner.map_or_else(|| "Someone".to_string(), User::display_name);
     let when = match event.when {
-        When::AllDay(date) => date.format("%A, %e %B %Y").to_string(),
+        When::AllDay(date) => date.format("%A, %-d %B %Y").to_string(),
         When::Timed { start, end } => {
-            format!("{} to {} (UTC)", start.format("%A, %e %B %Y, %H:%M"), end.format("%A, %e %B %Y, %H:%M"))
+            format!(
+                "{} to {} (UTC)",
+                start.format("%A, %-d %B %Y, %H:%M"),
+                end.format("%A, %-d %B %Y, %H:%M")
+            )
         }
     };
     let place = event.location.as_deref().map(|l| format!("\nWhere: {l}")).unwrap_or_default();
