@@ -1,7 +1,7 @@
 //! Helpers for the services' black-box tests: a fresh database per test (SQLite by default,
 //! PostgreSQL when `TEST_DATABASE_URL` is set), waiting on conditions with a deadline, and
-//! temporary folders that clean up after themselves, and a real SMTP server with fault injection
-//! ([`smtp::SmtpServer`]).
+//! temporary folders that clean up after themselves, a real SMTP server with fault injection
+//! ([`smtp::SmtpServer`]), and hostile clients ([`hostile`]).
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::Connection;
 
+pub mod hostile;
 pub mod smtp;
 
 /// Environment variable naming a PostgreSQL server for the PostgreSQL run of the test suite.

@@ -1,0 +1,293 @@
+//! Hostile clients for black-box tests: requests written byte for byte on a raw TCP connection
+//! (any header, any size, any speed), connections from another loopback address, and the
+//! checks every service's tests share (security headers, links under the public URL).
+//!
+//! Linux routes all of `127.0.0.0/8` to the loopback interface, so a socket bound to
+//! [`OTHER_CLIENT`] (`127.0.0.2`) reaches a server on `127.0.0.1` as a different client IP.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+/// A second client address on the loopback interface.
+pub const OTHER_CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+
+/// The address requests come from by default.
+pub const FIRST_CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// A host name no service is configured with: it must never show up in what they publish.
+pub const HOSTILE_HOST: &str = "attacker.example";
+
+/// Headers that proxies use to pass on the host a client asked for, all naming [`HOSTILE_HOST`].
+/// A service builds its links from `PUBLIC_URL` and must ignore every one of them.
+pub const HOSTILE_HOST_HEADERS: [(&str, &str); 5] = [
+    ("host", HOSTILE_HOST),
+    ("x-forwarded-host", HOSTILE_HOST),
+    ("x-forwarded-proto", "gopher"),
+    ("forwarded", "host=attacker.example;proto=https"),
+    ("x-original-url", "http://attacker.example/"),
+];
+
+/// Connects to `server` from `client` (any free port of that address).
+pub async fn connect_from(client: IpAddr, server: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = match client {
+        IpAddr::V4(_) => TcpSocket::new_v4()?,
+        IpAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.bind(SocketAddr::new(client, 0))?;
+    socket.connect(server).await
+}
+
+/// A response read off a raw connection.
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    pub status: u16,
+    /// Header names in lower case, in order.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    /// The first header named `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Writes `request` (all of it; the server may close early, which is not an error here) and
+/// reads one response. `None` when the server closed the connection without answering.
+/// Gives up after `deadline` with a panic.
+pub async fn exchange(stream: &mut TcpStream, request: &[u8], deadline: Duration) -> Option<RawResponse> {
+    let _ = stream.write_all(request).await;
+    tokio::time::timeout(deadline, read_response(stream))
+        .await
+        .unwrap_or_else(|_| panic!("no answer and no close within {deadline:?}"))
+}
+
+/// [`exchange`] on a new connection from 127.0.0.1.
+pub async fn send_raw(server: SocketAddr, request: &[u8], deadline: Duration) -> Option<RawResponse> {
+    let mut stream = TcpStream::connect(server).await.expect("connect");
+    exchange(&mut stream, request, deadline).await
+}
+
+/// Reads one response: the head, then a body of `Content-Length` bytes, a chunked body, or
+/// everything until the server closes.
+async fn read_response(stream: &mut TcpStream) -> Option<RawResponse> {
+    let mut buffer = Vec::new();
+    let head_end = loop {
+        if let Some(end) = find(&buffer, b"\r\n\r\n") {
+            break end;
+        }
+        let mut chunk = [0u8; 8192];
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) if buffer.is_empty() => return None,
+            Ok(0) | Err(_) => panic!("the connection closed mid-head: {}", String::from_utf8_lossy(&buffer)),
+            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or("");
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP status line: {status_line:?}"));
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = buffer[head_end + 4..].to_vec();
+    let length = headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse().ok());
+    let chunked = headers.iter().any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
+    loop {
+        let complete = match length {
+            Some(length) => body.len() >= length,
+            None if chunked => find(&body, b"0\r\n\r\n").is_some(),
+            None => false,
+        };
+        if complete {
+            break;
+        }
+        let mut chunk = [0u8; 8192];
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => body.extend_from_slice(&chunk[..n]),
+        }
+    }
+    if chunked {
+        body = dechunk(&body);
+    }
+    Some(RawResponse { status, headers, body })
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Some(line_end) = find(raw, b"\r\n") {
+        let size = usize::from_str_radix(String::from_utf8_lossy(&raw[..line_end]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let start = line_end + 2;
+        let end = (start + size).min(raw.len());
+        body.extend_from_slice(&raw[start..end]);
+        raw = &raw[(end + 2).min(raw.len())..];
+    }
+    body
+}
+
+/// What a slow sender achieved before the server hung up.
+#[derive(Debug)]
+pub struct Trickled {
+    /// Bytes written before the server closed the connection.
+    pub sent: usize,
+    /// Whatever the server answered before closing (empty when it just hung up).
+    pub answer: Vec<u8>,
+    /// From the first byte to the close.
+    pub lasted: Duration,
+}
+
+/// Writes `bytes` one at a time, `interval` apart (looping over them again when they run out),
+/// until the server closes the connection. Panics when the server still holds the connection
+/// after `deadline`.
+pub async fn trickle(stream: TcpStream, bytes: &[u8], interval: Duration, deadline: Duration) -> Trickled {
+    let started = Instant::now();
+    let (mut reader, mut writer) = stream.into_split();
+    let bytes = bytes.to_vec();
+    let sent = Arc::new(AtomicUsize::new(0));
+    let counter = sent.clone();
+    let writing = tokio::spawn(async move {
+        for byte in bytes.iter().cycle() {
+            if writer.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+            counter.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(interval).await;
+        }
+    });
+    let mut answer = Vec::new();
+    let closed = tokio::time::timeout(deadline, async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            match reader.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await;
+    let lasted = started.elapsed();
+    writing.abort();
+    let sent = sent.load(Ordering::Relaxed);
+    assert!(
+        closed.is_ok(),
+        "the server still held a connection that sent one byte every {interval:?} after {deadline:?}"
+    );
+    Trickled { sent, answer, lasted }
+}
+
+/// Waits until the server closes `stream`, discarding what it sends; `false` if it is still open
+/// after `deadline`.
+pub async fn closed_within(stream: &mut TcpStream, deadline: Duration) -> bool {
+    tokio::time::timeout(deadline, async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+/// A `GET` of `path` that closes the connection after the answer.
+pub fn get_request(path: &str, extra_headers: &[(&str, &str)]) -> Vec<u8> {
+    let mut request = format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n");
+    for (name, value) in extra_headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.into_bytes()
+}
+
+/// Asserts the headers every response of every service carries: a Content-Security-Policy that
+/// allows no scripts and no framing, `nosniff`, a referrer policy, and frame denial for old
+/// browsers. `what` names the response in the failure message.
+pub fn assert_security_headers(what: &str, get: impl Fn(&str) -> Option<String>) {
+    let csp = get("content-security-policy").unwrap_or_else(|| panic!("{what}: no Content-Security-Policy"));
+    for directive in ["default-src 'none'", "frame-ancestors 'none'", "base-uri 'none'"] {
+        assert!(csp.contains(directive), "{what}: the CSP has no {directive:?}: {csp}");
+    }
+    assert!(!csp.contains("script-src"), "{what}: the CSP allows scripts: {csp}");
+    assert_eq!(get("x-content-type-options").as_deref(), Some("nosniff"), "{what}: X-Content-Type-Options");
+    let referrer = get("referrer-policy").unwrap_or_else(|| panic!("{what}: no Referrer-Policy"));
+    assert!(
+        ["same-origin", "no-referrer", "strict-origin", "strict-origin-when-cross-origin"]
+            .contains(&referrer.as_str()),
+        "{what}: Referrer-Policy {referrer:?} leaks paths to other sites"
+    );
+    assert_eq!(get("x-frame-options").as_deref(), Some("DENY"), "{what}: X-Frame-Options");
+}
+
+/// [`assert_security_headers`] on a reqwest response's headers.
+pub fn assert_security_headers_of(what: &str, headers: &reqwest::header::HeaderMap) {
+    assert_security_headers(what, |name| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string));
+}
+
+/// Every absolute `http(s)://` URL in `text` (up to the first character that cannot be in one
+/// here: white space, quotes, angle brackets).
+pub fn absolute_urls(text: &str) -> Vec<String> {
+    let mut urls = Vec::new();
+    for scheme in ["http://", "https://"] {
+        let mut rest = text;
+        while let Some(at) = rest.find(scheme) {
+            let candidate = &rest[at..];
+            let end = candidate
+                .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '\\'))
+                .unwrap_or(candidate.len());
+            urls.push(candidate[..end].to_string());
+            rest = &candidate[end..];
+        }
+    }
+    urls
+}
+
+/// Asserts that `text` names no host but the public one: every absolute URL in it starts with
+/// `public_url` (or one of `also_allowed`), and [`HOSTILE_HOST`] appears nowhere.
+pub fn assert_links_under(what: &str, text: &str, public_url: &str, also_allowed: &[&str]) {
+    assert!(!text.contains(HOSTILE_HOST), "{what} names the hostile host: {text}");
+    for url in absolute_urls(text) {
+        let allowed = url.starts_with(public_url) || also_allowed.iter().any(|a| url.starts_with(a));
+        assert!(allowed, "{what} links to {url}, outside {public_url}: {text}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absolute_urls_are_found_in_json_html_and_headers() {
+        let text = r#"{"self":"http://a.example/x/1","next":null} <a href="https://b.example/y?q=1&amp;z">"#;
+        assert_eq!(absolute_urls(text), ["http://a.example/x/1", "https://b.example/y?q=1&amp;z"]);
+    }
+
+    #[test]
+    fn chunked_bodies_are_joined() {
+        assert_eq!(dechunk(b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"), b"abcde");
+    }
+}
