@@ -15,6 +15,15 @@ use url::Url;
 /// Exit code for a configuration error (like `EX_USAGE`-style "you called me wrong").
 pub const CONFIG_EXIT_CODE: i32 = 2;
 
+/// Default of `HEADER_READ_TIMEOUT_SECS`.
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
+/// Default of `MAX_HEADER_BYTES`: room for any sane request (browsers send 1 to 2 KiB; these
+/// services set no cookies), far below what would cost memory.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 32 * 1024;
+/// Bounds of `MAX_HEADER_BYTES`.
+const MIN_MAX_HEADER_BYTES: usize = 1024;
+const MAX_MAX_HEADER_BYTES: usize = 256 * 1024;
+
 /// A configuration problem, with the variable it concerns in the message.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -103,6 +112,8 @@ struct CommonEnv {
     rust_log: Option<String>,
     log_format: Option<String>,
     request_timeout_secs: Option<u64>,
+    header_read_timeout_secs: Option<u64>,
+    max_header_bytes: Option<usize>,
     max_connections_per_client: Option<usize>,
     database_max_connections: Option<u32>,
 }
@@ -128,6 +139,12 @@ pub struct CommonSettings {
     pub log_format: LogFormat,
     /// `REQUEST_TIMEOUT_SECS`: upper bound for one request, body included (default 60).
     pub request_timeout: Duration,
+    /// `HEADER_READ_TIMEOUT_SECS`: time a client has to send a request's headers, and longest
+    /// idle time of a kept-alive connection (default 10).
+    pub header_read_timeout: Duration,
+    /// `MAX_HEADER_BYTES`: largest request head (request line and headers) accepted; larger
+    /// ones get `431` (default 32768).
+    pub max_header_bytes: usize,
     /// `MAX_CONNECTIONS_PER_CLIENT`: open connections allowed per client IP (default 256).
     pub max_connections_per_client: usize,
     /// `DATABASE_MAX_CONNECTIONS`: pool size (default 8).
@@ -147,6 +164,8 @@ impl std::fmt::Debug for CommonSettings {
             .field("log_filter", &self.log_filter)
             .field("log_format", &self.log_format)
             .field("request_timeout", &self.request_timeout)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("max_header_bytes", &self.max_header_bytes)
             .field("max_connections_per_client", &self.max_connections_per_client)
             .field("database_max_connections", &self.database_max_connections)
             .finish()
@@ -188,6 +207,18 @@ impl CommonSettings {
         if request_timeout == 0 {
             return Err(ConfigError::invalid("REQUEST_TIMEOUT_SECS", "a positive number", "0"));
         }
+        let header_read_timeout = env.header_read_timeout_secs.unwrap_or(DEFAULT_HEADER_READ_TIMEOUT_SECS);
+        if header_read_timeout == 0 {
+            return Err(ConfigError::invalid("HEADER_READ_TIMEOUT_SECS", "a positive number", "0"));
+        }
+        let max_header_bytes = env.max_header_bytes.unwrap_or(DEFAULT_MAX_HEADER_BYTES);
+        if !(MIN_MAX_HEADER_BYTES..=MAX_MAX_HEADER_BYTES).contains(&max_header_bytes) {
+            return Err(ConfigError::invalid(
+                "MAX_HEADER_BYTES",
+                &format!("a number from {MIN_MAX_HEADER_BYTES} to {MAX_MAX_HEADER_BYTES}"),
+                &max_header_bytes.to_string(),
+            ));
+        }
         Ok(Self {
             service,
             host: env.host.unwrap_or(IpAddr::from([127, 0, 0, 1])),
@@ -197,6 +228,8 @@ impl CommonSettings {
             log_filter: env.rust_log.filter(|s| !s.is_empty()).unwrap_or_else(|| "info".into()),
             log_format: LogFormat::parse(env.log_format.as_deref())?,
             request_timeout: Duration::from_secs(request_timeout),
+            header_read_timeout: Duration::from_secs(header_read_timeout),
+            max_header_bytes,
             max_connections_per_client: env.max_connections_per_client.unwrap_or(256).max(1),
             database_max_connections: env.database_max_connections.unwrap_or(8).max(1),
         })
@@ -213,6 +246,8 @@ impl CommonSettings {
             log_filter: "info".into(),
             log_format: LogFormat::Text,
             request_timeout: Duration::from_secs(60),
+            header_read_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_SECS),
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             max_connections_per_client: 256,
             database_max_connections: 8,
         }
@@ -310,6 +345,29 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("DATABASE_URL"), "{err}");
         assert!(!err.to_string().contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn server_limits_have_defaults_and_are_checked() {
+        let s = CommonSettings::from_iter("c", 1, vars(&[])).unwrap();
+        assert_eq!(s.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(s.max_header_bytes, 32 * 1024);
+        let s = CommonSettings::from_iter(
+            "c",
+            1,
+            vars(&[("HEADER_READ_TIMEOUT_SECS", "3"), ("MAX_HEADER_BYTES", "8192")]),
+        )
+        .unwrap();
+        assert_eq!((s.header_read_timeout, s.max_header_bytes), (Duration::from_secs(3), 8192));
+        for (var, value) in [
+            ("HEADER_READ_TIMEOUT_SECS", "0"),
+            ("HEADER_READ_TIMEOUT_SECS", "soon"),
+            ("MAX_HEADER_BYTES", "100"),
+            ("MAX_HEADER_BYTES", "99999999"),
+        ] {
+            let err = CommonSettings::from_iter("c", 1, vars(&[(var, value)])).unwrap_err();
+            assert!(err.to_string().contains(var), "{var}={value}: {err}");
+        }
     }
 
     #[test]

@@ -13,7 +13,6 @@ use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::TimeoutLayer;
 use tracing::Instrument;
 use url::Url;
 
@@ -112,7 +111,9 @@ pub fn apply(router: Router, options: HttpOptions) -> Router {
             async move { cross_site_guard(&allowed_origin, req, next).await }
         }))
         .layer(DefaultBodyLimit::max(options.body_limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, options.request_timeout))
+        .layer(middleware::from_fn(move |req: Request, next: Next| async move {
+            request_deadline(options.request_timeout, req, next).await
+        }))
         .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             let csp = csp.clone();
@@ -154,6 +155,26 @@ async fn log_and_measure(mut req: Request, next: Next) -> Response {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     response
+}
+
+/// Answers `408` in the error shape when the handler (reading the body included) has not
+/// answered within the request timeout; the handler is dropped. A client that sends its body
+/// slowly is cut off here.
+async fn request_deadline(timeout: Duration, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            let mut response = ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!("the request was not complete within {} s", timeout.as_secs_f64()),
+            )
+            .into_response();
+            // The rest of the body may never come: do not wait for it to reuse the connection.
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
+    }
 }
 
 /// Adds the security headers, and gives axum's bare `405` (which already carries `Allow`) the

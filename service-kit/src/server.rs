@@ -1,7 +1,12 @@
 //! The HTTP server loop: HTTP/1.1 over hyper with the protections `axum::serve` lacks.
 //!
-//! - a deadline for reading request headers (slowloris clients are cut off),
-//! - a cap on open connections per client IP (one client cannot take every socket),
+//! - a deadline for reading request headers (slowloris clients are cut off; it also closes a
+//!   kept-alive connection that stays idle that long),
+//! - a bound on the request head: at most [`ServerLimits::max_header_bytes`] bytes and
+//!   [`MAX_HEADER_FIELDS`] fields, else `431` and the connection is closed,
+//! - a cap on open connections per client IP (one client cannot take every socket). With
+//!   HTTP/1.1 a connection carries one request at a time, so this also caps the requests one
+//!   client has in flight,
 //! - graceful shutdown: stop accepting, let in-flight requests finish (bounded), then return.
 //!
 //! The per-request deadline (body included) is the timeout layer in [`crate::http::apply`].
@@ -21,11 +26,19 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
+use crate::config::CommonSettings;
+
+/// Most header fields in one request; more get `431`. This is hyper's own default, stated here
+/// rather than set: setting any value moves hyper's header array from the stack to the heap.
+pub const MAX_HEADER_FIELDS: usize = 100;
+
 /// Connection-level limits.
 #[derive(Debug, Clone)]
 pub struct ServerLimits {
-    /// Time a client has to send complete request headers.
+    /// Time a client has to send complete request headers (and longest idle keep-alive).
     pub header_read_timeout: Duration,
+    /// Largest request head (request line and headers) in bytes; larger ones get `431`.
+    pub max_header_bytes: usize,
     /// Open connections allowed per client IP; further connections are closed at once.
     pub max_connections_per_client: usize,
     /// How long shutdown waits for in-flight requests before dropping them.
@@ -35,9 +48,23 @@ pub struct ServerLimits {
 impl Default for ServerLimits {
     fn default() -> Self {
         Self {
-            header_read_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(crate::config::DEFAULT_HEADER_READ_TIMEOUT_SECS),
+            max_header_bytes: crate::config::DEFAULT_MAX_HEADER_BYTES,
             max_connections_per_client: 256,
             shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+impl ServerLimits {
+    /// The limits configured in the environment (`HEADER_READ_TIMEOUT_SECS`,
+    /// `MAX_HEADER_BYTES`, `MAX_CONNECTIONS_PER_CLIENT`); the shutdown grace is the default.
+    pub fn from_settings(settings: &CommonSettings) -> Self {
+        Self {
+            header_read_timeout: settings.header_read_timeout,
+            max_header_bytes: settings.max_header_bytes,
+            max_connections_per_client: settings.max_connections_per_client,
+            ..Self::default()
         }
     }
 }
@@ -53,7 +80,10 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let per_client = ClientCounter::default();
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).keep_alive(true);
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_header_size(limits.max_header_bytes)
+        .keep_alive(true);
 
     loop {
         let (stream, peer) = tokio::select! {
