@@ -369,15 +369,15 @@ impl Report {
         let _ = writeln!(md, "## HTTP scenarios\n");
         let _ = writeln!(
             md,
-            "| # | request | req/s | p50 ms | p99 ms | vs ceiling | server CPU µs/req | req/s of each run | other CPU | setup |\n\
-             | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |"
+            "| # | request | req/s | p50 ms | p99 ms | vs ceiling | service CPU µs/req | req/s of each run | cores: service / wrk / other | setup |\n\
+             | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |"
         );
         for r in &self.http {
             let run = r.measured.median();
             let wall: f64 = run.seconds.max(1e-9);
             let _ = writeln!(
                 md,
-                "| {} | `{}` | {:.0} | {:.2} | {:.2} | {} | {:.1} | {} | {:.0}% | {} |",
+                "| {} | `{}` | {:.0} | {:.2} | {:.2} | {} | {:.1} | {} | {:.2} / {:.2} / {:.2} | {} |",
                 r.scenario,
                 r.name,
                 run.requests_per_s,
@@ -386,15 +386,19 @@ impl Report {
                 r.ratio_to_ceiling.map(|x| format!("{:.0}%", x * 100.0)).unwrap_or_else(|| "—".into()),
                 run.server_cpu_us_per_request,
                 r.measured.all_rps().iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(", "),
-                run.cpu.other_s / wall * 100.0,
+                run.cpu.server_s / wall,
+                run.cpu.load_s / wall,
+                run.cpu.other_s / wall,
                 r.setup
             );
         }
         let _ = writeln!(
             md,
-            "\n\"server CPU µs/req\": the service process's CPU time during the run divided by the requests; \"other CPU\": CPU \
-             time of every process other than the service, wrk and this harness, as a share of one core.\n"
+            "\n\"service CPU µs/req\": the service process's CPU time (all threads, user and kernel) during the run divided by \
+             the requests. \"cores\": CPU time per second of the run used by the service, by wrk, and by every other process \
+             on the machine (this harness excluded); with the split, 1.00 is a whole core.\n"
         );
+        self.where_the_time_goes(&mut md);
 
         if let Some(p) = &self.propagation {
             let _ = writeln!(md, "## Contact → calendar propagation (7)\n");
@@ -525,6 +529,42 @@ impl Report {
             Some(dir) => md.replace(dir.as_str(), "$BENCH_DIR"),
             None => md,
         }
+    }
+}
+
+impl Report {
+    /// The per-request CPU of the reference rows side by side: the kernel and HTTP/1 floor (the
+    /// ceiling), the shared middleware, the request log line, the handler.
+    fn where_the_time_goes(&self, md: &mut String) {
+        let us = |id: &str| self.row(id).map(|r| r.measured.median().server_cpu_us_per_request);
+        let (Some(hello), Some(get), Some(get_quiet)) = (us("ceiling"), us("1"), us("1 (no log)")) else {
+            return;
+        };
+        let _ = writeln!(md, "### Where the time goes\n");
+        let _ = writeln!(
+            md,
+            "Service CPU per request, from the rows above: the bare axum server needs {hello:.1} µs (almost all of it the \
+             kernel's loopback TCP work and hyper). `GET /contacts/{{id}}` needs {get:.1} µs; without its request log line \
+             {get_quiet:.1} µs, so the log line costs {:.1} µs and the shared middleware plus the handler {:.1} µs.",
+            get - get_quiet,
+            get_quiet - hello
+        );
+        if let (Some(not_modified), Some(quiet)) = (us("4"), us("4 (no log)")) {
+            let _ = writeln!(
+                md,
+                "The `304` needs {not_modified:.1} µs, {quiet:.1} µs without the log line: {:.1} µs for the log line, \
+                 {:.1} µs for middleware and handler.",
+                not_modified - quiet,
+                quiet - hello
+            );
+        }
+        if let Some(live) = us("ref") {
+            let _ = writeln!(
+                md,
+                "`GET /health/live` (middleware and log line, no handler work) needs {live:.1} µs."
+            );
+        }
+        let _ = writeln!(md);
     }
 }
 

@@ -139,7 +139,7 @@ async fn ceiling(b: &mut Bench) -> anyhow::Result<Option<f64>> {
 /// middleware alone (`/health/live`).
 async fn contacts_sqlite(b: &mut Bench, ceiling: Option<f64>) -> anyhow::Result<()> {
     let db = b.sqlite_url("contacts");
-    let launch = b.launch("contacts", &b.bin.contacts.clone()).env("DATABASE_URL", db);
+    let launch = b.launch("contacts", &b.bin.contacts.clone()).env("DATABASE_URL", db.clone());
     b.command(format!("# scenarios 1-4\n{}", launch.describe()));
     let contacts = launch.start().await?;
     let base = contacts.base();
@@ -148,6 +148,7 @@ async fn contacts_sqlite(b: &mut Bench, ceiling: Option<f64>) -> anyhow::Result<
     let idle = contacts.rss_kib();
     let client = b.client.clone();
     let ids = seed::contacts(&client, &base, "seed", SEED_CONTACTS).await?;
+    let mut current_etag = None;
 
     let live = Script::paths("live", &["/health/live".into()], &[]);
     preflight(client.get(contacts.url("/health/live")), 200, "GET /health/live").await?;
@@ -216,6 +217,7 @@ async fn contacts_sqlite(b: &mut Bench, ceiling: Option<f64>) -> anyhow::Result<
         let entries = body.matches("<entry>").count();
         anyhow::ensure!(entries == 19, "the feed document holds {entries} entries, expected 19");
         let (etag, sequence) = seed::feed_sequence(&client, &base).await?;
+        current_etag = Some(etag.clone());
         let feed = Script::paths("feed", &["/feed".into()], &[]);
         let setup = format!("Atom, {entries} entries ({} bytes), {sequence} events in the log", body.len());
         if b.options.runs(3) {
@@ -250,6 +252,45 @@ async fn contacts_sqlite(b: &mut Bench, ceiling: Option<f64>) -> anyhow::Result<
     }
     tokio::time::sleep(SETTLE).await;
     b.report.memory.push(MemoryRow::new("contacts", idle, Some(contacts.rss_kib()), "after scenarios 1-4"));
+    contacts.stop(STOP_GRACE).await?;
+
+    // The same reads with the per-request log line switched off, to show what it costs.
+    if !(b.options.runs(1) || b.options.runs(4)) {
+        return Ok(());
+    }
+    let quiet =
+        b.launch("contacts-quiet", &b.bin.contacts.clone()).env("DATABASE_URL", db).env("RUST_LOG", "warn");
+    b.command(format!(
+        "# scenarios 1 and 4 again without the request log (same database)\n{}",
+        quiet.describe()
+    ));
+    let contacts = quiet.start().await?;
+    let base = contacts.base();
+    let pids = [contacts.pid()];
+    if b.options.runs(1) {
+        let paths: Vec<String> = ids.iter().map(|id| format!("/contacts/{id}")).collect();
+        let script = Script::paths("get-contact", &paths, &["Accept: application/json"]);
+        let row = Row {
+            id: "1 (no log)",
+            name: "GET /contacts/{id}",
+            setup: "as 1 with RUST_LOG=warn: no request log line (a reference, not how it ships)",
+            read: true,
+        };
+        http_row(b, row, &script, (&base, &pids), ceiling).await?;
+    }
+    if let Some(etag) = current_etag.filter(|_| b.options.runs(4)) {
+        let header = format!("If-None-Match: {etag}");
+        let script = Script::paths("feed-304", &["/feed".into()], &[&header]);
+        preflight(client.get(contacts.url("/feed")).header("if-none-match", &etag), 304, "GET /feed 304")
+            .await?;
+        let row = Row {
+            id: "4 (no log)",
+            name: "GET /feed → 304",
+            setup: "as 4 with RUST_LOG=warn: no request log line (a reference, not how it ships)",
+            read: true,
+        };
+        http_row(b, row, &script, (&base, &pids), ceiling).await?;
+    }
     contacts.stop(STOP_GRACE).await?;
     Ok(())
 }
