@@ -18,7 +18,12 @@
 
 pub mod api;
 pub mod browser;
+pub mod chaos;
+pub mod latency;
 pub mod prometheus;
+pub mod resilient;
+pub mod settle;
+pub mod standin;
 mod system;
 
 pub use system::{Mail, PATIENCE, TestSystem, build_services, workspace_root};

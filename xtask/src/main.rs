@@ -17,6 +17,7 @@ use std::time::Duration;
 use xtask::system::{System, SystemSpec, generate_token};
 
 mod bench;
+mod chaos;
 
 const USAGE: &str = "usage: cargo xtask up [--release] | cargo xtask bench [--help]";
 
@@ -31,6 +32,7 @@ async fn main() -> ExitCode {
         }
         Some("bench") => bench::main(&args[1..]).await,
         Some("bench-smtp-client") => bench::mail::client_main(&args[1..]).await,
+        Some("chaos") => chaos::main(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
