@@ -69,10 +69,7 @@ impl Application {
             &db,
             http,
         );
-        let limits = ServerLimits {
-            max_connections_per_client: settings.common.max_connections_per_client,
-            ..ServerLimits::default()
-        };
+        let limits = ServerLimits::from_settings(&settings.common);
         let mut workers: Vec<Worker> = Vec::new();
         if let Some(channel) = channel {
             let run =

@@ -9,4 +9,5 @@ mod consistency;
 mod contacts_api;
 mod feed;
 mod helpers;
+mod hostile_input;
 mod pages;

@@ -1,0 +1,483 @@
+//! Hostile input against contacts: markup in every field, forms posted from other sites,
+//! spoofed `Host` headers, and clients that send too much, too slowly or too often.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use contacts::config::Settings;
+use contacts::startup::Application;
+use contacts::store::Store;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use test_support::hostile::{
+    FIRST_CLIENT, HOSTILE_HOST_HEADERS, OTHER_CLIENT, assert_links_under, assert_security_headers_of,
+    connect_from, exchange, get_request, send_raw, trickle,
+};
+use test_support::{TestDb, http_client, json_body};
+use tokio::io::AsyncWriteExt;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::helpers::{Options, TestApp, error_code, spawn_app};
+
+/// Far above every timeout under test: only a server that never acts runs into it.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+const FIRST: &str = "<script>alert('first')</script>";
+/// Ends an attribute value if it is not escaped.
+const LAST: &str = "\"><img src=x onerror=alert('last')>";
+/// A valid address (a quoted local part may hold markup).
+const EMAIL: &str = "\"<svg/onload=alert('email')>\"@example.org";
+
+/// An instance with settings of its own (limits under test).
+struct Configured {
+    address: String,
+    addr: SocketAddr,
+    store: Store,
+    token: CancellationToken,
+    _db: Arc<TestDb>,
+}
+
+impl Drop for Configured {
+    fn drop(&mut self) {
+        self.token.cancel();
+    }
+}
+
+async fn spawn_configured(configure: impl FnOnce(&mut Settings)) -> Configured {
+    service_kit::telemetry::init_for_tests();
+    let db = Arc::new(TestDb::new().await);
+    let mut settings = Settings::for_tests(&db.url);
+    configure(&mut settings);
+    let app = Application::build(settings).await.expect("build the app");
+    let addr: SocketAddr = ([127, 0, 0, 1], app.port()).into();
+    let store = app.store().clone();
+    let token = CancellationToken::new();
+    tokio::spawn(app.run_until_stopped(token.clone()));
+    Configured { address: format!("http://{addr}"), addr, store, token, _db: db }
+}
+
+/// A request as a browser on the page would send it.
+fn form_body(fields: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish()
+}
+
+/// maud's escaping of text and attribute values.
+fn escaped(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+async fn page(app: &TestApp, path: &str) -> (StatusCode, String) {
+    let response = app.get_with(path, &[("accept", "text/html")]).await;
+    (response.status(), response.text().await.unwrap())
+}
+
+/// The page shows every payload as escaped text and contains no element a payload could make.
+fn assert_inert(what: &str, page: &str, payloads: &[&str]) {
+    let lower = page.to_ascii_lowercase();
+    for tag in ["<script", "<img", "<svg", "<iframe"] {
+        assert!(!lower.contains(tag), "{what} contains a {tag} element: {page}");
+    }
+    for payload in payloads {
+        assert!(!page.contains(payload), "{what} shows {payload:?} unescaped: {page}");
+        assert!(page.contains(&escaped(payload)), "{what} does not show {payload:?} as text: {page}");
+    }
+}
+
+#[tokio::test]
+async fn markup_in_every_field_shows_as_text_on_every_page() {
+    let app = spawn_app().await;
+    let contact = app.create(FIRST, LAST, EMAIL).await;
+    let path = TestApp::contact_path(&contact);
+    for (what, page_path) in [
+        ("the list", "/".to_string()),
+        ("the list at /contacts", "/contacts".to_string()),
+        ("the contact's page", path.clone()),
+        ("the edit form", format!("{path}/edit")),
+        ("the delete confirmation", format!("{path}/delete")),
+    ] {
+        let (status, page) = page(&app, &page_path).await;
+        assert_eq!(status, StatusCode::OK, "{what}");
+        assert_inert(what, &page, &[FIRST, LAST, EMAIL]);
+    }
+
+    // Input reflected into pages: a search, and a form shown again with its errors.
+    let query = format!("/?q={}", url::form_urlencoded::byte_serialize(FIRST.as_bytes()).collect::<String>());
+    let (_, search) = page(&app, &query).await;
+    assert_inert("a search for markup", &search, &[FIRST]);
+    let bad_email = "<script>alert('mail')</script>";
+    let response = app
+        .post_form("/contacts/new", &[("firstname", FIRST), ("lastname", LAST), ("email", bad_email)])
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_inert("the form shown again", &response.text().await.unwrap(), &[FIRST, LAST, bad_email]);
+
+    // The feed carries the names as escaped XML text; nothing turns into markup.
+    let feed = app.get("/feed").await.text().await.unwrap();
+    assert!(!feed.contains("<script") && !feed.contains("<img") && !feed.contains("<svg"), "{feed}");
+    let parsed = crate::helpers::parse_feed(&feed);
+    let event = crate::helpers::event_of(&parsed.entries()[0]);
+    assert_eq!(event["payload"]["firstname"], FIRST, "the feed keeps the text as it was given");
+}
+
+#[tokio::test]
+async fn every_form_and_write_refuses_a_post_from_another_site_and_changes_nothing() {
+    let app = spawn_app().await;
+    let contact = app.create("Vic", "Tim", "vic@example.org").await;
+    let id = contact["id"].as_str().unwrap();
+    let form = form_body(&[("firstname", "Mal"), ("lastname", "Lory"), ("email", "mal@example.org")]);
+    let forms = [
+        (Method::POST, "/contacts/new".to_string(), "application/x-www-form-urlencoded", form.clone()),
+        (Method::POST, format!("/contacts/{id}/edit"), "application/x-www-form-urlencoded", form.clone()),
+        (Method::POST, format!("/contacts/{id}/delete"), "application/x-www-form-urlencoded", String::new()),
+        // The JSON API too: a page can send these with fetch().
+        (
+            Method::POST,
+            "/contacts".to_string(),
+            "application/json",
+            json!({"firstname": "M", "lastname": "L", "email": "m@example.org"}).to_string(),
+        ),
+        (Method::PUT, format!("/contacts/{id}"), "application/json", json!({"lastname": "Lory"}).to_string()),
+        (Method::DELETE, format!("/contacts/{id}"), "application/json", String::new()),
+    ];
+    let foreign = [
+        vec![("origin", "http://evil.example")],
+        vec![("origin", "null")],
+        vec![("sec-fetch-site", "cross-site")],
+        vec![("sec-fetch-site", "same-site"), ("origin", "http://sub.localhost:3000")],
+        // A browser always sends Sec-Fetch-Site when it has it; the Origin cannot talk it round.
+        vec![("sec-fetch-site", "cross-site"), ("origin", &app.address)],
+    ];
+    let before = app.store.read_head().await.unwrap().sequence;
+    for (method, path, content_type, body) in &forms {
+        for headers in &foreign {
+            let mut request = app
+                .client
+                .request(method.clone(), app.url(path))
+                .header("content-type", *content_type)
+                .body(body.clone());
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{method} {path} with {headers:?}");
+            assert_security_headers_of(&format!("the refusal of {method} {path}"), response.headers());
+            assert_eq!(json_body(response).await["error"], "forbidden");
+        }
+    }
+    assert_eq!(app.store.read_head().await.unwrap().sequence, before, "nothing was written");
+    assert_eq!(app.store.all_contacts().await.unwrap().len(), 1);
+
+    // The same form from the service's own page goes through.
+    let response = app
+        .client
+        .post(app.url(&format!("/contacts/{id}/edit")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("sec-fetch-site", "same-origin")
+        .header("origin", &app.address)
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "a same-origin form post is accepted");
+}
+
+#[tokio::test]
+async fn every_kind_of_response_carries_the_security_headers() {
+    let app =
+        TestApp::spawn(Arc::new(TestDb::new().await), Options { page_size: 1, ..Options::default() }).await;
+    let contact = app.create("Ann", "Lee", "ann@example.org").await;
+    app.create("Bob", "Ray", "bob@example.org").await;
+    let path = TestApp::contact_path(&contact);
+    let html = ("accept", "text/html");
+    let json = ("content-type", "application/json");
+    let form = ("content-type", "application/x-www-form-urlencoded");
+    type Case<'a> = (&'a str, Method, String, Vec<(&'a str, &'a str)>, String, u16);
+    let cases: Vec<Case> = vec![
+        ("the home page", Method::GET, "/".into(), vec![html], String::new(), 200),
+        ("a contact page", Method::GET, path.clone(), vec![html], String::new(), 200),
+        ("the new-contact form", Method::GET, "/contacts/new".into(), vec![html], String::new(), 200),
+        ("the edit form", Method::GET, format!("{path}/edit"), vec![html], String::new(), 200),
+        ("a 404 page", Method::GET, "/contacts/nope/edit".into(), vec![html], String::new(), 404),
+        (
+            "a form redirect",
+            Method::POST,
+            "/contacts/new".into(),
+            vec![form],
+            form_body(&[("firstname", "C"), ("lastname", "D"), ("email", "cd@example.org")]),
+            303,
+        ),
+        (
+            "a form with errors",
+            Method::POST,
+            "/contacts/new".into(),
+            vec![form],
+            form_body(&[("firstname", "")]),
+            422,
+        ),
+        ("the JSON list", Method::GET, "/contacts".into(), vec![], String::new(), 200),
+        ("a contact as JSON", Method::GET, path.clone(), vec![], String::new(), 200),
+        (
+            "a creation",
+            Method::POST,
+            "/contacts".into(),
+            vec![json],
+            json!({"firstname": "E", "lastname": "F", "email": "ef@example.org"}).to_string(),
+            201,
+        ),
+        (
+            "a conflict",
+            Method::POST,
+            "/contacts".into(),
+            vec![json],
+            json!({"firstname": "E", "lastname": "F", "email": "ef@example.org"}).to_string(),
+            409,
+        ),
+        (
+            "an invalid field",
+            Method::POST,
+            "/contacts".into(),
+            vec![json],
+            json!({"firstname": "", "lastname": "F", "email": "x@example.org"}).to_string(),
+            422,
+        ),
+        ("malformed JSON", Method::POST, "/contacts".into(), vec![json], "{".into(), 400),
+        (
+            "a wrong media type",
+            Method::POST,
+            "/contacts".into(),
+            vec![("content-type", "text/plain")],
+            "{}".into(),
+            415,
+        ),
+        ("a body too large", Method::POST, "/contacts".into(), vec![json], "x".repeat(70_000), 413),
+        ("a malformed id", Method::GET, "/contacts/nope".into(), vec![], String::new(), 400),
+        (
+            "an unknown contact",
+            Method::GET,
+            "/contacts/01900000-0000-7000-8000-000000000000".into(),
+            vec![],
+            String::new(),
+            404,
+        ),
+        ("an unknown path", Method::GET, "/nothing/here".into(), vec![], String::new(), 404),
+        ("a wrong method", Method::PATCH, "/contacts".into(), vec![], String::new(), 405),
+        (
+            "a cross-site refusal",
+            Method::POST,
+            "/contacts".into(),
+            vec![json, ("origin", "http://evil.example")],
+            "{}".into(),
+            403,
+        ),
+        ("a deletion", Method::DELETE, path.clone(), vec![], String::new(), 204),
+        ("the feed", Method::GET, "/feed".into(), vec![], String::new(), 200),
+        (
+            "the feed unchanged",
+            Method::GET,
+            "/feed".into(),
+            vec![("if-none-match", "\"nothing-matches\"")],
+            String::new(),
+            200,
+        ),
+        ("an archive page", Method::GET, "/feed/archive/1".into(), vec![], String::new(), 200),
+        ("a missing archive page", Method::GET, "/feed/archive/999".into(), vec![], String::new(), 404),
+        ("the metrics", Method::GET, "/metrics".into(), vec![], String::new(), 200),
+        ("liveness", Method::GET, "/health/live".into(), vec![], String::new(), 200),
+        ("readiness", Method::GET, "/health/ready".into(), vec![], String::new(), 200),
+        ("the OpenAPI document", Method::GET, "/openapi.json".into(), vec![], String::new(), 200),
+        ("the stylesheet", Method::GET, "/assets/style.css".into(), vec![], String::new(), 200),
+    ];
+    for (what, method, path, headers, body, status) in cases {
+        let mut request = app.client.request(method, app.url(&path)).body(body);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), status, "{what}: {:?}", response.text().await);
+        assert_security_headers_of(what, response.headers());
+    }
+    // A 304 has no body, but the same headers.
+    let current = app.get("/feed").await.headers()["etag"].to_str().unwrap().to_string();
+    let response = app.get_with("/feed", &[("if-none-match", &current)]).await;
+    assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+    assert_security_headers_of("the feed's 304", response.headers());
+}
+
+#[tokio::test]
+async fn a_spoofed_host_changes_no_published_link() {
+    let public = "http://contacts.public.example:8080/";
+    let options =
+        Options { page_size: 2, public_url: Some(Url::parse(public).unwrap()), ..Options::default() };
+    let app = TestApp::spawn(Arc::new(TestDb::new().await), options).await;
+    let client = http_client();
+    let spoofed = |method: Method, path: &str| {
+        let mut request = client.request(method, app.url(path));
+        for (name, value) in HOSTILE_HOST_HEADERS {
+            request = request.header(name, value);
+        }
+        request
+    };
+    let mut published = Vec::new();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let response = spoofed(Method::POST, "/contacts")
+            .json(&json!({"firstname": "Ann", "lastname": format!("Lee{i}"), "email": format!("ann{i}@example.org")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        published.push(("a Location", response.headers()["location"].to_str().unwrap().to_string()));
+        let body = json_body(response).await;
+        ids.push(body["id"].as_str().unwrap().to_string());
+        published.push(("a created contact", body.to_string()));
+    }
+    let response = spoofed(Method::POST, "/contacts/new")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(&[("firstname", "Bo"), ("lastname", "Form"), ("email", "bo@example.org")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    published.push(("a form's redirect", response.headers()["location"].to_str().unwrap().to_string()));
+    let response = spoofed(Method::POST, &format!("/contacts/{}/delete", ids[4]))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    published.push(("a deletion's redirect", response.headers()["location"].to_str().unwrap().to_string()));
+    let response = spoofed(Method::PUT, &format!("/contacts/{}", ids[0]))
+        .json(&json!({"lastname": "Roe"}))
+        .send()
+        .await
+        .unwrap();
+    published.push(("an update", response.text().await.unwrap()));
+    for (what, path, accept) in [
+        ("a page of the list", "/contacts?limit=2".to_string(), "application/json"),
+        ("a contact", format!("/contacts/{}", ids[1]), "application/json"),
+        ("the feed", "/feed".to_string(), "application/atom+xml"),
+        ("an archive page", "/feed/archive/1".to_string(), "application/atom+xml"),
+        ("the home page", "/?limit=2".to_string(), "text/html"),
+        ("a contact's page", format!("/contacts/{}", ids[1]), "text/html"),
+    ] {
+        let response = spoofed(Method::GET, &path).header("accept", accept).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{what}");
+        published.push((what, response.text().await.unwrap()));
+    }
+    assert!(published.iter().any(|(_, text)| text.contains("prev-archive")), "the feed links its archives");
+    for (what, text) in published {
+        assert_links_under(
+            what,
+            &text,
+            public,
+            &["http://www.w3.org/2005/Atom", "http://purl.org/syndication/history/1.0"],
+        );
+    }
+}
+
+#[tokio::test]
+async fn bodies_and_request_heads_over_the_limits_are_refused_and_change_nothing() {
+    let app = spawn_configured(|_| {}).await;
+    let http = http_client();
+    let contact = {
+        let response = http
+            .post(format!("{}/contacts", app.address))
+            .json(&json!({"firstname": "Ann", "lastname": "Lee", "email": "ann@example.org"}))
+            .send()
+            .await
+            .unwrap();
+        json_body(response).await
+    };
+    let id = contact["id"].as_str().unwrap();
+    let huge_name = "x".repeat(70 * 1024);
+    let json = json!({"firstname": huge_name, "lastname": "L", "email": "big@example.org"}).to_string();
+    let form = form_body(&[("firstname", &huge_name), ("lastname", "L"), ("email", "big@example.org")]);
+    for (method, path, content_type, body) in [
+        (Method::POST, "/contacts".to_string(), "application/json", json.clone()),
+        (Method::PUT, format!("/contacts/{id}"), "application/json", json),
+        (Method::POST, "/contacts/new".to_string(), "application/x-www-form-urlencoded", form.clone()),
+        (Method::POST, format!("/contacts/{id}/edit"), "application/x-www-form-urlencoded", form),
+    ] {
+        let response = http
+            .request(method.clone(), format!("{}{path}", app.address))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let (status, error) = error_code(response).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{method} {path}: {error}");
+        assert_eq!(error["error"], "payload_too_large", "{method} {path}");
+    }
+    assert_eq!(app.store.read_head().await.unwrap().sequence, 1, "only the first contact was written");
+
+    // The request head: 32 KiB by default (hyper alone would take about 400 KiB).
+    let fits = "a".repeat(24 * 1024);
+    let answer = send_raw(app.addr, &get_request("/contacts", &[("x-fits", &fits)]), PATIENCE).await.unwrap();
+    assert_eq!(answer.status, 200);
+    let too_big = "a".repeat(40 * 1024);
+    let answer =
+        send_raw(app.addr, &get_request("/contacts", &[("x-big", &too_big)]), PATIENCE).await.unwrap();
+    assert_eq!(answer.status, 431);
+}
+
+#[tokio::test]
+async fn slow_clients_are_cut_off_at_the_configured_timeouts() {
+    let app = spawn_configured(|s| {
+        s.common.header_read_timeout = Duration::from_secs(2);
+        s.common.request_timeout = Duration::from_secs(2);
+    })
+    .await;
+    // Headers byte by byte: closed without an answer at HEADER_READ_TIMEOUT_SECS, well before
+    // the default of 10 s.
+    let stream = connect_from(FIRST_CLIENT, app.addr).await.unwrap();
+    let slow = trickle(
+        stream,
+        b"GET /contacts HTTP/1.1\r\nx-slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        Duration::from_millis(100),
+        Duration::from_secs(8),
+    )
+    .await;
+    assert!(slow.answer.is_empty(), "{:?}", String::from_utf8_lossy(&slow.answer));
+
+    // A body byte by byte: 408 at REQUEST_TIMEOUT_SECS, and nothing is written.
+    let mut stream = connect_from(FIRST_CLIENT, app.addr).await.unwrap();
+    let head = "POST /contacts HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{\"firstname\": \"";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let slow = trickle(stream, b"a", Duration::from_millis(100), PATIENCE).await;
+    let answer = String::from_utf8_lossy(&slow.answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"error\":\"request_timeout\""), "{answer}");
+    assert_eq!(app.store.read_head().await.unwrap().sequence, 0, "nothing was written");
+}
+
+#[tokio::test]
+async fn a_client_holding_all_its_connections_does_not_keep_others_from_being_served() {
+    let app = spawn_configured(|s| s.common.max_connections_per_client = 4).await;
+    let mut hogs = Vec::new();
+    for _ in 0..4 {
+        let mut stream = connect_from(FIRST_CLIENT, app.addr).await.unwrap();
+        stream.write_all(b"GET /contacts HTTP/1.1\r\n").await.unwrap();
+        hogs.push(stream);
+    }
+    let mut fifth = connect_from(FIRST_CLIENT, app.addr).await.unwrap();
+    assert!(
+        exchange(&mut fifth, &get_request("/contacts", &[]), PATIENCE).await.is_none(),
+        "the fifth is refused"
+    );
+    for i in 0..10 {
+        let body = json!({"firstname": "Oth", "lastname": "Er", "email": format!("other{i}@example.org")})
+            .to_string();
+        let request = format!(
+            "POST /contacts HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let mut other = connect_from(OTHER_CLIENT, app.addr).await.unwrap();
+        let answer =
+            exchange(&mut other, request.as_bytes(), PATIENCE).await.expect("another client is served");
+        assert_eq!(answer.status, 201, "{}", answer.text());
+    }
+    assert_eq!(app.store.all_contacts().await.unwrap().len(), 10);
+    drop(hogs);
+}
