@@ -59,10 +59,7 @@ impl Application {
             http,
         );
         crate::metrics::describe();
-        let limits = ServerLimits {
-            max_connections_per_client: settings.common.max_connections_per_client,
-            ..ServerLimits::default()
-        };
+        let limits = ServerLimits::from_settings(&settings.common);
         let client = reqwest::Client::builder().no_proxy().build()?;
         let dispatcher = Dispatcher::new(db.clone(), settings.notifications.clone(), client, wake)?;
         let follower = Follower::new(db.clone(), settings.feed.clone())?;

@@ -9,6 +9,7 @@ mod calendars;
 mod feed;
 mod feed_server;
 mod helpers;
+mod hostile_input;
 mod invitations;
 mod notifications_stub;
 mod pages;
