@@ -140,6 +140,36 @@ async fn markup_in_every_field_shows_as_text_on_every_page() {
 }
 
 #[tokio::test]
+async fn a_contact_link_that_is_not_http_never_becomes_a_link() {
+    let feed = FeedServer::start(20).await;
+    let app = crate::helpers::spawn_app(&feed).await;
+    let id = Uuid::now_v7();
+    feed.push_event(
+        "contact-created",
+        json!({"id": id, "firstname": "Jay", "lastname": "Script", "email": "jay@example.org",
+            "self": "javascript:alert(document.domain)"}),
+    );
+    let user = app.wait_for_user(id).await;
+    assert_eq!(user["contact"], "", "a javascript: URL is not kept");
+    let (_, page) = html(&app, &format!("/users/{id}")).await;
+    assert!(!page.contains("javascript:"), "a javascript: URL from the feed is not a link: {page}");
+
+    // Nor through an update.
+    feed.push_event(
+        "contact-updated",
+        json!({"id": id, "updates": {"firstname": "Jo"}, "contact": "data:text/html,<script>alert(1)</script>"}),
+    );
+    let user = wait_until("the update", WAIT, || async {
+        let user = app.wait_for_user(id).await;
+        (user["firstname"] == "Jo").then_some(user)
+    })
+    .await;
+    assert_eq!(user["contact"], "", "a data: URL is not kept");
+    let (_, page) = html(&app, &format!("/users/{id}")).await;
+    assert!(!page.contains("data:text/html"), "{page}");
+}
+
+#[tokio::test]
 async fn the_ics_export_keeps_hostile_text_inside_its_properties() {
     let feed = FeedServer::start(20).await;
     let app = crate::helpers::spawn_app(&feed).await;

@@ -28,7 +28,8 @@ pub struct Contact {
 
 impl Contact {
     fn into_user(self, fallback_url: Option<&str>, at: i64) -> User {
-        let contact_url = self.self_url.or_else(|| fallback_url.map(str::to_string)).unwrap_or_default();
+        let contact_url =
+            web_url(self.self_url.as_deref()).or_else(|| web_url(fallback_url)).unwrap_or_default();
         User {
             id: self.id,
             email: self.email,
@@ -146,8 +147,8 @@ pub async fn apply(
                 Some(mut user) => {
                     fields.apply(&mut user);
                     user.updated_at = at;
-                    if let Some(url) = &update.contact {
-                        user.contact_url = url.clone();
+                    if let Some(url) = web_url(update.contact.as_deref()) {
+                        user.contact_url = url;
                     }
                     users::upsert(tx, &user).await?;
                     Ok(Applied::Done)
@@ -195,6 +196,14 @@ impl Fields {
             user.lastname = v;
         }
     }
+}
+
+/// A contact URL fit to be a link on a page: an absolute `http(s)` URL. Anything else (a
+/// `javascript:` or `data:` URL from a hostile or broken feed) is dropped, not stored.
+fn web_url(raw: Option<&str>) -> Option<String> {
+    let raw = raw?;
+    let url = Url::parse(raw).ok()?;
+    matches!(url.scheme(), "http" | "https").then(|| raw.to_string())
 }
 
 fn check_email(event: &FeedEvent, email: &str) -> Result<(), Malformed> {
