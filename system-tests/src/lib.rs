@@ -21,6 +21,7 @@ pub mod browser;
 pub mod chaos;
 pub mod latency;
 pub mod prometheus;
+pub mod replicas;
 pub mod resilient;
 pub mod settle;
 pub mod standin;
