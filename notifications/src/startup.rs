@@ -82,10 +82,7 @@ impl Application {
         http.body_limit = BODY_LIMIT;
         let router = app::router(Routes { api, openapi, count_histograms: &[] }, &db, http);
         crate::metrics::describe();
-        let limits = ServerLimits {
-            max_connections_per_client: settings.common.max_connections_per_client,
-            ..ServerLimits::default()
-        };
+        let limits = ServerLimits::from_settings(&settings.common);
         Ok(Self { bound, router, limits, db, sender, run_worker: settings.run_worker })
     }
 

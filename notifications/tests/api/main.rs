@@ -6,6 +6,7 @@ mod auth;
 mod bulkhead;
 mod delivery;
 mod helpers;
+mod hostile_input;
 mod idempotency;
 mod listing;
 mod mailbox;
