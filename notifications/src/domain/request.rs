@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 
 use lettre::Address;
+use lettre::message::{Mailbox, Message};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -189,9 +190,22 @@ fn parse_address(field: &str, raw: &str) -> Result<String, InvalidField> {
     if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(invalid(field, "an address must not contain spaces or control characters"));
     }
-    raw.parse::<Address>()
-        .map(|a| a.to_string())
-        .map_err(|_| invalid(field, "not a valid e-mail address (expected name@example.org)"))
+    let address = raw
+        .parse::<Address>()
+        .map_err(|_| invalid(field, "not a valid e-mail address (expected name@example.org)"))?;
+    if !fits_a_to_header(&address) {
+        return Err(invalid(field, "this address cannot be put into an e-mail's To header"));
+    }
+    Ok(address.to_string())
+}
+
+/// Whether a message to `address` can be built. A quoted local part may hold characters
+/// (`<`, `,`, `@`, `(`...) that `lettre` accepts in an [`Address`] but cannot read back from
+/// the `To` header it writes; such a job could never be sent, so it is refused here instead of
+/// failing in the worker.
+fn fits_a_to_header(address: &Address) -> bool {
+    let mailbox = Mailbox::new(None, address.clone());
+    Message::builder().from(mailbox.clone()).to(mailbox).body(String::new()).is_ok()
 }
 
 fn parse_subject(subject: String) -> Result<String, InvalidField> {
@@ -278,9 +292,14 @@ mod tests {
             let err = NewNotification::parse(request("a@example.org", Some(subject), "m")).unwrap_err();
             assert_eq!(err.field, "subject", "{subject:?}");
         }
-        for email in
-            ["a@example.org\r\nBcc: b@example.org", "a@example.org\n", "a @example.org", "<a@example.org>"]
-        {
+        for email in [
+            "a@example.org\r\nBcc: b@example.org",
+            "a@example.org\n",
+            "a @example.org",
+            "<a@example.org>",
+            "\"a,b\"@example.org",
+            "\"<b>\"@example.org",
+        ] {
             let err = NewNotification::parse(request(email, None, "m")).unwrap_err();
             assert_eq!(err.field, "email", "{email:?}");
         }

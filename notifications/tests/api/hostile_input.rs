@@ -228,6 +228,34 @@ async fn one_job_reaches_at_most_fifty_recipients_in_one_transaction() {
     assert_eq!(server.stats().transactions_completed, 2);
 }
 
+#[tokio::test]
+async fn an_address_the_mailer_cannot_send_is_refused_up_front() {
+    let server = SmtpServer::start().await;
+    let app = TestApp::spawn_with(|s| use_smtp(s, &server)).await;
+    // Valid addresses (a quoted local part may hold anything printable) that lettre would
+    // accept as an `Address` but cannot put into a `To` header.
+    for address in [
+        "\"<svg/onload=alert('to')>\"@example.org",
+        "\"a<b\"@example.org",
+        "\"a,b\"@example.org",
+        "\"a@b\"@example.org",
+        "\"a(b\"@example.org",
+    ] {
+        for (body, field) in [
+            (json!({"email": address, "message": "m"}), "email"),
+            (json!({"recipients": ["ada@example.org", address], "message": "m"}), "recipients[1]"),
+        ] {
+            let response = app.post(&body, None).await;
+            assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{address}");
+            assert_eq!(json_body(response).await["field"], field, "{address}");
+        }
+    }
+    assert!(app.all_jobs().await.is_empty(), "no job that could never be sent was accepted");
+    // A quoted local part that can be sent is accepted and sent.
+    let id = id_of(&app.queue(&notification("\"o'neil\"@example.org", "Hi", "m")).await);
+    app.wait_for_status(&id, "sent").await;
+}
+
 /// maud's escaping of text and attribute values.
 fn escaped(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
