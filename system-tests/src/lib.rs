@@ -19,6 +19,7 @@
 pub mod api;
 pub mod browser;
 pub mod chaos;
+pub mod hostile_feed;
 pub mod latency;
 pub mod prometheus;
 pub mod replicas;
