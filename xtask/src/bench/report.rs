@@ -295,6 +295,24 @@ impl Report {
             }),
         );
         self.targets = targets;
+
+        // Say which figures other people's work on the machine may have lowered.
+        let disturbed: Vec<String> = self
+            .http
+            .iter()
+            .filter_map(|r| {
+                let run = r.measured.median();
+                let other = run.cpu.other_s / run.seconds.max(1e-9);
+                (other > 0.2).then(|| format!("{} ({other:.2} cores)", r.scenario))
+            })
+            .collect();
+        if !disturbed.is_empty() {
+            self.notes.push(format!(
+                "other processes used more than a fifth of a core during the reported run of: {}; those figures are \
+                 likely lower than on a quiet machine",
+                disturbed.join(", ")
+            ));
+        }
     }
 
     pub fn write(&self, dir: &Path) -> anyhow::Result<()> {

@@ -129,6 +129,16 @@ async fn ceiling(b: &mut Bench) -> anyhow::Result<Option<f64>> {
         None,
     )
     .await?;
+    if let Some(run) = b.report.http.last().map(|r| r.measured.median().clone()) {
+        let (server, load) = (run.cpu.server_s / run.seconds, run.cpu.load_s / run.seconds);
+        if b.server_cpus().is_some() && load >= 0.9 {
+            b.note(format!(
+                "the ceiling: the hello server used {server:.2} of its core and wrk {load:.2} of its own, so the ceiling is \
+                 as much the one-core load generator's limit as the server's (wrk needs about as much CPU per request \
+                 as the bare server)"
+            ));
+        }
+    }
     b.report.memory.push(MemoryRow::new("hello (bare axum)", idle, Some(hello.rss_kib()), "after its load"));
     hello.stop(STOP_GRACE).await?;
     b.report.ceiling_rps = Some(rps);
