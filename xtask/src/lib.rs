@@ -4,4 +4,5 @@
 //! supervision they share with the end-to-end tests.
 
 pub mod processes;
+pub mod soak;
 pub mod system;
