@@ -12,16 +12,26 @@ pub fn init(format: LogFormat, filter: &str) {
         Ok(f) => (f, None),
         Err(e) => (EnvFilter::new("info"), Some(e.to_string())),
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(env_filter)
-        .with_writer(std::io::stdout)
-        .with_span_events(FmtSpan::NONE)
-        .with_target(true);
     let installed = match format {
-        LogFormat::Text => builder.with_ansi(false).try_init(),
-        LogFormat::Json => {
-            builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init()
-        }
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(env_filter)
+            .with_writer(std::io::stdout)
+            .with_span_events(FmtSpan::NONE)
+            .with_target(true)
+            .with_ansi(false)
+            .try_init(),
+        // json-subscriber writes the lines tracing-subscriber's JSON format writes (the event's
+        // fields at the top level, the current span's under "span") with about a third fewer
+        // instructions: it keeps each span's fields ready to copy instead of parsing them back
+        // for every event. With one line per request that is a good part of a cheap request.
+        LogFormat::Json => json_subscriber::fmt()
+            .with_env_filter(env_filter)
+            .with_writer(std::io::stdout)
+            .with_target(true)
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
     };
     if installed.is_ok()
         && let Some(e) = bad_filter
