@@ -18,6 +18,7 @@ use xtask::system::{System, SystemSpec, generate_token};
 
 mod bench;
 mod chaos;
+mod fuzz;
 
 const USAGE: &str = "usage: cargo xtask up [--release] | cargo xtask bench [--help]";
 
@@ -34,6 +35,11 @@ async fn main() -> ExitCode {
         Some("bench-smtp-client") => bench::mail::client_main(&args[1..]).await,
         Some("chaos") => chaos::main(&args[1..]),
         Some("soak") => xtask::soak::command(&args[1..]).await,
+        Some("fuzz") if args.iter().any(|a| a == "--help" || a == "-h") => {
+            println!("{}", fuzz::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Some("fuzz") => fuzz::main(&args[1..]).await,
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
