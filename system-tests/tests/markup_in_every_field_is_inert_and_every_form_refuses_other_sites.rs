@@ -170,13 +170,18 @@ async fn every_form_of_every_service_refuses_a_post_from_another_site_and_change
         for (service, route, path, fields) in attacks {
             let action = system.public_url(service, &path);
             let before = refused(&system, service, &route).await;
-            browser.goto(&serve_foreign_page(auto_submitting_form(&action, &fields)).await).await.unwrap();
+            let foreign = serve_foreign_page(auto_submitting_form(&action, &fields)).await;
+            browser.goto(&foreign).await.unwrap();
             wait_until(&format!("the browser to post the foreign form to {action}"), PATIENCE, || async {
-                (browser.current_url().await.unwrap().as_str() == action).then_some(())
+                (browser.current_url().await.unwrap().as_str() != foreign).then_some(())
             })
             .await;
+            let at = browser.current_url().await.unwrap();
             let answer = text_of(&browser, "body").await;
-            assert!(answer.contains("cross-site request refused"), "{route} refuses the form: {answer}");
+            assert!(
+                at.as_str() == action && answer.contains("cross-site request refused"),
+                "{route} refuses the form; the browser is at {at} and shows: {answer}"
+            );
             assert_eq!(refused(&system, service, &route).await, before + 1.0, "{route} answered 403");
         }
 
