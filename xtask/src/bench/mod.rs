@@ -61,7 +61,7 @@ pub struct Options {
 impl Options {
     fn parse(args: &[String]) -> anyhow::Result<Self> {
         let mut o = Self {
-            duration: Duration::from_secs(8),
+            duration: Duration::from_secs(6),
             repetitions: 3,
             warmup: Duration::from_secs(2),
             connections: 32,
@@ -262,15 +262,17 @@ impl Bench {
 }
 
 async fn run(options: Options, build_seconds: Option<f64>) -> anyhow::Result<()> {
-    let started = Instant::now();
     wrk::ensure_installed()?;
     let bin = Binaries::release();
     for path in [&bin.contacts, &bin.calendar, &bin.notifications, &bin.hello] {
         anyhow::ensure!(path.exists(), "{} is missing: run `{BUILD_COMMAND}`", path.display());
     }
+    let waited = Instant::now();
     if options.wait_idle {
         wait_for_idle(1.5, Duration::from_secs(30 * 60)).await;
     }
+    let idle_wait = waited.elapsed();
+    let started = Instant::now();
     let machine = machine::Machine::read();
     let (threads, wrk_cpus) = match options.cpus {
         CpuMode::Split => (1, Some(LOAD_CPU.to_string())),
@@ -288,6 +290,7 @@ async fn run(options: Options, build_seconds: Option<f64>) -> anyhow::Result<()>
     std::fs::create_dir_all(&dir)?;
     let mut report = Report::new(machine, &options, &shape, build_seconds);
     report.temp_dir = Some(dir.display().to_string());
+    report.idle_wait_seconds = idle_wait.as_secs_f64();
     let mut bench =
         Bench { options, shape, bin, dir: dir.clone(), client: seed::client()?, report, counter: 0 };
     eprintln!("bench: working in {} (removed at the end)", dir.display());

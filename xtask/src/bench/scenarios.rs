@@ -21,7 +21,7 @@ const SEED_CONTACTS: usize = 1000;
 const SETTLE: Duration = Duration::from_secs(2);
 
 pub async fn all(b: &mut Bench) -> anyhow::Result<()> {
-    let ceiling = ceiling(b).await.context("the bare axum ceiling")?;
+    let ceiling = measure_ceiling(b, "ceiling").await.context("the bare axum ceiling")?;
     let mut failed = Vec::new();
     macro_rules! group {
         ($name:literal, $cond:expr, $run:expr) => {
@@ -45,6 +45,12 @@ pub async fn all(b: &mut Bench) -> anyhow::Result<()> {
     group!("notifications (8)", o.runs(8) || o.runs(9), notifications(b));
     group!("start-up (10)", o.runs(10), startup(b));
     group!("PostgreSQL (11)", o.runs(11), postgres(b, ceiling));
+    // The ceiling once more at the end: other people's work on the machine only ever lowers a
+    // figure, so the ratios use the higher of the two.
+    if let Err(e) = measure_ceiling(b, "ceiling (end)").await {
+        b.note(format!("the second ceiling measurement failed: {e:#}"));
+    }
+    b.report.rebase_ratios();
     b.report.evaluate_targets();
     if failed.is_empty() { Ok(()) } else { bail!("scenario groups failed: {}", failed.join(", ")) }
 }
@@ -108,9 +114,12 @@ async fn preflight(request: reqwest::RequestBuilder, status: u16, what: &str) ->
     Ok(body)
 }
 
-async fn ceiling(b: &mut Bench) -> anyhow::Result<Option<f64>> {
+async fn measure_ceiling(b: &mut Bench, id: &str) -> anyhow::Result<Option<f64>> {
+    let first = id == "ceiling";
     let launch = b.launch("hello", &b.bin.hello.clone());
-    b.command(format!("# ceiling\n{}", launch.describe()));
+    if first {
+        b.command(format!("# ceiling (measured first and again last)\n{}", launch.describe()));
+    }
     let hello = launch.start().await?;
     tokio::time::sleep(SETTLE).await;
     let idle = hello.rss_kib();
@@ -118,12 +127,7 @@ async fn ceiling(b: &mut Bench) -> anyhow::Result<Option<f64>> {
     preflight(b.client.get(hello.url("/")), 200, "GET / on hello").await?;
     let rps = http_row(
         b,
-        Row {
-            id: "ceiling",
-            name: "GET / (bare axum hello)",
-            setup: "no middleware, no logging",
-            read: true,
-        },
+        Row { id, name: "GET / (bare axum hello)", setup: "no middleware, no logging", read: true },
         &script,
         (&hello.base(), &[hello.pid()]),
         None,
@@ -131,7 +135,7 @@ async fn ceiling(b: &mut Bench) -> anyhow::Result<Option<f64>> {
     .await?;
     if let Some(run) = b.report.http.last().map(|r| r.measured.median().clone()) {
         let (server, load) = (run.cpu.server_s / run.seconds, run.cpu.load_s / run.seconds);
-        if b.server_cpus().is_some() && load >= 0.9 {
+        if first && b.server_cpus().is_some() && load >= 0.9 {
             b.note(format!(
                 "the ceiling: the hello server used {server:.2} of its core and wrk {load:.2} of its own, so the ceiling is \
                  as much the one-core load generator's limit as the server's (wrk needs about as much CPU per request \
@@ -139,9 +143,15 @@ async fn ceiling(b: &mut Bench) -> anyhow::Result<Option<f64>> {
             ));
         }
     }
-    b.report.memory.push(MemoryRow::new("hello (bare axum)", idle, Some(hello.rss_kib()), "after its load"));
+    if first {
+        b.report.memory.push(MemoryRow::new(
+            "hello (bare axum)",
+            idle,
+            Some(hello.rss_kib()),
+            "after its load",
+        ));
+    }
     hello.stop(STOP_GRACE).await?;
-    b.report.ceiling_rps = Some(rps);
     Ok(Some(rps))
 }
 
@@ -159,22 +169,6 @@ async fn contacts_sqlite(b: &mut Bench, ceiling: Option<f64>) -> anyhow::Result<
     let client = b.client.clone();
     let ids = seed::contacts(&client, &base, "seed", SEED_CONTACTS).await?;
     let mut current_etag = None;
-
-    let live = Script::paths("live", &["/health/live".into()], &[]);
-    preflight(client.get(contacts.url("/health/live")), 200, "GET /health/live").await?;
-    http_row(
-        b,
-        Row {
-            id: "ref",
-            name: "GET /health/live",
-            setup: "service-kit middleware and request log, no handler work",
-            read: true,
-        },
-        &live,
-        (&base, &pids),
-        ceiling,
-    )
-    .await?;
 
     if b.options.runs(1) {
         let paths: Vec<String> = ids.iter().map(|id| format!("/contacts/{id}")).collect();
@@ -216,10 +210,26 @@ async fn contacts_sqlite(b: &mut Bench, ceiling: Option<f64>) -> anyhow::Result<
             "the feed grew by {} events but wrk counted {counted} created contacts",
             after - before
         );
+        // When wrk stops it hangs up on requests in flight. Does the feed announce every event
+        // that was committed?
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (_, announced) = seed::feed_sequence(&client, &base).await?;
+        let stored = seed::stored_sequence(&db).await?;
+        if stored != announced {
+            b.note(format!(
+                "finding: after wrk hung up on its POST /contacts connections, contacts' feed announced sequence \
+                 {announced} while its database held {stored}: a write whose client went away during its commit was \
+                 committed but the in-process feed head was not advanced (the request's future was dropped between \
+                 the commit and the advance), so the feed, its long polls and the contact cache lag until the next write"
+            ));
+        }
     }
     if b.options.runs(3) || b.options.runs(4) {
         // The subscription document holds the events after the last full archive page: make
         // it as full as it gets (19 of 20).
+        // One write first: its commit brings the announced head up to the database's (see
+        // the finding above), so the count below starts from the truth.
+        seed::contacts(&client, &base, "sync", 1).await?;
         let (_, sequence) = seed::feed_sequence(&client, &base).await?;
         let missing = (19 - sequence.rem_euclid(20)).rem_euclid(20) as usize;
         seed::contacts(&client, &base, "top-up", missing).await?;
@@ -547,7 +557,7 @@ async fn notifications(b: &mut Bench) -> anyhow::Result<()> {
         b.report.deliveries.push(delivery);
     }
 
-    let seconds = if b.options.quick { 2 } else { 4 };
+    let seconds = if b.options.quick { 2 } else { 3 };
     for (client, connections) in [("raw", 4usize), ("raw", 64), ("lettre", 4), ("lettre", 64)] {
         let run = smtp_capacity(b, client, connections, seconds).await?;
         eprintln!(

@@ -128,6 +128,18 @@ pub async fn million_events(database_url: &str, events: u64) -> anyhow::Result<D
     Ok(started.elapsed())
 }
 
+/// The newest sequence in a contacts SQLite database, read beside the running service (WAL
+/// lets a reader in while it writes).
+pub async fn stored_sequence(database_url: &str) -> anyhow::Result<i64> {
+    let mut conn = SqliteConnectOptions::from_str(database_url)?.read_only(true).connect().await?;
+    let sequence: i64 = sqlx::query_scalar("SELECT last_sequence FROM event_counter WHERE id = 1")
+        .fetch_one(&mut conn)
+        .await
+        .context("read event_counter")?;
+    sqlx::Connection::close(conn).await?;
+    Ok(sequence)
+}
+
 fn service_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
