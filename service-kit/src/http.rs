@@ -106,6 +106,9 @@ pub fn apply(router: Router, options: HttpOptions) -> Router {
     .unwrap_or_else(|_| HeaderValue::from_static(options.content_security_policy));
     router
         .fallback(crate::error::not_found_fallback)
+        .layer(middleware::from_fn(move |req: Request, next: Next| async move {
+            finish_writes(options.body_limit, req, next).await
+        }))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             let allowed_origin = allowed_origin.clone();
             async move { cross_site_guard(&allowed_origin, req, next).await }
@@ -120,6 +123,44 @@ pub fn apply(router: Router, options: HttpOptions) -> Router {
             async move { security_headers(csp, req, next).await }
         }))
         .layer(middleware::from_fn(log_and_measure))
+}
+
+/// Runs requests with unsafe methods to completion once their body has arrived. hyper drops a
+/// request's future when its client hangs up; a write cut short between its commit and what
+/// follows the commit (advancing the feed's in-memory head, waking a worker) would leave the
+/// service inconsistent until something else repaired it. So the body is read first (still
+/// cancellable, under the request deadline and the body limit), then the handler runs in a task
+/// of its own that a hang-up cannot stop. Reads stay cancellable: a held long poll for a client
+/// that is gone should end at once.
+async fn finish_writes(body_limit: usize, req: Request, next: Next) -> Response {
+    if is_safe_method(req.method()) {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, body_limit).await {
+        Ok(bytes) => bytes,
+        Err(e) if is_length_limit(&e) => return ApiError::payload_too_large().into_response(),
+        Err(e) => return ApiError::bad_request(format!("cannot read the request body: {e}")).into_response(),
+    };
+    let req = Request::from_parts(parts, axum::body::Body::from(bytes));
+    let span = tracing::Span::current();
+    match tokio::spawn(next.run(req).instrument(span)).await {
+        Ok(response) => response,
+        // Re-raised here so the panic layer answers it like any other handler panic.
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => ApiError::internal(format_args!("request task ended: {e}")).into_response(),
+    }
+}
+
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// Assigns the request id, opens the request span, logs one line when the response is ready and
