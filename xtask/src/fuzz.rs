@@ -42,7 +42,8 @@ pub const USAGE: &str = "usage: cargo xtask fuzz [--seconds N] [--examples N] [-
      --no-build    use the binaries as they are\n\
      --all-checks  all of schemathesis' checks (also conformance to the OpenAPI document), not only\n\
                    not_a_server_error; conformance findings then fail the run too\n\
-     OPENAPI_FUZZ  path of openapi-fuzz.sh (default ../shared/tools/openapi-fuzz.sh from the workspace)";
+     OPENAPI_FUZZ  run this openapi-fuzz.sh-style script instead of the pinned schemathesis that\n\
+                   is installed into target/fuzz-venv (python3 -m venv) on first use";
 
 const SERVICES: [&str; 3] = ["contacts", "calendar", "notifications"];
 
@@ -103,7 +104,7 @@ impl Options {
 
 pub async fn main(args: &[String]) -> anyhow::Result<()> {
     let options = Options::parse(args)?;
-    let tool = fuzz_tool()?;
+    let tool = FuzzTool::find()?;
     if options.build {
         crate::build(options.profile)?;
     }
@@ -176,15 +177,100 @@ pub async fn main(args: &[String]) -> anyhow::Result<()> {
     }
 }
 
-/// `openapi-fuzz.sh`: `OPENAPI_FUZZ`, or the shared tools folder next to the workspace.
-fn fuzz_tool() -> anyhow::Result<PathBuf> {
-    let path = std::env::var_os("OPENAPI_FUZZ")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::workspace_root().join("../shared/tools/openapi-fuzz.sh"));
-    if !path.is_file() {
-        bail!("{} not found: set OPENAPI_FUZZ to the path of openapi-fuzz.sh", path.display());
+/// The schemathesis release the fuzzing is pinned to.
+const SCHEMATHESIS: &str = "schemathesis==4.32.5";
+
+/// What runs the fuzzing.
+#[derive(Debug)]
+enum FuzzTool {
+    /// A script taking `SCHEMA BASE SECONDS EXAMPLES -- EXTRA` (`OPENAPI_FUZZ`, e.g. the team's
+    /// `openapi-fuzz.sh`).
+    Script(PathBuf),
+    /// The pinned schemathesis in a virtual environment of our own.
+    Schemathesis(PathBuf),
+}
+
+impl FuzzTool {
+    /// `OPENAPI_FUZZ` when set; otherwise the pinned schemathesis, installed into
+    /// `target/fuzz-venv` the first time.
+    fn find() -> anyhow::Result<Self> {
+        if let Some(path) = std::env::var_os("OPENAPI_FUZZ").map(PathBuf::from) {
+            if !path.is_file() {
+                bail!("OPENAPI_FUZZ={} is not a file", path.display());
+            }
+            return Ok(Self::Script(path));
+        }
+        let venv = artifacts_dir().parent().and_then(Path::parent).map_or_else(
+            || crate::workspace_root().join("target/fuzz-venv"),
+            |target| target.join("fuzz-venv"),
+        );
+        let bin = venv.join("bin/schemathesis");
+        let version = SCHEMATHESIS.trim_start_matches("schemathesis==");
+        let installed = std::process::Command::new(&bin)
+            .arg("--version")
+            .output()
+            .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains(version));
+        if !installed {
+            println!("installing {SCHEMATHESIS} into {}", venv.display());
+            run(std::process::Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+            run(std::process::Command::new(venv.join("bin/pip")).args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                SCHEMATHESIS,
+            ]))?;
+        }
+        Ok(Self::Schemathesis(bin))
     }
-    Ok(path)
+
+    /// The command fuzzing `schema` against `base` for about `seconds`, with `extra` arguments
+    /// for `schemathesis run`.
+    fn command(
+        &self,
+        schema: &Path,
+        base: &str,
+        options: &Options,
+        extra: &[String],
+    ) -> tokio::process::Command {
+        match self {
+            Self::Script(script) => {
+                let mut command = tokio::process::Command::new(script);
+                command
+                    .arg(schema)
+                    .arg(base)
+                    .arg(options.seconds.to_string())
+                    .arg(options.examples.to_string())
+                    .arg("--")
+                    .args(extra)
+                    .env("FUZZ_SPEND_TIME", "1");
+                command
+            }
+            Self::Schemathesis(bin) => {
+                // The same run as openapi-fuzz.sh with FUZZ_SPEND_TIME=1: spend the budget, and
+                // a hard stop a minute after it.
+                let mut command = tokio::process::Command::new("timeout");
+                command
+                    .args(["-k", "10", &(options.seconds + 60).to_string()])
+                    .arg(bin)
+                    .args(["--no-color", "run"])
+                    .arg(schema)
+                    .args(["--url", base])
+                    .args(["--max-examples", &options.examples.to_string()])
+                    .args(["--max-time", &options.seconds.to_string()])
+                    .args(["--wait-for-schema", "15", "--workers", "1"])
+                    .args(extra)
+                    // schemathesis keeps its example database in the working directory.
+                    .current_dir(schema.parent().unwrap_or(Path::new(".")));
+                command
+            }
+        }
+    }
+}
+
+fn run(command: &mut std::process::Command) -> anyhow::Result<()> {
+    let status = command.status().with_context(|| format!("cannot run {command:?}"))?;
+    anyhow::ensure!(status.success(), "{command:?} failed ({status})");
+    Ok(())
 }
 
 fn artifacts_dir() -> PathBuf {
@@ -246,7 +332,7 @@ impl std::fmt::Display for Verdict {
 
 async fn fuzz_all(
     options: &Options,
-    tool: &Path,
+    tool: &FuzzTool,
     out: &Path,
     system: &System,
     token: &str,
@@ -283,7 +369,7 @@ async fn fuzz_all(
 #[allow(clippy::too_many_arguments)]
 async fn fuzz_one(
     options: &Options,
-    tool: &Path,
+    tool: &FuzzTool,
     out: &Path,
     http: &reqwest::Client,
     service: &'static str,
@@ -306,24 +392,21 @@ async fn fuzz_one(
     let started = Instant::now();
     let output_path = out.join(format!("{service}-schemathesis.txt"));
     let output = std::fs::File::create(&output_path)?;
-    let mut command = tokio::process::Command::new(tool);
-    command
-        .arg(&schema)
-        .arg(&base)
-        .arg(options.seconds.to_string())
-        .arg(options.examples.to_string())
-        .arg("--")
-        .args(["--request-timeout", &REQUEST_TIMEOUT_SECS.to_string()])
-        .args(["--suppress-health-check", "all"])
-        .args(if options.all_checks { vec![] } else { vec!["--checks", "not_a_server_error"] })
-        .env("FUZZ_SPEND_TIME", "1")
-        .stdout(output.try_clone()?)
-        .stderr(output)
-        .kill_on_drop(true);
-    if let Some(auth) = &auth {
-        command.args(["--header", auth]);
+    let mut extra: Vec<String> = vec![
+        "--request-timeout".into(),
+        REQUEST_TIMEOUT_SECS.to_string(),
+        "--suppress-health-check".into(),
+        "all".into(),
+    ];
+    if !options.all_checks {
+        extra.extend(["--checks".into(), "not_a_server_error".into()]);
     }
-    let status = command.status().await.with_context(|| format!("cannot run {}", tool.display()))?;
+    if let Some(auth) = &auth {
+        extra.extend(["--header".into(), auth.clone()]);
+    }
+    let mut command = tool.command(&schema, &base, options, &extra);
+    command.stdout(output.try_clone()?).stderr(output).kill_on_drop(true);
+    let status = command.status().await.with_context(|| format!("cannot run {tool:?}"))?;
     let text = std::fs::read_to_string(&output_path).unwrap_or_default();
     let cases = summary_line(&text);
     println!("  {service}: {cases} in {:.0} s, schemathesis {status}", started.elapsed().as_secs_f64());
