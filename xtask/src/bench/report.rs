@@ -229,13 +229,17 @@ impl Report {
             targets.push(Target { what: what.into(), target: target.into(), measured, verdict });
         };
         let rps = |r: &HttpRow| r.measured.median().requests_per_s;
+        let by_cpu = |r: &HttpRow| {
+            self.cpu_ratio(r).map(|x| format!("; by CPU {:.0}%", x * 100.0)).unwrap_or_default()
+        };
         let ratio = |r: &HttpRow| r.ratio_to_ceiling.unwrap_or(0.0);
 
         push(
             "`GET /contacts/{id}`",
             "≥ 50% of the bare-axum ceiling",
-            self.row("1")
-                .map(|r| (format!("{:.0}% ({:.0} req/s)", ratio(r) * 100.0, rps(r)), ratio(r) >= 0.5)),
+            self.row("1").map(|r| {
+                (format!("{:.0}% ({:.0} req/s){}", ratio(r) * 100.0, rps(r), by_cpu(r)), ratio(r) >= 0.5)
+            }),
         );
         push(
             "`POST /contacts`",
@@ -250,8 +254,9 @@ impl Report {
         push(
             "`GET /feed` → `304`",
             "≥ 70% of the ceiling",
-            self.row("4")
-                .map(|r| (format!("{:.0}% ({:.0} req/s)", ratio(r) * 100.0, rps(r)), ratio(r) >= 0.7)),
+            self.row("4").map(|r| {
+                (format!("{:.0}% ({:.0} req/s){}", ratio(r) * 100.0, rps(r), by_cpu(r)), ratio(r) >= 0.7)
+            }),
         );
         let archive = match (self.row("5 (first pages)"), self.row("5 (last pages)")) {
             (Some(first), Some(last)) => {
@@ -381,7 +386,7 @@ impl Report {
         let _ = writeln!(
             md,
             "- load average (1/5/15 min) before the run {:.2} / {:.2} / {:.2}, after {:.2} / {:.2} / {:.2}; the machine is shared, \
-             so every run also records the CPU time used by other processes (column \"other CPU\")",
+             so every run also records the CPU time used by other processes (the \"cores\" column)",
             self.load_before[0],
             self.load_before[1],
             self.load_before[2],
@@ -415,15 +420,15 @@ impl Report {
         let _ = writeln!(md, "## HTTP scenarios\n");
         let _ = writeln!(
             md,
-            "| # | request | req/s | p50 ms | p99 ms | vs ceiling | service CPU µs/req | req/s of each run | cores: service / wrk / other | setup |\n\
-             | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |"
+            "| # | request | req/s | p50 ms | p99 ms | vs ceiling | service CPU µs/req | vs ceiling by CPU | req/s of each run | cores: service / wrk / other | setup |\n\
+             | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |"
         );
         for r in &self.http {
             let run = r.measured.median();
             let wall: f64 = run.seconds.max(1e-9);
             let _ = writeln!(
                 md,
-                "| {} | `{}` | {:.0} | {:.2} | {:.2} | {} | {:.1} | {} | {:.2} / {:.2} / {:.2} | {} |",
+                "| {} | `{}` | {:.0} | {:.2} | {:.2} | {} | {:.1} | {} | {} | {:.2} / {:.2} / {:.2} | {} |",
                 r.scenario,
                 r.name,
                 run.requests_per_s,
@@ -431,7 +436,8 @@ impl Report {
                 run.latency_ms.p99,
                 r.ratio_to_ceiling.map(|x| format!("{:.0}%", x * 100.0)).unwrap_or_else(|| "—".into()),
                 run.server_cpu_us_per_request,
-                r.measured.all_rps().iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(", "),
+                self.cpu_ratio(r).map(|x| format!("{:.0}%", x * 100.0)).unwrap_or_else(|| "—".into()),
+                runs_text(&r.measured),
                 run.cpu.server_s / wall,
                 run.cpu.load_s / wall,
                 run.cpu.other_s / wall,
@@ -441,8 +447,14 @@ impl Report {
         let _ = writeln!(
             md,
             "\n\"service CPU µs/req\": the service process's CPU time (all threads, user and kernel) during the run divided by \
-             the requests. \"cores\": CPU time per second of the run used by the service, by wrk, and by every other process \
-             on the machine (this harness excluded); with the split, 1.00 is a whole core.\n"
+             the requests. \"vs ceiling by CPU\": the bare server's CPU per request divided by this one's, the throughput \
+             ratio when both are bound by their one core; it hardly depends on what else runs on the machine. \"cores\": \
+             CPU time per second of the run used by the service, by wrk, and by every other process on the machine (this \
+             harness excluded); with the split, 1.00 is a whole core. A run during which other processes took more than \
+             {:.1} of a core was repeated (at most {} times per scenario; repeated runs in brackets, all of them in \
+             results.json).\n",
+            super::wrk::DISTURBED,
+            super::wrk::RETRIES
         );
         self.where_the_time_goes(&mut md);
 
@@ -606,6 +618,33 @@ impl Report {
         }
         let _ = writeln!(md);
     }
+}
+
+impl Report {
+    /// The best (lowest) CPU per request of the ceiling runs over this row's.
+    fn cpu_ratio(&self, row: &HttpRow) -> Option<f64> {
+        if !row.read || row.scenario.starts_with("ceiling") {
+            return None;
+        }
+        let ceiling = self
+            .http
+            .iter()
+            .filter(|r| r.scenario.starts_with("ceiling"))
+            .map(|r| r.measured.median().server_cpu_us_per_request)
+            .fold(f64::INFINITY, f64::min);
+        let own = row.measured.median().server_cpu_us_per_request;
+        (ceiling.is_finite() && own > 0.0).then(|| ceiling / own)
+    }
+}
+
+fn runs_text(measured: &super::wrk::Measured) -> String {
+    let mut text = measured.all_rps().iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(", ");
+    if !measured.discarded.is_empty() {
+        let repeated: Vec<String> =
+            measured.discarded.iter().map(|r| format!("{:.0}", r.requests_per_s)).collect();
+        text.push_str(&format!(" [{}]", repeated.join(", ")));
+    }
+    text
 }
 
 fn mb(kib: u64) -> f64 {

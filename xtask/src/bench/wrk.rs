@@ -165,7 +165,15 @@ pub struct Measured {
     pub runs: Vec<Run>,
     /// Index into `runs` of the run with the median throughput.
     pub median: usize,
+    /// Runs repeated because other processes took more than [`DISTURBED`] of a core meanwhile.
+    pub discarded: Vec<Run>,
 }
+
+/// CPU of other processes (in cores) above which a run is repeated, at most [`RETRIES`] times
+/// per scenario. On a shared machine someone's compile can take the service's core away; such a
+/// run measures the compile, not the service.
+pub const DISTURBED: f64 = 0.2;
+pub const RETRIES: usize = 3;
 
 impl Measured {
     pub fn median(&self) -> &Run {
@@ -213,24 +221,38 @@ pub async fn measure_interleaved(
         }
     }
     let mut all: Vec<(Vec<Run>, String)> = scripts.iter().map(|_| (Vec::new(), String::new())).collect();
+    let mut discarded: Vec<Vec<Run>> = scripts.iter().map(|_| Vec::new()).collect();
     for rep in 0..shape.repetitions.max(1) {
         for (i, script) in scripts.iter().enumerate() {
-            let path = script.write(dir, &format!("{}r{rep}s{i}", &tag[..8]))?;
-            let load_at_start = super::machine::load_average()[0];
-            let mark = CpuMark::now(server_pids);
-            let (summary, command) = run_wrk(shape, shape.duration, &path, &script.headers, base).await?;
-            let cpu = mark.since();
-            all[i].1 = command;
-            all[i].0.push(Run::new(&summary, cpu, load_at_start));
+            for attempt in 0.. {
+                let path = script.write(dir, &format!("{}r{rep}s{i}a{attempt}", &tag[..8]))?;
+                let load_at_start = super::machine::load_average()[0];
+                let mark = CpuMark::now(server_pids);
+                let (summary, command) = run_wrk(shape, shape.duration, &path, &script.headers, base).await?;
+                let run = Run::new(&summary, mark.since(), load_at_start);
+                all[i].1 = command;
+                let other = run.cpu.other_s / run.seconds.max(1e-9);
+                if other > DISTURBED && discarded[i].len() < RETRIES {
+                    eprintln!(
+                        "bench: {}: other processes took {other:.2} cores, repeating the run",
+                        script.name
+                    );
+                    discarded[i].push(run);
+                    continue;
+                }
+                all[i].0.push(run);
+                break;
+            }
         }
     }
     Ok(all
         .into_iter()
-        .map(|(runs, command)| {
+        .zip(discarded)
+        .map(|((runs, command), discarded)| {
             let mut order: Vec<usize> = (0..runs.len()).collect();
             order.sort_by(|&a, &b| runs[a].requests_per_s.total_cmp(&runs[b].requests_per_s));
             let median = order[order.len() / 2];
-            Measured { command, runs, median }
+            Measured { command, runs, median, discarded }
         })
         .collect())
 }
