@@ -53,7 +53,13 @@ impl Client<'_> {
         let mut latencies = Latencies::default();
         let started = Instant::now();
         while latencies.len() < requests || !done().await {
-            assert!(started.elapsed() < PATIENCE, "phase {name} did not finish within {PATIENCE:?}");
+            assert!(
+                started.elapsed() < PATIENCE,
+                "phase {name} did not finish within {PATIENCE:?}: {} requests so far, p99 {:?}, slowest {:?}",
+                latencies.len(),
+                latencies.p99(),
+                latencies.max()
+            );
             self.round(&mut latencies).await;
         }
         eprintln!(
