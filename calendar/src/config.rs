@@ -81,7 +81,8 @@ pub struct BreakerSettings {
     pub failure_rate: f64,
     /// `BREAKER_MIN_CALLS`: calls in the window before the rate counts (default 5).
     pub min_calls: usize,
-    /// `BREAKER_WINDOW_MS`: the sliding window (default 60000).
+    /// `BREAKER_WINDOW_MS`: the sliding window (default 10000). Short, so that a streak of
+    /// failures opens the breaker within seconds instead of waiting for older successes to age out.
     pub window: Duration,
     /// `BREAKER_OPEN_MS`: how long it stays open before letting a probe through (default 30000).
     pub open_for: Duration,
@@ -185,7 +186,7 @@ impl Settings {
             breaker: BreakerSettings {
                 failure_rate,
                 min_calls: positive("BREAKER_MIN_CALLS", env.breaker_min_calls, 5)?,
-                window: millis("BREAKER_WINDOW_MS", env.breaker_window_ms, 60_000)?,
+                window: millis("BREAKER_WINDOW_MS", env.breaker_window_ms, 10_000)?,
                 open_for: millis("BREAKER_OPEN_MS", env.breaker_open_ms, 30_000)?,
             },
         };
