@@ -5,6 +5,7 @@ pub const EVENT_PARTICIPANTS: &str = "event_participants";
 pub const FEED_EVENTS_PROCESSED: &str = "feed_events_processed_total";
 pub const FEED_CONSUMER_LAG: &str = "feed_consumer_lag_seconds";
 pub const FEED_LAST_SUCCESS: &str = "feed_last_success_timestamp_seconds";
+pub const FEED_CHECKPOINT: &str = "feed_checkpoint_sequence";
 pub const FEED_ERRORS: &str = "feed_errors_total";
 pub const OUTBOX_PENDING: &str = "outbox_pending";
 pub const NOTIFICATIONS_DISPATCHED: &str = "notifications_dispatched_total";
@@ -29,6 +30,10 @@ pub fn describe() {
         FEED_LAST_SUCCESS,
         metrics::Unit::Seconds,
         "Unix time of the last successful feed poll"
+    );
+    metrics::describe_gauge!(
+        FEED_CHECKPOINT,
+        "Sequence of the last contacts feed event applied (compare with the feed's newest)"
     );
     metrics::describe_counter!(FEED_ERRORS, "Feed follower errors, by kind");
     metrics::describe_gauge!(OUTBOX_PENDING, "Notification jobs waiting in the outbox");

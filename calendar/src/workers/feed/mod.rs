@@ -23,7 +23,9 @@ use self::document::{DocumentError, FeedEvent, Page};
 use self::fetch::{Conditions, FetchError, Fetched, Fetcher};
 use super::backoff;
 use crate::config::FeedSettings;
-use crate::metrics::{FEED_CONSUMER_LAG, FEED_ERRORS, FEED_EVENTS_PROCESSED, FEED_LAST_SUCCESS};
+use crate::metrics::{
+    FEED_CHECKPOINT, FEED_CONSUMER_LAG, FEED_ERRORS, FEED_EVENTS_PROCESSED, FEED_LAST_SUCCESS,
+};
 use crate::store::checkpoint::{self, Checkpoint};
 
 const ATOM: &str = "application/atom+xml, application/xml;q=0.9";
@@ -323,14 +325,20 @@ impl Follower {
         }
     }
 
+    /// Sets the checkpoint and lag gauges from the stored checkpoint.
     async fn update_lag(&self, caught_up: bool) {
-        let lag = if caught_up {
+        let checkpoint = match checkpoint::load(&self.db.reader).await {
+            Ok(cp) => cp,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the feed checkpoint for the metrics");
+                return;
+            }
+        };
+        metrics::gauge!(FEED_CHECKPOINT).set(checkpoint.sequence as f64);
+        let lag = if caught_up || checkpoint.sequence == 0 {
             0.0
         } else {
-            match checkpoint::load(&self.db.reader).await {
-                Ok(cp) if cp.sequence > 0 => ((now_millis() - cp.event_timestamp).max(0) as f64) / 1000.0,
-                _ => 0.0,
-            }
+            ((now_millis() - checkpoint.event_timestamp).max(0) as f64) / 1000.0
         };
         metrics::gauge!(FEED_CONSUMER_LAG).set(lag);
     }
