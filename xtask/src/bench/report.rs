@@ -450,9 +450,9 @@ impl Report {
              the requests. \"vs ceiling by CPU\": the bare server's CPU per request divided by this one's, the throughput \
              ratio when both are bound by their one core; it hardly depends on what else runs on the machine. \"cores\": \
              CPU time per second of the run used by the service, by wrk, and by every other process on the machine (this \
-             harness excluded); with the split, 1.00 is a whole core. A run during which other processes took more than \
-             {:.1} of a core was repeated (at most {} times per scenario; repeated runs in brackets, all of them in \
-             results.json).\n",
+             harness excluded); with the split, 1.00 is a whole core. When other processes took more than {:.1} of a core \
+             during a run, up to {} more runs were made and the least disturbed kept (the others in brackets; all in \
+             results.json); not for PostgreSQL, whose server is one of the other processes.\n",
             super::wrk::DISTURBED,
             super::wrk::RETRIES
         );

@@ -744,7 +744,8 @@ async fn postgres(b: &mut Bench, ceiling: Option<f64>) -> anyhow::Result<()> {
     let pids = [contacts.pid()];
     let ids = seed::contacts(&b.client, &base, "pg", SEED_CONTACTS).await?;
     let paths: Vec<String> = ids.iter().map(|id| format!("/contacts/{id}")).collect();
-    let script = Script::paths("get-contact-pg", &paths, &["Accept: application/json"]);
+    let mut script = Script::paths("get-contact-pg", &paths, &["Accept: application/json"]);
+    script.other_load_expected = true;
     let version = postgres_show(&server, "server_version").await.unwrap_or_else(|| "?".into());
     let setup = format!("as 1, PostgreSQL {version} on this machine (its CPU time counts as other)");
     http_row(
@@ -755,7 +756,8 @@ async fn postgres(b: &mut Bench, ceiling: Option<f64>) -> anyhow::Result<()> {
         ceiling,
     )
     .await?;
-    let script = Script::custom("post-contact-pg", wrk::POST_CONTACTS_LUA, &[]);
+    let mut script = Script::custom("post-contact-pg", wrk::POST_CONTACTS_LUA, &[]);
+    script.other_load_expected = true;
     let sync = postgres_show(&server, "synchronous_commit").await.unwrap_or_else(|| "?".into());
     let setup = format!("as 2, PostgreSQL {version}, synchronous_commit={sync}");
     http_row(
