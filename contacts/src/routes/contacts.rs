@@ -121,6 +121,10 @@ impl ListParams {
             None | Some("") => None,
             Some(raw) => Some(Cursor::decode(raw).ok_or(ContactsError::UnknownCursor)?),
         };
+        // No stored field holds a control character, and PostgreSQL refuses NUL in any text.
+        if self.q.as_deref().is_some_and(|q| q.chars().any(char::is_control)) {
+            return Err(invalid("q", "must not contain control characters"));
+        }
         let search = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_owned);
         Ok(ListQuery { search, after, limit })
     }
@@ -158,7 +162,7 @@ fn vary_accept(mut response: Response) -> Response {
         (status = 200, description = "A page of contacts (browsers asking for text/html get the page)", body = ContactList),
         (status = 400, description = "Malformed query string", body = ErrorBody),
         (status = 404, description = "The cursor names no page (it was not made by this service)", body = ErrorBody),
-        (status = 422, description = "Limit out of range", body = ErrorBody),
+        (status = 422, description = "Limit out of range, or control characters in the search", body = ErrorBody),
     ))]
 pub async fn list_contacts(
     State(state): State<AppState>,

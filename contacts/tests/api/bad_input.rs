@@ -229,6 +229,8 @@ async fn bad_listing_parameters_are_refused() {
         ("limit=-1", StatusCode::BAD_REQUEST, None),
         ("cursor=zzz", StatusCode::NOT_FOUND, Some("cursor")),
         ("cursor=6162", StatusCode::NOT_FOUND, Some("cursor")),
+        ("q=a%00b", StatusCode::UNPROCESSABLE_ENTITY, Some("q")),
+        ("q=%0D%0A", StatusCode::UNPROCESSABLE_ENTITY, Some("q")),
     ] {
         let (got, body) = error_code(app.get(&format!("/contacts?{query}")).await).await;
         assert_eq!(got, status, "{query}: {body}");
