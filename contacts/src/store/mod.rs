@@ -8,6 +8,8 @@ mod rebuild;
 use std::sync::Arc;
 
 use service_kit::db::{Backend, Db, is_unique_violation, now_millis};
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
 use sqlx::{Any, Row, Transaction};
 use uuid::Uuid;
 
@@ -40,6 +42,24 @@ pub struct Store {
 
 const INSERT_CONTACT: &str = "INSERT INTO contacts \
      (id, firstname, lastname, email, email_key, sort_key, search_text) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+const UPDATE_CONTACT: &str = "UPDATE contacts SET firstname = $2, lastname = $3, email = $4, email_key = $5, \
+     sort_key = $6, search_text = $7 WHERE id = $1";
+
+type AnyQuery<'q> = Query<'q, Any, AnyArguments>;
+
+/// Binds a contact's columns as `$1` to `$7` in the order of [`INSERT_CONTACT`]: id, names,
+/// email, then the derived lookup, sort and search columns.
+fn bind_contact<'q>(query: AnyQuery<'q>, contact: &Contact) -> AnyQuery<'q> {
+    query
+        .bind(contact.id.to_string())
+        .bind(&contact.firstname)
+        .bind(&contact.lastname)
+        .bind(&contact.email)
+        .bind(contact.email_key())
+        .bind(contact.sort_key())
+        .bind(contact.search_text())
+}
 
 /// [`INSERT_CONTACT`], then the counter and the event as in [`Store::append`]; `$n` names the
 /// n-th argument in every statement.
@@ -79,16 +99,7 @@ impl Store {
             return self.create_on_sqlite(contact, &data).await;
         }
         let mut tx = self.db.writer.begin().await?;
-        let inserted = sqlx::query(INSERT_CONTACT)
-            .bind(contact.id.to_string())
-            .bind(&contact.firstname)
-            .bind(&contact.lastname)
-            .bind(&contact.email)
-            .bind(contact.email_key())
-            .bind(contact.sort_key())
-            .bind(contact.search_text())
-            .execute(&mut *tx)
-            .await;
+        let inserted = bind_contact(sqlx::query(INSERT_CONTACT), &contact).execute(&mut *tx).await;
         match inserted {
             Err(e) if is_unique_violation(&e) => return Err(WriteError::EmailTaken),
             other => other?,
@@ -104,14 +115,7 @@ impl Store {
     /// frequent write.
     async fn create_on_sqlite(&self, contact: Contact, data: &EventData) -> Result<Contact, WriteError> {
         let mut tx = self.db.writer.begin().await?;
-        let rows = sqlx::query(CREATE_ON_SQLITE)
-            .bind(contact.id.to_string())
-            .bind(&contact.firstname)
-            .bind(&contact.lastname)
-            .bind(&contact.email)
-            .bind(contact.email_key())
-            .bind(contact.sort_key())
-            .bind(contact.search_text())
+        let rows = bind_contact(sqlx::query(CREATE_ON_SQLITE), &contact)
             .bind(Uuid::now_v7().to_string())
             .bind(data.kind().as_str())
             .bind(now_millis())
@@ -143,19 +147,7 @@ impl Store {
             return Ok(contact);
         }
         updates.apply_to(&mut contact);
-        let updated = sqlx::query(
-            "UPDATE contacts SET firstname = $2, lastname = $3, email = $4, email_key = $5, \
-             sort_key = $6, search_text = $7 WHERE id = $1",
-        )
-        .bind(contact.id.to_string())
-        .bind(&contact.firstname)
-        .bind(&contact.lastname)
-        .bind(&contact.email)
-        .bind(contact.email_key())
-        .bind(contact.sort_key())
-        .bind(contact.search_text())
-        .execute(&mut *tx)
-        .await;
+        let updated = bind_contact(sqlx::query(UPDATE_CONTACT), &contact).execute(&mut *tx).await;
         match updated {
             Err(e) if is_unique_violation(&e) => return Err(WriteError::EmailTaken),
             other => other?,

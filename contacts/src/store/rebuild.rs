@@ -32,19 +32,7 @@ impl Store {
         let state = replay(&events);
         sqlx::query("DELETE FROM contacts").execute(&mut *tx).await?;
         for contact in state.values() {
-            sqlx::query(
-                "INSERT INTO contacts (id, firstname, lastname, email, email_key, sort_key, search_text) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(contact.id.to_string())
-            .bind(&contact.firstname)
-            .bind(&contact.lastname)
-            .bind(&contact.email)
-            .bind(contact.email_key())
-            .bind(contact.sort_key())
-            .bind(contact.search_text())
-            .execute(&mut *tx)
-            .await?;
+            super::bind_contact(sqlx::query(super::INSERT_CONTACT), contact).execute(&mut *tx).await?;
         }
         sqlx::query("UPDATE event_counter SET contact_count = $1 WHERE id = 1")
             .bind(state.len() as i64)
