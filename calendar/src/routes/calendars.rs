@@ -92,10 +92,7 @@ async fn load_user(state: &AppState, raw_id: &str) -> Result<User> {
 
 async fn ics_calendar(state: &AppState, user: &User) -> Result<Response> {
     let events = events::all_for_user(&state.db.reader, user.id).await?;
-    let links = state.links.clone();
-    let body = ics::calendar(user, &events, |e| {
-        url::Url::parse(&links.event(e.id)).unwrap_or_else(|_| links.base.clone())
-    });
+    let body = ics::calendar(user, &events, |e| state.links.event(e.id));
     Ok(([(CONTENT_TYPE, ics::CONTENT_TYPE), (CACHE_CONTROL, "no-cache")], body).into_response())
 }
 
