@@ -21,6 +21,8 @@ const MAX_SPAN_DAYS: i64 = 366;
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct EventInput {
     /// What the event is called (1 to 200 characters).
+    // An `Option` only so that a missing title gets the `422` naming it; documented as required.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 200)]
     pub title: Option<String>,
     /// Day of month of an all-day event (original form).
     pub day: Option<NumberOrText>,

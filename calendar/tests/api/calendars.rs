@@ -240,3 +240,18 @@ async fn the_ics_export_is_a_valid_calendar() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_openapi_document_says_an_event_needs_a_title() {
+    let feed = FeedServer::start(20).await;
+    let app = spawn_app(&feed).await;
+    let doc = json_body(app.get("/openapi.json").await).await;
+    let input = &doc["components"]["schemas"]["EventInput"];
+    assert!(input["required"].as_array().is_some_and(|r| r.contains(&json!("title"))), "{input}");
+    assert_eq!(input["properties"]["title"]["type"], "string", "{input}");
+    for path in ["/calendar/{userId}", "/event/{id}"] {
+        let operation = &doc["paths"][path][if path.starts_with("/event") { "put" } else { "post" }];
+        let body = &operation["requestBody"]["content"]["application/json"]["schema"]["$ref"];
+        assert_eq!(body, "#/components/schemas/EventInput", "{path}");
+    }
+}
