@@ -43,15 +43,18 @@ impl From<ApiError> for Error {
     }
 }
 
-/// The `422` body for unknown participants: the usual shape plus the list.
+/// The `422` body of `POST /event/{id}/participants`: the usual shape, plus the list when some
+/// addresses belong to no known user.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UnknownParticipantsBody {
-    /// `unknown_participants`.
+    /// `unknown_participants` (some addresses are not known users) or `invalid_field` (one is
+    /// not an e-mail address).
     pub error: &'static str,
     pub message: String,
     /// `emails`.
     pub field: &'static str,
-    /// The e-mails that belong to no known user.
+    /// The e-mails that belong to no known user (with `unknown_participants` only).
+    #[schema(required = false)]
     pub unknown: Vec<String>,
 }
 

@@ -242,7 +242,7 @@ async fn the_ics_export_is_a_valid_calendar() {
 }
 
 #[tokio::test]
-async fn the_openapi_document_says_an_event_needs_a_title() {
+async fn the_openapi_document_describes_event_bodies_and_invitation_errors_as_they_are() {
     let feed = FeedServer::start(20).await;
     let app = spawn_app(&feed).await;
     let doc = json_body(app.get("/openapi.json").await).await;
@@ -254,4 +254,10 @@ async fn the_openapi_document_says_an_event_needs_a_title() {
         let body = &operation["requestBody"]["content"]["application/json"]["schema"]["$ref"];
         assert_eq!(body, "#/components/schemas/EventInput", "{path}");
     }
+    // A malformed address is answered in the usual error shape, without the `unknown` list.
+    let invitation_error = &doc["components"]["schemas"]["UnknownParticipantsBody"];
+    assert!(
+        !invitation_error["required"].as_array().unwrap().contains(&json!("unknown")),
+        "{invitation_error}"
+    );
 }
