@@ -20,6 +20,8 @@ pub const DEFAULT_PORT: u16 = 3003;
 pub const DEFAULT_MAIL_FROM: &str = "Notifications <notifications@localhost>";
 /// Default user name for the operator pages (`ADMIN_USER`).
 pub const DEFAULT_ADMIN_USER: &str = "admin";
+/// Days a finished job is kept (`RETENTION_DAYS`).
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 
 /// A secret string: compared by [`crate::auth`], hidden from `Debug`.
 #[derive(Clone, PartialEq, Eq)]
@@ -102,7 +104,10 @@ pub struct Settings {
     /// Whether the password was generated because `ADMIN_PASSWORD` was unset.
     pub admin_password_generated: bool,
     pub delivery: DeliverySettings,
-    /// Run the delivery worker in the background (tests switch it off to drive it by hand).
+    /// `RETENTION_DAYS`: how long a finished (`sent` or `failed`) job and its mailbox message are
+    /// kept after they last changed; `None` (`0`) keeps them forever (default 30 days).
+    pub retention: Option<Duration>,
+    /// Run the background workers (delivery, retention); tests switch them off to drive them by hand.
     pub run_worker: bool,
 }
 
@@ -120,6 +125,7 @@ struct Env {
     retry_max_ms: Option<u64>,
     send_lease_ms: Option<u64>,
     poll_interval_ms: Option<u64>,
+    retention_days: Option<u32>,
 }
 
 impl Settings {
@@ -203,6 +209,17 @@ impl Settings {
             return Err(ConfigError::new("SEND_LEASE_MS: must be longer than SMTP_TIMEOUT_MS"));
         }
         let poll_interval = millis("POLL_INTERVAL_MS", env.poll_interval_ms, 5_000)?;
+        let retention = match env.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS) {
+            0 => None,
+            days @ 1..=36_500 => Some(Duration::from_secs(u64::from(days) * 86_400)),
+            days => {
+                return Err(ConfigError::invalid(
+                    "RETENTION_DAYS",
+                    "a number of days from 0 (keep forever) to 36500",
+                    &days.to_string(),
+                ));
+            }
+        };
         Ok(Self {
             common,
             tokens,
@@ -221,6 +238,7 @@ impl Settings {
                 send_lease,
                 poll_interval,
             },
+            retention,
             run_worker: true,
         })
     }
@@ -246,6 +264,7 @@ impl Settings {
                 send_lease: Duration::from_secs(30),
                 poll_interval: Duration::from_millis(200),
             },
+            retention: Some(Duration::from_secs(u64::from(DEFAULT_RETENTION_DAYS) * 86_400)),
             run_worker: true,
         }
     }
@@ -285,6 +304,14 @@ mod tests {
         assert_eq!(s.tokens.len(), 1);
         assert_eq!(s.tokens[0].expose().len(), 64);
         assert_eq!(s.delivery.mail_from.email.domain(), "localhost");
+        assert_eq!(s.retention, Some(Duration::from_secs(30 * 86_400)));
+    }
+
+    #[test]
+    fn retention_is_in_days_and_zero_keeps_jobs_forever() {
+        let s = Settings::from_vars(vars(&[("RETENTION_DAYS", "7")])).unwrap();
+        assert_eq!(s.retention, Some(Duration::from_secs(7 * 86_400)));
+        assert_eq!(Settings::from_vars(vars(&[("RETENTION_DAYS", "0")])).unwrap().retention, None);
     }
 
     #[test]
@@ -303,6 +330,8 @@ mod tests {
             ("MAX_ATTEMPTS", "0"),
             ("SMTP_TIMEOUT_MS", "soon"),
             ("NOTIFICATION_TOKENS", "with space"),
+            ("RETENTION_DAYS", "36501"),
+            ("RETENTION_DAYS", "-1"),
         ] {
             let err = Settings::from_vars(vars(&[(var, value)])).unwrap_err();
             assert!(err.to_string().contains(var), "{var}: {err}");

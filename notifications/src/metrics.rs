@@ -12,6 +12,7 @@
 //!   included, whatever its outcome;
 //! - `notifications_sends_in_flight` (gauge): deliveries in progress (at most
 //!   `SMTP_MAX_CONCURRENCY`).
+//! - `notifications_jobs_deleted_total` (counter): finished jobs deleted after `RETENTION_DAYS`.
 
 use std::time::Duration;
 
@@ -46,6 +47,11 @@ pub fn describe() {
         "Duration of one SMTP send, connecting included, whatever the outcome"
     );
     metrics::describe_gauge!("notifications_sends_in_flight", "Deliveries in progress");
+    metrics::describe_counter!(
+        "notifications_jobs_deleted_total",
+        "Finished jobs deleted after RETENTION_DAYS, with their mailbox messages"
+    );
+    metrics::counter!("notifications_jobs_deleted_total").increment(0);
     metrics::counter!("notifications_jobs_created_total").increment(0);
     metrics::counter!("notifications_sent_total").increment(0);
     metrics::counter!("notifications_retries_total").increment(0);
@@ -95,4 +101,8 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         metrics::gauge!("notifications_sends_in_flight").decrement(1.0);
     }
+}
+
+pub fn jobs_deleted(count: u64) {
+    metrics::counter!("notifications_jobs_deleted_total").increment(count);
 }

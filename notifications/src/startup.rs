@@ -14,7 +14,7 @@ use url::Url;
 use crate::auth::Auth;
 use crate::config::{Delivery, Settings};
 use crate::routes::{self, AppState};
-use crate::workers::Sender;
+use crate::workers::{Retention, Sender};
 
 pub const MIGRATIONS: Migrations = Migrations {
     sqlite: &[MigrationFile {
@@ -42,6 +42,7 @@ pub struct Application {
     limits: ServerLimits,
     db: Db,
     sender: Sender,
+    retention: Option<Retention>,
     run_worker: bool,
 }
 
@@ -83,7 +84,8 @@ impl Application {
         let router = app::router(Routes { api, openapi, count_histograms: &[] }, &db, http);
         crate::metrics::describe();
         let limits = ServerLimits::from_settings(&settings.common);
-        Ok(Self { bound, router, limits, db, sender, run_worker: settings.run_worker })
+        let retention = settings.retention.map(|keep| Retention::new(db.clone(), keep));
+        Ok(Self { bound, router, limits, db, sender, retention, run_worker: settings.run_worker })
     }
 
     pub fn port(&self) -> u16 {
@@ -100,11 +102,20 @@ impl Application {
         self.sender.clone()
     }
 
+    /// The retention sweep, unless `RETENTION_DAYS` is 0 (tests call [`Retention::sweep`] with
+    /// a time of their choosing).
+    pub fn retention(&self) -> Option<Retention> {
+        self.retention.clone()
+    }
+
     /// Runs until `shutdown` is cancelled (or a task fails), then closes the database.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let mut workers: Vec<Worker> = Vec::new();
         if self.run_worker {
             workers.push(("delivery worker", Box::pin(self.sender.clone().run(shutdown.clone()))));
+            if let Some(retention) = self.retention.clone() {
+                workers.push(("retention sweep", Box::pin(retention.run(shutdown.clone()))));
+            }
         }
         let result = app::run(self.bound, self.router, self.limits, workers, shutdown).await;
         self.db.close().await;

@@ -245,6 +245,40 @@ pub async fn mark_failed(db: &Db, id: Uuid, token: &str, error: &str, now: i64) 
     Ok(done.rows_affected() == 1)
 }
 
+/// Deletes up to `batch` finished jobs (`sent` or `failed`) that last changed before `cutoff`,
+/// with their mailbox messages, in one transaction; returns how many jobs went. Their
+/// idempotency keys go with them: a key is remembered as long as its job.
+pub async fn delete_finished_before(db: &Db, cutoff: i64, batch: u32) -> Result<u64, sqlx::Error> {
+    let mut tx = db.writer.begin().await?;
+    let ids: Vec<String> = sqlx::query(
+        "SELECT id FROM jobs WHERE status IN ('sent', 'failed') AND updated_at < $1 ORDER BY seq LIMIT $2",
+    )
+    .bind(cutoff)
+    .bind(i64::from(batch))
+    .fetch_all(&mut *tx)
+    .await?
+    .iter()
+    .map(|row| row.try_get("id"))
+    .collect::<Result<_, _>>()?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    // The chosen ids, not the condition again: on PostgreSQL another replica's sweep may commit
+    // in between, and a second look could pick jobs whose messages were not deleted first.
+    let placeholders = (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+    let mut deleted = 0;
+    for table_and_column in ["mailbox WHERE job_id", "jobs WHERE id"] {
+        let sql = format!("DELETE FROM {table_and_column} IN ({placeholders})");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in &ids {
+            query = query.bind(id.as_str());
+        }
+        deleted = query.execute(&mut *tx).await?.rows_affected();
+    }
+    tx.commit().await?;
+    Ok(deleted)
+}
+
 /// Jobs waiting to be sent (queued, including those waiting for a retry).
 pub async fn queue_depth(db: &Db) -> Result<i64, sqlx::Error> {
     sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE status = 'queued'")

@@ -5,7 +5,7 @@ use std::time::Duration;
 use base64::Engine;
 use notifications::config::{Delivery, Secret, Settings};
 use notifications::startup::Application;
-use notifications::workers::Sender;
+use notifications::workers::{Retention, Sender};
 use serde_json::Value;
 use test_support::smtp::SmtpServer;
 use test_support::{TestDb, http_client, json_body, wait_until};
@@ -23,6 +23,8 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub sender: Sender,
+    /// The retention sweep, to run by hand with a time of the test's choosing.
+    pub retention: Option<Retention>,
     shutdown: CancellationToken,
     handle: Option<JoinHandle<anyhow::Result<()>>>,
     _db: Option<TestDb>,
@@ -60,9 +62,10 @@ impl TestApp {
         let app = Application::build(settings).await.expect("build the application");
         let base = format!("http://127.0.0.1:{}", app.port());
         let sender = app.sender();
+        let retention = app.retention();
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(app.run_until_stopped(shutdown.clone()));
-        Self { base, client: http_client(), sender, shutdown, handle: Some(handle), _db: None }
+        Self { base, client: http_client(), sender, retention, shutdown, handle: Some(handle), _db: None }
     }
 
     /// Requests shutdown and waits until the service (worker included) has stopped.

@@ -14,5 +14,6 @@ mod operations;
 mod pages;
 mod recovery;
 mod replicas;
+mod retention;
 mod retries;
 mod validation;

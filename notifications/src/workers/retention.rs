@@ -1,0 +1,63 @@
+//! The retention sweep: finished jobs (`sent` or `failed`) and their mailbox messages are
+//! deleted once they have not changed for `RETENTION_DAYS`, so the database does not grow
+//! forever. Queued and sending jobs are never touched. Several replicas may sweep at once.
+
+use std::time::Duration;
+
+use service_kit::db::{Db, now_millis};
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics;
+use crate::store::jobs;
+
+/// Jobs deleted per transaction, so a sweep never holds the writer for long.
+const BATCH: u32 = 500;
+/// Time between sweeps; the first runs this long after start, too.
+const INTERVAL: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, Clone)]
+pub struct Retention {
+    db: Db,
+    keep: Duration,
+}
+
+impl Retention {
+    pub fn new(db: Db, keep: Duration) -> Self {
+        Self { db, keep }
+    }
+
+    /// Deletes every finished job that last changed more than the retention period before
+    /// `now` (epoch milliseconds); returns how many.
+    pub async fn sweep(&self, now: i64) -> Result<u64, sqlx::Error> {
+        let keep_ms = i64::try_from(self.keep.as_millis()).unwrap_or(i64::MAX);
+        let cutoff = now.saturating_sub(keep_ms);
+        let mut total = 0;
+        loop {
+            let deleted = jobs::delete_finished_before(&self.db, cutoff, BATCH).await?;
+            metrics::jobs_deleted(deleted);
+            total += deleted;
+            if deleted < u64::from(BATCH) {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Sweeps every hour until `shutdown`. A failed sweep is logged and tried again next time.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                () = tokio::time::sleep(INTERVAL) => {}
+            }
+            match self.sweep(now_millis()).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(
+                    deleted,
+                    keep_days = self.keep.as_secs() / 86_400,
+                    "deleted finished jobs past retention"
+                ),
+                Err(e) => tracing::warn!(error = %e, "retention sweep failed; trying again in an hour"),
+            }
+        }
+    }
+}
