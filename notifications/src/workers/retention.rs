@@ -12,8 +12,11 @@ use crate::store::jobs;
 
 /// Jobs deleted per transaction, so a sweep never holds the writer for long.
 const BATCH: u32 = 500;
-/// Time between sweeps; the first runs this long after start, too.
+/// Time between sweeps.
 const INTERVAL: Duration = Duration::from_secs(3600);
+/// The first sweep runs this long after start (not an hour later, so that a service restarted
+/// more often than hourly still sweeps; not at once, so that start-up stays fast).
+const FIRST_AFTER: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 pub struct Retention {
@@ -42,13 +45,16 @@ impl Retention {
         }
     }
 
-    /// Sweeps every hour until `shutdown`. A failed sweep is logged and tried again next time.
+    /// Sweeps a minute after start, then every hour until `shutdown`. A failed sweep is logged
+    /// and tried again next time.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut wait = FIRST_AFTER;
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
-                () = tokio::time::sleep(INTERVAL) => {}
+                () = tokio::time::sleep(wait) => {}
             }
+            wait = INTERVAL;
             match self.sweep(now_millis()).await {
                 Ok(0) => {}
                 Ok(deleted) => tracing::info!(
