@@ -41,12 +41,15 @@ pub async fn create(
     now: i64,
 ) -> Result<Created, sqlx::Error> {
     let recipients = serde_json::to_string(notification.recipients()).unwrap_or_else(|_| "[]".into());
-    let inserted = sqlx::query(
+    // The job is answered as inserted (`RETURNING`), not read again: once the insert commits, a
+    // worker may claim it at any moment, and the answer would say `sending` for a job just queued.
+    let inserted = sqlx::query(concat!(
         "INSERT INTO jobs (id, idempotency_key, recipients, subject, body, message_id, status, attempts, \
          next_attempt_at, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7, $7, $7) \
-         ON CONFLICT (idempotency_key) DO NOTHING RETURNING seq",
-    )
+         ON CONFLICT (idempotency_key) DO NOTHING RETURNING ",
+        job_columns!()
+    ))
     .bind(id.to_string())
     .bind(key.map(|k| k.as_str().to_string()))
     .bind(recipients)
@@ -56,9 +59,8 @@ pub async fn create(
     .bind(now)
     .fetch_optional(&db.writer)
     .await?;
-    if inserted.is_some() {
-        let job = get_on(&db.writer, id).await?.ok_or(sqlx::Error::RowNotFound)?;
-        return Ok(Created::New(job));
+    if let Some(row) = inserted {
+        return Ok(Created::New(job_from_row(&row)?));
     }
     let Some(key) = key else { return Err(sqlx::Error::RowNotFound) };
     let existing = sqlx::query(concat!("SELECT ", job_columns!(), " FROM jobs WHERE idempotency_key = $1"))

@@ -103,3 +103,15 @@ async fn many_jobs_are_all_delivered_once() {
     ids_seen.dedup();
     assert_eq!(ids_seen.len(), 30, "one message per job");
 }
+
+#[tokio::test]
+async fn a_new_job_is_answered_as_queued_even_when_a_worker_claims_it_at_once() {
+    // In mailbox mode the worker takes each job within moments of its commit, while the next
+    // request is being answered: the answer must be the job as stored, not a later look at it.
+    let app = TestApp::spawn().await;
+    for i in 0..200 {
+        let job = app.queue(&notification(&format!("p{i}@example.org"), "Hi", "Hello")).await;
+        assert_eq!((i, job["status"].as_str()), (i, Some("queued")), "{job}");
+        assert_eq!(job["attempts"], 0, "{job}");
+    }
+}
