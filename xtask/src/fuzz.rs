@@ -106,7 +106,7 @@ pub async fn main(args: &[String]) -> anyhow::Result<()> {
     let options = Options::parse(args)?;
     let tool = FuzzTool::find()?;
     if options.build {
-        crate::build(options.profile)?;
+        crate::build(options.profile, &[])?;
     }
     let out = artifacts_dir();
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;

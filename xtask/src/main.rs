@@ -10,11 +10,11 @@
 //!   and writes `bench-results/results.md` and `results.json`. `bench --help` lists the options.
 //! - `bench-smtp-client ...`: the benchmark's SMTP load client, run by `bench` itself.
 
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use xtask::system::{System, SystemSpec, generate_token};
+use xtask::{build, workspace_root};
 
 mod bench;
 mod chaos;
@@ -54,31 +54,6 @@ async fn main() -> ExitCode {
     }
 }
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new(".")).to_path_buf()
-}
-
-/// Builds the service binaries with the cargo that runs us.
-fn build(profile: &str) -> anyhow::Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut command = std::process::Command::new(cargo);
-    command.current_dir(workspace_root()).args([
-        "build",
-        "-p",
-        "contacts",
-        "-p",
-        "calendar",
-        "-p",
-        "notifications",
-    ]);
-    if profile == "release" {
-        command.arg("--release");
-    }
-    let status = command.status()?;
-    anyhow::ensure!(status.success(), "building the services failed ({status})");
-    Ok(())
-}
-
 async fn up(args: &[String]) -> anyhow::Result<()> {
     let release = match args {
         [] => false,
@@ -86,7 +61,7 @@ async fn up(args: &[String]) -> anyhow::Result<()> {
         _ => anyhow::bail!("{USAGE}"),
     };
     let profile = if release { "release" } else { "debug" };
-    build(profile)?;
+    build(profile, &[])?;
 
     // notifications' pages ask for a password: use the caller's, or make one for this run.
     let admin_password = std::env::var("ADMIN_PASSWORD")

@@ -222,7 +222,7 @@ pub async fn command(args: &[String]) -> anyhow::Result<()> {
             other => anyhow::bail!("unknown option {other}\n{USAGE}"),
         }
     }
-    build(profile)?;
+    crate::build(profile, &[])?;
     let spec = SoakSpec {
         duration: Duration::from_secs(minutes * 60),
         period: Duration::from_secs(60),
@@ -243,20 +243,6 @@ pub async fn command(args: &[String]) -> anyhow::Result<()> {
     anyhow::ensure!(report.errors() == 0, "{} request(s) failed", report.errors());
     anyhow::ensure!(growing.is_empty(), "memory grew after the warm-up: {}", growing.join("; "));
     println!("soak passed: no errors, everything delivered, memory flat after the warm-up");
-    Ok(())
-}
-
-fn build(profile: &str) -> anyhow::Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let workspace =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(std::path::Path::new("."));
-    let mut command = std::process::Command::new(cargo);
-    command.current_dir(workspace).args(["build", "-p", "contacts", "-p", "calendar", "-p", "notifications"]);
-    if profile == "release" {
-        command.arg("--release");
-    }
-    let status = command.status()?;
-    anyhow::ensure!(status.success(), "building the services failed ({status})");
     Ok(())
 }
 

@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde::Serialize;
 
+use xtask::workspace_root;
+
 use self::process::Launch;
 use self::report::Report;
 use self::wrk::LoadShape;
@@ -126,10 +128,6 @@ impl Options {
     }
 }
 
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new(".")).to_path_buf()
-}
-
 /// The binaries measured, from `target/release`.
 #[derive(Debug, Clone)]
 pub struct Binaries {
@@ -158,25 +156,8 @@ pub const BUILD_COMMAND: &str = "cargo build --release -p contacts -p calendar -
 
 fn build() -> anyhow::Result<Duration> {
     let started = Instant::now();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!("bench: {BUILD_COMMAND}");
-    let status = std::process::Command::new(cargo)
-        .current_dir(workspace_root())
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "contacts",
-            "-p",
-            "calendar",
-            "-p",
-            "notifications",
-            "-p",
-            "xtask",
-        ])
-        .status()
-        .context("cannot run cargo")?;
-    anyhow::ensure!(status.success(), "the release build failed ({status})");
+    xtask::build("release", &["xtask"])?;
     Ok(started.elapsed())
 }
 
