@@ -248,6 +248,28 @@ pub fn assert_security_headers_of(what: &str, headers: &reqwest::header::HeaderM
     assert_security_headers(what, |name| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string));
 }
 
+/// One request of [`assert_security_headers_on`]: what it is, method, path, headers, body, and
+/// the status it must get.
+pub type HeaderCase<'a, V> = (&'a str, reqwest::Method, String, Vec<(&'a str, V)>, String, u16);
+
+/// Sends every case to `url(path)` and checks its status and that the answer carries the
+/// security headers.
+pub async fn assert_security_headers_on<V: AsRef<str>>(
+    client: &reqwest::Client,
+    url: impl Fn(&str) -> String,
+    cases: Vec<HeaderCase<'_, V>>,
+) {
+    for (what, method, path, headers, body, status) in cases {
+        let mut request = client.request(method, url(&path)).body(body);
+        for (name, value) in &headers {
+            request = request.header(*name, value.as_ref());
+        }
+        let response = request.send().await.unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(response.status().as_u16(), status, "{what}: {:?}", response.text().await);
+        assert_security_headers_of(what, response.headers());
+    }
+}
+
 /// Every absolute `http(s)://` URL in `text` (up to the first character that cannot be in one
 /// here: white space, quotes, angle brackets).
 pub fn absolute_urls(text: &str) -> Vec<String> {

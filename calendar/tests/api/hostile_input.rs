@@ -9,8 +9,9 @@ use calendar::config::Settings;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use test_support::hostile::{
-    FIRST_CLIENT, HOSTILE_HOST_HEADERS, OTHER_CLIENT, assert_links_under, assert_security_headers_of,
-    connect_from, exchange, get_request, send_raw, trickle,
+    FIRST_CLIENT, HOSTILE_HOST_HEADERS, HeaderCase, OTHER_CLIENT, assert_links_under,
+    assert_security_headers_of, assert_security_headers_on, connect_from, exchange, get_request, send_raw,
+    trickle,
 };
 use test_support::{TestDb, json_body, wait_until};
 use tokio::io::AsyncWriteExt;
@@ -303,8 +304,7 @@ async fn every_kind_of_response_carries_the_security_headers() {
     let json = ("content-type", "application/json");
     let form = ("content-type", "application/x-www-form-urlencoded");
     let new_event = json!({"title": "Dinner", "date": "2026-12-05"}).to_string();
-    type Case<'a> = (&'a str, Method, String, Vec<(&'a str, &'a str)>, String, u16);
-    let cases: Vec<Case> = vec![
+    let cases: Vec<HeaderCase<&str>> = vec![
         ("the front page redirect", Method::GET, "/".into(), vec![html], String::new(), 303),
         ("the users page", Method::GET, "/users".into(), vec![html], String::new(), 200),
         ("a user's page", Method::GET, format!("/users/{owner}"), vec![html], String::new(), 200),
@@ -409,15 +409,7 @@ async fn every_kind_of_response_carries_the_security_headers() {
         ("the OpenAPI document", Method::GET, "/openapi.json".into(), vec![], String::new(), 200),
         ("the stylesheet", Method::GET, "/assets/style.css".into(), vec![], String::new(), 200),
     ];
-    for (what, method, path, headers, body, status) in cases {
-        let mut request = app.client.request(method, app.url(&path)).body(body);
-        for (name, value) in headers {
-            request = request.header(name, value);
-        }
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status().as_u16(), status, "{what}: {:?}", response.text().await);
-        assert_security_headers_of(what, response.headers());
-    }
+    assert_security_headers_on(&app.client, |path| app.url(path), cases).await;
 }
 
 #[tokio::test]

@@ -11,8 +11,9 @@ use contacts::store::Store;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use test_support::hostile::{
-    FIRST_CLIENT, HOSTILE_HOST_HEADERS, OTHER_CLIENT, assert_links_under, assert_security_headers_of,
-    connect_from, exchange, get_request, send_raw, trickle,
+    FIRST_CLIENT, HOSTILE_HOST_HEADERS, HeaderCase, OTHER_CLIENT, assert_links_under,
+    assert_security_headers_of, assert_security_headers_on, connect_from, exchange, get_request, send_raw,
+    trickle,
 };
 use test_support::{TestDb, http_client, json_body};
 use tokio::io::AsyncWriteExt;
@@ -193,8 +194,7 @@ async fn every_kind_of_response_carries_the_security_headers() {
     let html = ("accept", "text/html");
     let json = ("content-type", "application/json");
     let form = ("content-type", "application/x-www-form-urlencoded");
-    type Case<'a> = (&'a str, Method, String, Vec<(&'a str, &'a str)>, String, u16);
-    let cases: Vec<Case> = vec![
+    let cases: Vec<HeaderCase<&str>> = vec![
         ("the home page", Method::GET, "/".into(), vec![html], String::new(), 200),
         ("a contact page", Method::GET, path.clone(), vec![html], String::new(), 200),
         ("the new-contact form", Method::GET, "/contacts/new".into(), vec![html], String::new(), 200),
@@ -289,15 +289,7 @@ async fn every_kind_of_response_carries_the_security_headers() {
         ("the OpenAPI document", Method::GET, "/openapi.json".into(), vec![], String::new(), 200),
         ("the stylesheet", Method::GET, "/assets/style.css".into(), vec![], String::new(), 200),
     ];
-    for (what, method, path, headers, body, status) in cases {
-        let mut request = app.client.request(method, app.url(&path)).body(body);
-        for (name, value) in headers {
-            request = request.header(name, value);
-        }
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status().as_u16(), status, "{what}: {:?}", response.text().await);
-        assert_security_headers_of(what, response.headers());
-    }
+    assert_security_headers_on(&app.client, |path| app.url(path), cases).await;
     // A 304 has no body, but the same headers.
     let current = app.get("/feed").await.headers()["etag"].to_str().unwrap().to_string();
     let response = app.get_with("/feed", &[("if-none-match", &current)]).await;

@@ -12,8 +12,9 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use test_support::hostile::{
-    FIRST_CLIENT, HOSTILE_HOST, HOSTILE_HOST_HEADERS, OTHER_CLIENT, assert_links_under,
-    assert_security_headers_of, connect_from, exchange, get_request, send_raw, trickle,
+    FIRST_CLIENT, HOSTILE_HOST, HOSTILE_HOST_HEADERS, HeaderCase, OTHER_CLIENT, assert_links_under,
+    assert_security_headers_of, assert_security_headers_on, connect_from, exchange, get_request, send_raw,
+    trickle,
 };
 use test_support::smtp::{ReceivedMessage, SmtpServer};
 use test_support::{json_body, wait_until};
@@ -315,8 +316,7 @@ async fn every_kind_of_response_carries_the_security_headers() {
     let html = ("accept", "text/html".to_string());
     let json = ("content-type", "application/json".to_string());
     let valid = notification("ada@example.org", "Hi", "Hello").to_string();
-    type Case<'a> = (&'a str, Method, String, Vec<(&'a str, String)>, String, u16);
-    let cases: Vec<Case> = vec![
+    let cases: Vec<HeaderCase<String>> = vec![
         ("the front page redirect", Method::GET, "/".into(), vec![html.clone()], String::new(), 303),
         (
             "the job list page",
@@ -435,15 +435,7 @@ async fn every_kind_of_response_carries_the_security_headers() {
         ("the OpenAPI document", Method::GET, "/openapi.json".into(), vec![], String::new(), 200),
         ("the stylesheet", Method::GET, "/assets/style.css".into(), vec![], String::new(), 200),
     ];
-    for (what, method, path, headers, body, status) in cases {
-        let mut request = app.client.request(method, app.url(&path)).body(body);
-        for (name, value) in headers {
-            request = request.header(name, value);
-        }
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status().as_u16(), status, "{what}: {:?}", response.text().await);
-        assert_security_headers_of(what, response.headers());
-    }
+    assert_security_headers_on(&app.client, |path| app.url(path), cases).await;
 }
 
 #[tokio::test]
