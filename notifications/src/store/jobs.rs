@@ -88,13 +88,9 @@ pub async fn announce_new_job(db: &Db) -> Result<(), sqlx::Error> {
 }
 
 pub async fn get(db: &Db, id: Uuid) -> Result<Option<Job>, sqlx::Error> {
-    get_on(&db.reader, id).await
-}
-
-async fn get_on(pool: &sqlx::AnyPool, id: Uuid) -> Result<Option<Job>, sqlx::Error> {
     let row = sqlx::query(concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = $1"))
         .bind(id.to_string())
-        .fetch_optional(pool)
+        .fetch_optional(&db.reader)
         .await?;
     row.as_ref().map(job_from_row).transpose()
 }
@@ -267,18 +263,24 @@ pub async fn delete_finished_before(db: &Db, cutoff: i64, batch: u32) -> Result<
     }
     // The chosen ids, not the condition again: on PostgreSQL another replica's sweep may commit
     // in between, and a second look could pick jobs whose messages were not deleted first.
-    let placeholders = (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
-    let mut deleted = 0;
-    for table_and_column in ["mailbox WHERE job_id", "jobs WHERE id"] {
-        let sql = format!("DELETE FROM {table_and_column} IN ({placeholders})");
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for id in &ids {
-            query = query.bind(id.as_str());
-        }
-        deleted = query.execute(&mut *tx).await?.rows_affected();
-    }
+    delete_listed(&mut tx, "DELETE FROM mailbox WHERE job_id", &ids).await?;
+    let deleted = delete_listed(&mut tx, "DELETE FROM jobs WHERE id", &ids).await?;
     tx.commit().await?;
     Ok(deleted)
+}
+
+/// Runs `delete` (a `DELETE ... WHERE column`) with `IN` and the given ids; returns the rows deleted.
+async fn delete_listed(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    delete: &str,
+    ids: &[String],
+) -> Result<u64, sqlx::Error> {
+    let placeholders = (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(format!("{delete} IN ({placeholders})")));
+    for id in ids {
+        query = query.bind(id.as_str());
+    }
+    Ok(query.execute(&mut **tx).await?.rows_affected())
 }
 
 /// Jobs waiting to be sent (queued, including those waiting for a retry).
