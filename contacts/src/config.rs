@@ -19,6 +19,13 @@ struct Env {
 }
 
 impl Settings {
+    /// Every environment variable the service reads (the shared ones first).
+    pub fn variables() -> Vec<String> {
+        let mut names = service_kit::config::common_variables();
+        names.extend(service_kit::config::variables::<Env>());
+        names
+    }
+
     pub fn from_env() -> Result<Self, ConfigError> {
         let common = CommonSettings::from_env("contacts", DEFAULT_PORT)?;
         Self::resolve(common, service_kit::config::from_env()?)

@@ -4,6 +4,10 @@ use service_kit::{config, shutdown, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("--variables") {
+        // One name a line: what a deployment may set (the Kubernetes checks read this).
+        return config::print_variables(&Settings::variables());
+    }
     let settings = config::exit_on_error("contacts", Settings::from_env());
     telemetry::init(settings.common.log_format, &settings.common.log_filter);
     match std::env::args().nth(1).as_deref() {
@@ -14,7 +18,9 @@ async fn main() -> anyhow::Result<()> {
             return Ok(());
         }
         Some(other) => {
-            eprintln!("contacts: unknown command {other:?} (run without arguments, or: rebuild-projection)");
+            eprintln!(
+                "contacts: unknown command {other:?} (run without arguments, or: rebuild-projection, --variables)"
+            );
             std::process::exit(config::CONFIG_EXIT_CODE);
         }
     }

@@ -57,6 +57,74 @@ pub fn from_env<T: DeserializeOwned>() -> Result<T, ConfigError> {
     Ok(envy::from_env::<T>()?)
 }
 
+/// The environment variables a settings struct reads (its field names, upper-cased, in the
+/// order they are declared). `T` is the struct that [`from_env`] fills; it is not read from the
+/// environment here, only asked for its field names.
+pub fn variables<T: DeserializeOwned>() -> Vec<String> {
+    let mut names = Vec::new();
+    // The collector stops with an error after recording the names; that error is expected.
+    let _ = T::deserialize(FieldNames(&mut names));
+    names.iter().map(|n| n.to_uppercase()).collect()
+}
+
+/// The variables every service reads ([`CommonSettings`]).
+pub fn common_variables() -> Vec<String> {
+    variables::<CommonEnv>()
+}
+
+/// Writes `names` to stdout, one a line (the services' `--variables`).
+pub fn print_variables(names: &[String]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for name in names {
+        writeln!(out, "{name}")?;
+    }
+    Ok(())
+}
+
+/// A deserializer that records the field names a derived `Deserialize` asks for.
+struct FieldNames<'a>(&'a mut Vec<&'static str>);
+
+#[derive(Debug)]
+struct NamesCollected;
+
+impl std::fmt::Display for NamesCollected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("field names collected")
+    }
+}
+
+impl std::error::Error for NamesCollected {}
+
+impl serde::de::Error for NamesCollected {
+    fn custom<M: std::fmt::Display>(_: M) -> Self {
+        Self
+    }
+}
+
+impl<'de> serde::Deserializer<'de> for FieldNames<'_> {
+    type Error = NamesCollected;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+        Err(NamesCollected)
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.extend_from_slice(fields);
+        Err(NamesCollected)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option
+        unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+    }
+}
+
 /// Parses `T` from the given variables (tests and tools; not the process environment).
 pub fn from_iter<T, I>(vars: I) -> Result<T, ConfigError>
 where
@@ -367,6 +435,14 @@ mod tests {
         ] {
             let err = CommonSettings::from_iter("c", 1, vars(&[(var, value)])).unwrap_err();
             assert!(err.to_string().contains(var), "{var}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_common_variables_are_listed_by_name() {
+        let names = common_variables();
+        for var in ["HOST", "PORT", "DATABASE_URL", "PUBLIC_URL", "RUST_LOG", "LOG_FORMAT"] {
+            assert!(names.iter().any(|n| n == var), "{var} in {names:?}");
         }
     }
 
