@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use service_kit::config::{CommonSettings, ConfigError, millis, parse_base_url};
+use service_kit::backoff::Backoff;
+use service_kit::config::{CommonSettings, ConfigError, Secret, millis, parse_base_url};
 use url::Url;
 
 /// Default port, as in the original calendar app.
@@ -30,18 +31,17 @@ pub struct FeedSettings {
     /// `FEED_MAX_PAGES`: most archive pages walked back in one catch-up (default 10000).
     pub max_pages: usize,
     /// `FEED_RETRY_MIN_MS` / `FEED_RETRY_MAX_MS`: backoff after an error (default 500 ms to 60 s).
-    pub retry_min: Duration,
-    pub retry_max: Duration,
+    pub retry: Backoff,
 }
 
 /// Where and how invitations are delivered.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct NotificationSettings {
     /// `NOTIFICATION_SERVICE`: base URL of notifications; unset turns delivery off (rows are
     /// still written to the outbox, so a later configuration delivers them).
     pub service: Option<Url>,
     /// `NOTIFICATION_TOKEN`: bearer token, required when `NOTIFICATION_SERVICE` is set.
-    pub token: String,
+    pub token: Secret,
     /// `NOTIFICATION_TIMEOUT_MS`: per-call timeout (default 5000).
     pub timeout: Duration,
     /// `OUTBOX_POLL_INTERVAL_MS`: how often the dispatcher looks for due rows (default 1000);
@@ -52,26 +52,8 @@ pub struct NotificationSettings {
     /// `OUTBOX_MAX_ATTEMPTS`: attempts before a row is marked failed (default 12).
     pub max_attempts: u32,
     /// `OUTBOX_RETRY_MIN_MS` / `OUTBOX_RETRY_MAX_MS`: retry backoff (default 1 s to 10 min).
-    pub retry_min: Duration,
-    pub retry_max: Duration,
+    pub retry: Backoff,
     pub breaker: BreakerSettings,
-}
-
-impl std::fmt::Debug for NotificationSettings {
-    // The token is a secret: show only whether it is set.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NotificationSettings")
-            .field("service", &self.service.as_ref().map(Url::as_str))
-            .field("token", &if self.token.is_empty() { "<unset>" } else { "<set>" })
-            .field("timeout", &self.timeout)
-            .field("poll_interval", &self.poll_interval)
-            .field("batch_size", &self.batch_size)
-            .field("max_attempts", &self.max_attempts)
-            .field("retry_min", &self.retry_min)
-            .field("retry_max", &self.retry_max)
-            .field("breaker", &self.breaker)
-            .finish()
-    }
 }
 
 /// The circuit breaker in front of notifications.
@@ -106,7 +88,7 @@ struct Env {
     feed_retry_min_ms: Option<u64>,
     feed_retry_max_ms: Option<u64>,
     notification_service: Option<String>,
-    notification_token: Option<String>,
+    notification_token: Option<Secret>,
     notification_timeout_ms: Option<u64>,
     outbox_poll_interval_ms: Option<u64>,
     outbox_batch_size: Option<u32>,
@@ -160,10 +142,11 @@ impl Settings {
             fetch_timeout: millis("FEED_TIMEOUT_MS", env.feed_timeout_ms, 10_000)?,
             max_bytes: positive("FEED_MAX_BYTES", env.feed_max_bytes, 4 * 1024 * 1024)?,
             max_pages: positive("FEED_MAX_PAGES", env.feed_max_pages, 10_000)?,
-            retry_min: millis("FEED_RETRY_MIN_MS", env.feed_retry_min_ms, 500)?,
-            retry_max: millis("FEED_RETRY_MAX_MS", env.feed_retry_max_ms, 60_000)?,
+            retry: backoff(
+                ("FEED_RETRY_MIN_MS", env.feed_retry_min_ms, 500),
+                ("FEED_RETRY_MAX_MS", env.feed_retry_max_ms, 60_000),
+            )?,
         };
-        ordered("FEED_RETRY_MAX_MS", feed.retry_min, feed.retry_max)?;
 
         let service = match env.notification_service.filter(|s| !s.is_empty()) {
             None => None,
@@ -188,8 +171,10 @@ impl Settings {
             poll_interval: millis("OUTBOX_POLL_INTERVAL_MS", env.outbox_poll_interval_ms, 1000)?,
             batch_size: positive("OUTBOX_BATCH_SIZE", env.outbox_batch_size, 20)?,
             max_attempts: positive("OUTBOX_MAX_ATTEMPTS", env.outbox_max_attempts, 12)?,
-            retry_min: millis("OUTBOX_RETRY_MIN_MS", env.outbox_retry_min_ms, 1000)?,
-            retry_max: millis("OUTBOX_RETRY_MAX_MS", env.outbox_retry_max_ms, 600_000)?,
+            retry: backoff(
+                ("OUTBOX_RETRY_MIN_MS", env.outbox_retry_min_ms, 1000),
+                ("OUTBOX_RETRY_MAX_MS", env.outbox_retry_max_ms, 600_000),
+            )?,
             breaker: BreakerSettings {
                 failure_rate,
                 min_calls: positive("BREAKER_MIN_CALLS", env.breaker_min_calls, 5)?,
@@ -197,7 +182,6 @@ impl Settings {
                 open_for: millis("BREAKER_OPEN_MS", env.breaker_open_ms, 30_000)?,
             },
         };
-        ordered("OUTBOX_RETRY_MAX_MS", notifications.retry_min, notifications.retry_max)?;
         Ok(Self { common, feed, notifications })
     }
 
@@ -213,18 +197,16 @@ impl Settings {
                 fetch_timeout: Duration::from_secs(2),
                 max_bytes: 1024 * 1024,
                 max_pages: 1000,
-                retry_min: Duration::from_millis(20),
-                retry_max: Duration::from_millis(200),
+                retry: Backoff::new(Duration::from_millis(20), Duration::from_millis(200)),
             },
             notifications: NotificationSettings {
                 service: None,
-                token: String::new(),
+                token: Secret::default(),
                 timeout: Duration::from_secs(1),
                 poll_interval: Duration::from_millis(50),
                 batch_size: 20,
                 max_attempts: 12,
-                retry_min: Duration::from_millis(20),
-                retry_max: Duration::from_millis(200),
+                retry: Backoff::new(Duration::from_millis(20), Duration::from_millis(200)),
                 breaker: BreakerSettings {
                     failure_rate: 0.5,
                     min_calls: 3,
@@ -254,15 +236,18 @@ where
     }
 }
 
-fn ordered(var: &str, min: Duration, max: Duration) -> Result<(), ConfigError> {
+/// A retry schedule from its `..._MIN_MS` and `..._MAX_MS` variables (name, value, default).
+fn backoff(min: (&str, Option<u64>, u64), max: (&str, Option<u64>, u64)) -> Result<Backoff, ConfigError> {
+    let (min_var, max_var) = (min.0, max.0);
+    let (min, max) = (millis(min.0, min.1, min.2)?, millis(max.0, max.1, max.2)?);
     if max < min {
         return Err(ConfigError::invalid(
-            var,
-            "at least the matching ..._MIN_MS value",
+            max_var,
+            &format!("at least {min_var}"),
             &max.as_millis().to_string(),
         ));
     }
-    Ok(())
+    Ok(Backoff::new(min, max))
 }
 
 #[cfg(test)]

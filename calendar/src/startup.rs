@@ -42,11 +42,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let db = Db::connect(
-            &ConnectOptions::new(&settings.common.database_url, settings.common.database_max_connections),
-            &MIGRATIONS,
-        )
-        .await?;
+        let db = Db::connect(&ConnectOptions::from_settings(&settings.common), &MIGRATIONS).await?;
         let bound = Bound::bind(&settings.common).await?;
         let public_url: Url = bound.public_url.clone();
         let wake = Arc::new(Notify::new());

@@ -40,7 +40,7 @@ async fn calendar_follows_real_contacts_and_invites_through_real_notifications()
     let mut settings =
         Settings::for_tests(&calendar_db.url, url::Url::parse(&format!("{contacts_url}/feed")).unwrap());
     settings.notifications.service = Some(url::Url::parse(&format!("{notifications_url}/")).unwrap());
-    settings.notifications.token = "test-token".into();
+    settings.notifications.token = service_kit::config::Secret::new("test-token");
     let calendar = calendar::startup::Application::build(settings).await.unwrap();
     let calendar_url = format!("http://127.0.0.1:{}", calendar.port());
     let calendar_task = tokio::spawn(calendar.run_until_stopped(token.clone()));

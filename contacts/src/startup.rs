@@ -4,6 +4,7 @@
 use service_kit::app::{self, Bound, Routes, Worker};
 use service_kit::db::{Backend, ConnectOptions, Db, MigrationFile, Migrations};
 use service_kit::http::HttpOptions;
+use service_kit::listen;
 use service_kit::server::ServerLimits;
 use tokio_util::sync::CancellationToken;
 use url::Url;
@@ -45,13 +46,9 @@ impl Application {
         // The recorder first: the store sets the `contacts` gauge as it opens.
         service_kit::metrics::install(crate::metrics::COUNT_HISTOGRAMS);
         crate::metrics::describe();
-        let db = Db::connect(
-            &ConnectOptions::new(&settings.common.database_url, settings.common.database_max_connections),
-            &MIGRATIONS,
-        )
-        .await?;
+        let db = Db::connect(&ConnectOptions::from_settings(&settings.common), &MIGRATIONS).await?;
         let channel = match db.backend() {
-            Backend::Postgres => Some(listener::channel_for(&db).await?),
+            Backend::Postgres => Some(listen::channel_for(&db.reader, listener::CHANNEL).await?),
             Backend::Sqlite => None,
         };
         let store = Store::open(db.clone(), channel.clone()).await?;
@@ -72,9 +69,9 @@ impl Application {
         let limits = ServerLimits::from_settings(&settings.common);
         let mut workers: Vec<Worker> = Vec::new();
         if let Some(channel) = channel {
-            let run =
-                listener::run(settings.common.database_url.clone(), channel, store.clone(), token.clone());
-            workers.push(("feed listener", Box::pin(run)));
+            let url = settings.common.database_url.clone();
+            let handler = listener::HeadListener(store.clone());
+            workers.push(listen::worker("feed listener", url, channel, handler, token.clone()));
         }
         Ok(Self { bound, router, limits, db, store, workers, token })
     }
@@ -111,11 +108,7 @@ impl Application {
 /// contacts. On PostgreSQL running instances keep serving (their writes wait while it runs); on
 /// SQLite stop the service first, since its in-process cache of contacts would not notice.
 pub async fn rebuild_projection(settings: &Settings) -> anyhow::Result<usize> {
-    let db = Db::connect(
-        &ConnectOptions::new(&settings.common.database_url, settings.common.database_max_connections),
-        &MIGRATIONS,
-    )
-    .await?;
+    let db = Db::connect(&ConnectOptions::from_settings(&settings.common), &MIGRATIONS).await?;
     let store = Store::open(db.clone(), None).await?;
     let contacts = store.rebuild_projection().await?;
     db.close().await;

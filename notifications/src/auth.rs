@@ -15,7 +15,9 @@ use base64::Engine;
 use service_kit::ApiError;
 use subtle::{Choice, ConstantTimeEq};
 
-use crate::config::{Secret, Settings};
+use service_kit::config::Secret;
+
+use crate::config::Settings;
 
 /// The credentials the service accepts.
 #[derive(Debug, Clone)]

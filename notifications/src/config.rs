@@ -10,9 +10,9 @@ use std::time::Duration;
 use lettre::Tokio1Executor;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::AsyncSmtpTransport;
-use rand::Rng;
 use serde::Deserialize;
-use service_kit::config::{CommonSettings, ConfigError, millis, redact_url};
+use service_kit::backoff::Backoff;
+use service_kit::config::{CommonSettings, ConfigError, Secret, millis, redact_url};
 
 /// Default port, as in the original notifications app.
 pub const DEFAULT_PORT: u16 = 3003;
@@ -22,32 +22,6 @@ pub const DEFAULT_MAIL_FROM: &str = "Notifications <notifications@localhost>";
 pub const DEFAULT_ADMIN_USER: &str = "admin";
 /// Days a finished job is kept (`RETENTION_DAYS`).
 pub const DEFAULT_RETENTION_DAYS: u32 = 30;
-
-/// A secret string: compared by [`crate::auth`], hidden from `Debug`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// 32 random bytes as 64 hex digits.
-    pub fn generate() -> Self {
-        let bytes: [u8; 32] = rand::rng().random();
-        Self(bytes.iter().map(|b| format!("{b:02x}")).collect())
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("\"***\"")
-    }
-}
 
 /// Where the mail goes.
 #[derive(Clone)]
@@ -79,10 +53,9 @@ pub struct DeliverySettings {
     pub max_concurrency: usize,
     /// `MAX_ATTEMPTS`: attempts before a temporarily failing job is given up (default 8).
     pub max_attempts: u32,
-    /// `RETRY_BASE_MS`: delay before the first retry; doubles each time (default 2 s).
-    pub retry_base: Duration,
-    /// `RETRY_MAX_MS`: longest delay between attempts (default 10 min).
-    pub retry_max: Duration,
+    /// `RETRY_MIN_MS` / `RETRY_MAX_MS`: the retry schedule; retry `n` waits between
+    /// `min·2ⁿ⁻¹` and twice that, at most `max` (default 1 s to 10 min).
+    pub retry: Backoff,
     /// `SEND_LEASE_MS`: how long a claimed job belongs to its worker; a job still `sending` after
     /// that (its process died) is claimed again (default 5 min, must exceed the send timeout).
     pub send_lease: Duration,
@@ -109,6 +82,8 @@ pub struct Settings {
     pub retention: Option<Duration>,
     /// Run the background workers (delivery, retention); tests switch them off to drive them by hand.
     pub run_worker: bool,
+    /// Old variable names still read this release, with what to use instead (logged at start).
+    pub deprecated: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -121,6 +96,8 @@ struct Env {
     smtp_timeout_ms: Option<u64>,
     smtp_max_concurrency: Option<usize>,
     max_attempts: Option<u32>,
+    retry_min_ms: Option<u64>,
+    /// Replaced by `RETRY_MIN_MS` (half of it): read for one more release.
     retry_base_ms: Option<u64>,
     retry_max_ms: Option<u64>,
     send_lease_ms: Option<u64>,
@@ -206,10 +183,24 @@ impl Settings {
             ));
         }
         let smtp_timeout = millis("SMTP_TIMEOUT_MS", env.smtp_timeout_ms, 30_000)?;
-        let retry_base = millis("RETRY_BASE_MS", env.retry_base_ms, 2_000)?;
+        let mut deprecated = Vec::new();
+        // RETRY_BASE_MS named the full delay of the first retry, which waited half to all of it;
+        // RETRY_MIN_MS names the lower end, so the old value halves into the new one.
+        let retry_min_ms = match (env.retry_min_ms, env.retry_base_ms) {
+            (Some(min), _) => Some(min),
+            (None, Some(base)) => {
+                deprecated.push(format!(
+                    "RETRY_BASE_MS is deprecated: set RETRY_MIN_MS={} (half of it) instead",
+                    base / 2
+                ));
+                Some((base / 2).max(1))
+            }
+            (None, None) => None,
+        };
+        let retry_min = millis("RETRY_MIN_MS", retry_min_ms, 1_000)?;
         let retry_max = millis("RETRY_MAX_MS", env.retry_max_ms, 600_000)?;
-        if retry_max < retry_base {
-            return Err(ConfigError::new("RETRY_MAX_MS: must not be below RETRY_BASE_MS"));
+        if retry_max < retry_min {
+            return Err(ConfigError::new("RETRY_MAX_MS: must not be below RETRY_MIN_MS"));
         }
         let send_lease = millis("SEND_LEASE_MS", env.send_lease_ms, 300_000)?;
         if send_lease <= smtp_timeout {
@@ -240,13 +231,13 @@ impl Settings {
                 smtp_timeout,
                 max_concurrency,
                 max_attempts,
-                retry_base,
-                retry_max,
+                retry: Backoff::new(retry_min, retry_max),
                 send_lease,
                 poll_interval,
             },
             retention,
             run_worker: true,
+            deprecated,
         })
     }
 
@@ -266,13 +257,13 @@ impl Settings {
                 smtp_timeout: Duration::from_secs(5),
                 max_concurrency: 4,
                 max_attempts: 5,
-                retry_base: Duration::from_millis(20),
-                retry_max: Duration::from_millis(200),
+                retry: Backoff::new(Duration::from_millis(10), Duration::from_millis(200)),
                 send_lease: Duration::from_secs(30),
                 poll_interval: Duration::from_millis(200),
             },
             retention: Some(Duration::from_secs(u64::from(DEFAULT_RETENTION_DAYS) * 86_400)),
             run_worker: true,
+            deprecated: Vec::new(),
         }
     }
 }
@@ -351,6 +342,16 @@ mod tests {
         assert!(!err.to_string().contains("hunter2"), "{err}");
         let s = Settings::from_vars(vars(&[("SMTP_URL", "smtp://u:hunter2@mail.example.org:2525")])).unwrap();
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn the_old_retry_variable_still_works_and_is_reported() {
+        let s = Settings::from_vars(vars(&[("RETRY_BASE_MS", "2000")])).unwrap();
+        assert_eq!(s.delivery.retry.min, Duration::from_millis(1000));
+        assert!(s.deprecated.iter().any(|d| d.contains("RETRY_MIN_MS=1000")), "{:?}", s.deprecated);
+        let s = Settings::from_vars(vars(&[("RETRY_BASE_MS", "2000"), ("RETRY_MIN_MS", "50")])).unwrap();
+        assert_eq!(s.delivery.retry.min, Duration::from_millis(50), "the new name wins");
+        assert!(Settings::from_vars(vars(&[])).unwrap().deprecated.is_empty());
     }
 
     #[test]

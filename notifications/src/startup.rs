@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use service_kit::app::{self, Bound, Routes, Worker};
+use service_kit::config::Secret;
 use service_kit::db::{Backend, ConnectOptions, Db, MigrationFile, Migrations};
 use service_kit::http::HttpOptions;
+use service_kit::listen;
 use service_kit::server::ServerLimits;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -44,21 +46,19 @@ pub struct Application {
     sender: Sender,
     retention: Option<Retention>,
     run_worker: bool,
+    /// PostgreSQL: the database whose `NOTIFY` of new jobs wakes the worker.
+    listen_url: Option<Secret>,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         announce_generated_secrets(&settings);
-        let db = Db::connect(
-            &ConnectOptions::new(&settings.common.database_url, settings.common.database_max_connections),
-            &MIGRATIONS,
-        )
-        .await?;
+        let db = Db::connect(&ConnectOptions::from_settings(&settings.common), &MIGRATIONS).await?;
         let bound = Bound::bind(&settings.common).await?;
         let public_url: Url = bound.public_url.clone();
         let wake = Arc::new(Notify::new());
         let listen_url = (db.backend() == Backend::Postgres).then(|| settings.common.database_url.clone());
-        let sender = Sender::new(db.clone(), settings.delivery.clone(), wake.clone(), listen_url)?;
+        let sender = Sender::new(db.clone(), settings.delivery.clone(), wake.clone())?;
         let smtp_host = match &settings.delivery.delivery {
             Delivery::Smtp { url } => Some(
                 Url::parse(url.expose())
@@ -85,7 +85,7 @@ impl Application {
         crate::metrics::describe();
         let limits = ServerLimits::from_settings(&settings.common);
         let retention = settings.retention.map(|keep| Retention::new(db.clone(), keep));
-        Ok(Self { bound, router, limits, db, sender, retention, run_worker: settings.run_worker })
+        Ok(Self { bound, router, limits, db, sender, retention, run_worker: settings.run_worker, listen_url })
     }
 
     pub fn port(&self) -> u16 {
@@ -113,6 +113,11 @@ impl Application {
         let mut workers: Vec<Worker> = Vec::new();
         if self.run_worker {
             workers.push(("delivery worker", Box::pin(self.sender.clone().run(shutdown.clone()))));
+            if let Some(url) = self.listen_url.clone() {
+                let channel = crate::workers::listener::CHANNEL.to_string();
+                let handler = self.sender.listener();
+                workers.push(listen::worker("new job listener", url, channel, handler, shutdown.clone()));
+            }
             if let Some(retention) = self.retention.clone() {
                 workers.push(("retention sweep", Box::pin(retention.run(shutdown.clone()))));
             }
@@ -126,6 +131,9 @@ impl Application {
 /// Logs, once, the secrets generated because they were not configured, so the person who
 /// started the service can use it; nothing is ever served without credentials.
 fn announce_generated_secrets(settings: &Settings) {
+    for warning in &settings.deprecated {
+        tracing::warn!("{warning}");
+    }
     if settings.token_generated {
         tracing::warn!(
             token = settings.tokens[0].expose(),

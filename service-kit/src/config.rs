@@ -146,6 +146,46 @@ pub fn exit_on_error<T>(service: &str, result: Result<T, ConfigError>) -> T {
     }
 }
 
+/// A secret setting (a token, a password, a URL with credentials): hidden from `Debug`, so it
+/// never reaches a log line through `?settings`; read it with [`Secret::expose`].
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret<T = String>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: impl Into<T>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl Secret<String> {
+    /// 32 random bytes as 64 hex digits, for credentials generated at start.
+    pub fn generate() -> Self {
+        let (a, b) = (uuid::Uuid::new_v4().as_u128(), uuid::Uuid::new_v4().as_u128());
+        // Both come from the operating system's random generator (v4: 122 random bits each).
+        Self(format!("{a:032x}{b:032x}"))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<T> std::fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Secret<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize(deserializer).map(Self)
+    }
+}
+
 /// Log line format (`LOG_FORMAT`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -175,7 +215,7 @@ impl LogFormat {
 struct CommonEnv {
     host: Option<IpAddr>,
     port: Option<u16>,
-    database_url: Option<String>,
+    database_url: Option<Secret>,
     public_url: Option<String>,
     rust_log: Option<String>,
     log_format: Option<String>,
@@ -196,8 +236,9 @@ pub struct CommonSettings {
     pub host: IpAddr,
     /// `PORT`: port to bind (0 picks a free one).
     pub port: u16,
-    /// `DATABASE_URL`: `sqlite://...` (default `sqlite://data/<service>.db`) or `postgres://...`.
-    pub database_url: String,
+    /// `DATABASE_URL`: `sqlite://...` (default `sqlite://data/<service>.db`) or `postgres://...`;
+    /// a secret, since it may carry a password.
+    pub database_url: Secret,
     /// `PUBLIC_URL`: base of every absolute link the service publishes. `None` means
     /// `http://localhost:<bound port>`, resolved once the listener is bound.
     pub public_url: Option<Url>,
@@ -222,7 +263,7 @@ pub struct CommonSettings {
 impl std::fmt::Debug for CommonSettings {
     // The database URL may carry a password: show only its scheme.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let scheme = self.database_url.split(':').next().unwrap_or("");
+        let scheme = self.database_url.expose().split(':').next().unwrap_or("");
         f.debug_struct("CommonSettings")
             .field("service", &self.service)
             .field("host", &self.host)
@@ -259,8 +300,11 @@ impl CommonSettings {
             None => None,
             Some(raw) => Some(parse_base_url("PUBLIC_URL", &raw)?),
         };
-        let database_url =
-            env.database_url.filter(|s| !s.is_empty()).unwrap_or_else(|| default_sqlite_url(service));
+        let database_url = env
+            .database_url
+            .map(|s| s.expose().clone())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| default_sqlite_url(service));
         if !(database_url.starts_with("sqlite:")
             || database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://"))
@@ -291,7 +335,7 @@ impl CommonSettings {
             service,
             host: env.host.unwrap_or(IpAddr::from([127, 0, 0, 1])),
             port: env.port.unwrap_or(default_port),
-            database_url,
+            database_url: Secret::new(database_url),
             public_url,
             log_filter: env.rust_log.filter(|s| !s.is_empty()).unwrap_or_else(|| "info".into()),
             log_format: LogFormat::parse(env.log_format.as_deref())?,
@@ -309,7 +353,7 @@ impl CommonSettings {
             service,
             host: IpAddr::from([127, 0, 0, 1]),
             port: 0,
-            database_url: database_url.into(),
+            database_url: Secret::new(database_url.into()),
             public_url: None,
             log_filter: "info".into(),
             log_format: LogFormat::Text,
@@ -381,7 +425,7 @@ mod tests {
     fn defaults_work_with_no_variables_set() {
         let s = CommonSettings::from_iter("contacts", 3000, vars(&[])).unwrap();
         assert_eq!(s.port, 3000);
-        assert_eq!(s.database_url, "sqlite://data/contacts.db?mode=rwc");
+        assert_eq!(s.database_url.expose(), "sqlite://data/contacts.db?mode=rwc");
         assert_eq!(s.log_format, LogFormat::Text);
         assert_eq!(s.public_url_for(3000).as_str(), "http://localhost:3000/");
     }
@@ -444,6 +488,16 @@ mod tests {
         for var in ["HOST", "PORT", "DATABASE_URL", "PUBLIC_URL", "RUST_LOG", "LOG_FORMAT"] {
             assert!(names.iter().any(|n| n == var), "{var} in {names:?}");
         }
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let secret: Secret = Secret::new("hunter2");
+        assert_eq!(format!("{secret:?}"), "\"***\"");
+        assert_eq!(secret.expose(), "hunter2");
+        let generated = Secret::generate();
+        assert_eq!(generated.expose().len(), 64);
+        assert_ne!(generated, Secret::generate());
     }
 
     #[test]

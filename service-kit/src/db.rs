@@ -18,6 +18,8 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Executor, SqlSafeStr};
 
+use crate::config::{CommonSettings, Secret};
+
 /// Which database a [`Db`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -85,7 +87,7 @@ pub struct Db {
 /// How to open the pools.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
-    pub url: String,
+    pub url: Secret,
     pub max_connections: u32,
     /// How long a caller waits for a pooled connection before the query fails.
     pub acquire_timeout: Duration,
@@ -93,7 +95,12 @@ pub struct ConnectOptions {
 
 impl ConnectOptions {
     pub fn new(url: impl Into<String>, max_connections: u32) -> Self {
-        Self { url: url.into(), max_connections, acquire_timeout: Duration::from_secs(5) }
+        Self { url: Secret::new(url.into()), max_connections, acquire_timeout: Duration::from_secs(5) }
+    }
+
+    /// `DATABASE_URL` and `DATABASE_MAX_CONNECTIONS`.
+    pub fn from_settings(settings: &CommonSettings) -> Self {
+        Self::new(settings.database_url.expose().clone(), settings.database_max_connections)
     }
 }
 
@@ -101,14 +108,14 @@ impl Db {
     /// Connects (creating the SQLite file and its folder when missing) and runs the migrations.
     pub async fn connect(options: &ConnectOptions, migrations: &Migrations) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
-        let backend = Backend::from_url(&options.url);
+        let url = options.url.expose();
+        let backend = Backend::from_url(url);
         if backend == Backend::Sqlite {
-            create_sqlite_parent_dir(&options.url)?;
+            create_sqlite_parent_dir(url)?;
         }
-        let connect: AnyConnectOptions = options
-            .url
+        let connect: AnyConnectOptions = url
             .parse()
-            .map_err(|e| anyhow::anyhow!("DATABASE_URL {}: {e}", crate::config::redact_url(&options.url)))?;
+            .map_err(|e| anyhow::anyhow!("DATABASE_URL {}: {e}", crate::config::redact_url(url)))?;
         let pool = |max: u32| {
             AnyPoolOptions::new()
                 .max_connections(max)

@@ -22,7 +22,6 @@ use tower_resilience_circuitbreaker::{
     SlidingWindowType,
 };
 
-use super::backoff;
 use super::sender::{Sender, Settled, Temporary};
 use crate::config::NotificationSettings;
 use crate::metrics::{CIRCUIT_BREAKER_STATE, NOTIFICATIONS_DISPATCHED, OUTBOX_PENDING};
@@ -158,8 +157,8 @@ impl Dispatcher {
             return Ok(());
         }
         let attempt = u32::try_from(attempts).unwrap_or(u32::MAX);
-        let delay = backoff::delay_for_attempt(self.settings.retry_min, self.settings.retry_max, attempt)
-            .max(temporary.retry_after.unwrap_or_default());
+        let delay =
+            self.settings.retry.delay_for_attempt(attempt).max(temporary.retry_after.unwrap_or_default());
         outbox::retry_at(&self.db.writer, job.id, attempts, now_millis() + millis(delay), &temporary.reason)
             .await?;
         metrics::counter!(NOTIFICATIONS_DISPATCHED, "outcome" => "retry").increment(1);
@@ -188,17 +187,17 @@ impl Dispatcher {
                 "NOTIFICATION_SERVICE is not set: notifications are off; invitations stay in the outbox"
             );
         }
-        let mut error_delays = backoff::schedule(self.settings.retry_min, self.settings.retry_max);
+        let mut error_delays = self.settings.retry.delays();
         while !shutdown.is_cancelled() {
             let pause = match self.step(&shutdown).await {
                 Ok(n) if n > 0 => {
-                    error_delays = backoff::schedule(self.settings.retry_min, self.settings.retry_max);
+                    error_delays = self.settings.retry.delays();
                     continue;
                 }
                 Ok(_) => self.settings.poll_interval,
                 Err(e) => {
                     tracing::error!(error = format!("{e:#}"), "outbox dispatch failed");
-                    error_delays.next().unwrap_or(self.settings.retry_max)
+                    error_delays.next().unwrap_or(self.settings.retry.max)
                 }
             };
             tokio::select! {

@@ -2,7 +2,6 @@
 //! unit of work, for deterministic tests) and `run` (the loop, until the shutdown token fires;
 //! the current step is finished first).
 
-pub mod backoff;
 pub mod dispatcher;
 pub mod feed;
 pub mod sender;

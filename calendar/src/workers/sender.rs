@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde::Serialize;
+use service_kit::config::Secret;
 use url::Url;
 
 use crate::store::outbox::Job;
@@ -46,7 +47,7 @@ struct Body<'a> {
 pub struct Sender {
     client: reqwest::Client,
     endpoint: Url,
-    token: String,
+    token: Secret,
     timeout: Duration,
 }
 
@@ -54,7 +55,7 @@ impl Sender {
     pub fn new(
         client: reqwest::Client,
         service: &Url,
-        token: String,
+        token: Secret,
         timeout: Duration,
     ) -> anyhow::Result<Self> {
         let endpoint = service.join("notifications")?;
@@ -66,7 +67,7 @@ impl Sender {
         let mut request = self
             .client
             .post(self.endpoint.clone())
-            .bearer_auth(&self.token)
+            .bearer_auth(self.token.expose())
             .header("idempotency-key", job.id.to_string())
             .timeout(self.timeout)
             .json(&Body { email: &job.email, subject: &job.subject, message: &job.message });

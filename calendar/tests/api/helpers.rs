@@ -30,7 +30,7 @@ pub fn settings(db: &TestDb, feed: &FeedServer, notifications: Option<&Notificat
     let mut settings = Settings::for_tests(&db.url, feed.feed_url());
     if let Some(stub) = notifications {
         settings.notifications.service = Some(stub.url());
-        settings.notifications.token = TOKEN.into();
+        settings.notifications.token = service_kit::config::Secret::new(TOKEN);
     }
     settings
 }

@@ -1,49 +1,37 @@
 //! PostgreSQL `LISTEN`/`NOTIFY`: a job stored by any replica wakes the workers of all of them
-//! at once, instead of at their next poll. Best effort: a missed notification only delays a job
-//! until the poll interval, so errors are logged and the listener reconnects after a pause.
+//! at once, instead of at their next poll (`service_kit::listen` runs the connection). Best
+//! effort: a missed notification only delays a job until the poll interval.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
-use sqlx::postgres::PgListener;
+use service_kit::listen::Notified;
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
 /// The channel `POST /notifications` notifies after storing a job.
 pub const CHANNEL: &str = "notifications_new_job";
 
-/// Wakes `wake` on every notification on [`CHANNEL`] until `shutdown`. `listening` is true
-/// while the `LISTEN` is in place.
-pub async fn run(
-    url: String,
-    wake: Arc<Notify>,
-    listening: Arc<AtomicBool>,
-    retry: Duration,
-    shutdown: CancellationToken,
-) {
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            Err(e) = listen(&url, &wake, &listening) => {
-                listening.store(false, Ordering::SeqCst);
-                tracing::warn!(error = %e, "LISTEN for new jobs failed; polling until it is back");
-            }
-        }
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(retry) => {}
-        }
-    }
+/// Wakes the delivery worker on every notification; `listening` is true while `LISTEN` is in
+/// place.
+#[derive(Debug, Clone)]
+pub struct NewJobListener {
+    pub wake: Arc<Notify>,
+    pub listening: Arc<AtomicBool>,
 }
 
-async fn listen(url: &str, wake: &Notify, listening: &AtomicBool) -> Result<Infallible, sqlx::Error> {
-    let mut listener = PgListener::connect(url).await?;
-    listener.listen(CHANNEL).await?;
-    listening.store(true, Ordering::SeqCst);
-    loop {
-        listener.recv().await?;
-        wake.notify_one();
+impl Notified for NewJobListener {
+    async fn connected(&self) -> Result<(), sqlx::Error> {
+        self.listening.store(true, Ordering::SeqCst);
+        // Jobs stored while we were away are found by the worker's next claim.
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    fn notified(&self, _payload: &str) {
+        self.wake.notify_one();
+    }
+
+    fn disconnected(&self) {
+        self.listening.store(false, Ordering::SeqCst);
     }
 }

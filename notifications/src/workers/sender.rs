@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rand::Rng;
 use service_kit::db::{Db, now_millis};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -24,7 +23,7 @@ use crate::domain::Job;
 use crate::mail;
 use crate::metrics;
 use crate::store::jobs;
-use crate::workers::listener;
+use crate::workers::listener::NewJobListener;
 use crate::workers::transport::{Outcome, SmtpSender};
 
 /// A job claimed by this worker, with the lease token that proves it.
@@ -66,21 +65,15 @@ struct Inner {
     /// The bulkhead: one permit per send in flight.
     permits: Arc<Semaphore>,
     wake: Arc<Notify>,
-    /// PostgreSQL only: the database to `LISTEN` on for jobs stored by other replicas.
-    listen_url: Option<String>,
+    /// PostgreSQL only: whether the listener for jobs stored by other replicas is connected.
     listening: Arc<AtomicBool>,
     depth_reported: Mutex<Option<Instant>>,
 }
 
 impl Sender {
-    /// Builds the worker; `wake` is notified whenever this process stores a job. With
-    /// `listen_url` (PostgreSQL), jobs stored by other replicas wake it too.
-    pub fn new(
-        db: Db,
-        settings: DeliverySettings,
-        wake: Arc<Notify>,
-        listen_url: Option<String>,
-    ) -> anyhow::Result<Self> {
+    /// Builds the worker; `wake` is notified whenever this process stores a job (and, on
+    /// PostgreSQL, by [`Sender::listener`] when another replica does).
+    pub fn new(db: Db, settings: DeliverySettings, wake: Arc<Notify>) -> anyhow::Result<Self> {
         let smtp = match &settings.delivery {
             Delivery::Smtp { url } => {
                 Some(SmtpSender::new(url, settings.smtp_timeout, settings.max_concurrency)?)
@@ -95,7 +88,6 @@ impl Sender {
                 smtp,
                 permits,
                 wake,
-                listen_url,
                 listening: Arc::new(AtomicBool::new(false)),
                 depth_reported: Mutex::new(None),
             }),
@@ -105,6 +97,11 @@ impl Sender {
     /// Whether the worker is listening for jobs stored by other replicas (PostgreSQL).
     pub fn is_listening(&self) -> bool {
         self.inner.listening.load(Ordering::SeqCst)
+    }
+
+    /// What the PostgreSQL listener does when a replica stores a job: wake this worker.
+    pub fn listener(&self) -> NewJobListener {
+        NewJobListener { wake: self.inner.wake.clone(), listening: self.inner.listening.clone() }
     }
 
     /// Claims up to `limit` due jobs for this worker (see [`jobs::claim`]).
@@ -194,7 +191,7 @@ impl Sender {
                 self.fail(&job, &token, &reason, metrics::FailureReason::AttemptsExhausted).await
             }
             Outcome::Temporary(reason) => {
-                let delay = backoff(job.attempts, settings.retry_base, settings.retry_max);
+                let delay = settings.retry.delay_for_attempt(u32::try_from(job.attempts).unwrap_or(u32::MAX));
                 let at = now + delay.as_millis() as i64;
                 if !jobs::schedule_retry(&self.inner.db, job.id, &token, at, &reason, now).await? {
                     return Ok(lease_lost(&job));
@@ -254,15 +251,6 @@ impl Sender {
             max_concurrency = settings.max_concurrency,
             "delivery worker started"
         );
-        if let Some(url) = &self.inner.listen_url {
-            tokio::spawn(listener::run(
-                url.clone(),
-                self.inner.wake.clone(),
-                self.inner.listening.clone(),
-                settings.poll_interval,
-                shutdown.clone(),
-            ));
-        }
         let mut in_flight = JoinSet::new();
         while !shutdown.is_cancelled() {
             let free = self.inner.permits.available_permits();
@@ -339,33 +327,5 @@ fn log_delivery_error(joined: Result<Result<Finished, sqlx::Error>, tokio::task:
             tracing::error!(error = %e, "recording a delivery failed; the job is retried after its lease")
         }
         Err(e) => tracing::error!(error = %e, "a delivery task panicked; the job is retried after its lease"),
-    }
-}
-
-/// Exponential backoff with "equal jitter": the `attempt`-th retry waits between half and all
-/// of `base * 2^(attempt-1)`, capped at `max`. The randomness spreads retries of many jobs
-/// that failed together (a mail server outage) instead of sending them all back at once.
-pub fn backoff(attempt: i64, base: Duration, max: Duration) -> Duration {
-    let exponent = (attempt - 1).clamp(0, 30) as u32;
-    let full = base.saturating_mul(2u32.saturating_pow(exponent)).min(max);
-    let half = full / 2;
-    let jitter = rand::rng().random_range(0..=half.as_millis() as u64);
-    half + Duration::from_millis(jitter)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_within_jitter_and_is_capped() {
-        let base = Duration::from_millis(1000);
-        let max = Duration::from_millis(10_000);
-        for (attempt, full) in [(1, 1000), (2, 2000), (3, 4000), (4, 8000), (5, 10_000), (40, 10_000)] {
-            for _ in 0..50 {
-                let d = backoff(attempt, base, max).as_millis() as u64;
-                assert!((full / 2..=full).contains(&d), "attempt {attempt}: {d} ms");
-            }
-        }
     }
 }

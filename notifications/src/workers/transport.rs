@@ -7,8 +7,8 @@ use std::time::Duration;
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use crate::config::Secret;
 use crate::mail::Rendered;
+use service_kit::config::Secret;
 
 /// What became of one send.
 #[derive(Debug, Clone, PartialEq, Eq)]

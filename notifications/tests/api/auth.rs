@@ -107,8 +107,8 @@ async fn reading_jobs_needs_the_token_too() {
 async fn every_configured_token_is_accepted() {
     let app = TestApp::spawn_with(|s| {
         s.tokens = vec![
-            notifications::config::Secret::new("calendar-token"),
-            notifications::config::Secret::new("ops-token"),
+            service_kit::config::Secret::new("calendar-token"),
+            service_kit::config::Secret::new("ops-token"),
         ];
     })
     .await;

@@ -3,10 +3,11 @@
 use std::time::Duration;
 
 use base64::Engine;
-use notifications::config::{Delivery, Secret, Settings};
+use notifications::config::{Delivery, Settings};
 use notifications::startup::Application;
 use notifications::workers::{Retention, Sender};
 use serde_json::Value;
+use service_kit::config::Secret;
 use test_support::smtp::SmtpServer;
 use test_support::{TestDb, http_client, json_body, wait_until};
 use tokio::task::JoinHandle;

@@ -1,3 +1,4 @@
+use service_kit::backoff::Backoff;
 use std::time::Duration;
 
 use test_support::TestDb;
@@ -68,8 +69,8 @@ async fn a_message_accepted_after_the_sender_gave_up_is_sent_again_with_the_same
         use_smtp(s, &server);
         s.delivery.smtp_timeout = Duration::from_millis(300);
         // Slow enough retries that the job is seen waiting between attempts.
-        s.delivery.retry_base = Duration::from_millis(600);
-        s.delivery.retry_max = Duration::from_millis(600);
+        // Each retry 300 to 600 ms later.
+        s.delivery.retry = Backoff::new(Duration::from_millis(300), Duration::from_millis(600));
     })
     .await;
     let id = id_of(&app.queue(&notification("ada@example.org", "Hi", "Hello")).await);

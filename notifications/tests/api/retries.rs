@@ -1,3 +1,4 @@
+use service_kit::backoff::Backoff;
 use std::time::Duration;
 
 use test_support::smtp::SmtpServer;
@@ -86,8 +87,8 @@ async fn a_send_that_gets_no_answer_times_out_and_is_retried() {
         use_smtp(s, &server);
         s.delivery.smtp_timeout = Duration::from_millis(300);
         // Slow enough retries that the job is seen waiting between attempts.
-        s.delivery.retry_base = Duration::from_millis(600);
-        s.delivery.retry_max = Duration::from_millis(600);
+        // Each retry 300 to 600 ms later.
+        s.delivery.retry = Backoff::new(Duration::from_millis(300), Duration::from_millis(600));
         s.delivery.send_lease = Duration::from_secs(10);
     })
     .await;

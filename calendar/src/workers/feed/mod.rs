@@ -21,7 +21,6 @@ use url::Url;
 use self::apply::{Applied, ApplyError, Contact};
 use self::document::{DocumentError, FeedEvent, Page};
 use self::fetch::{Conditions, FetchError, Fetched, Fetcher};
-use super::backoff;
 use crate::config::FeedSettings;
 use crate::metrics::{
     FEED_CHECKPOINT, FEED_CONSUMER_LAG, FEED_ERRORS, FEED_EVENTS_PROCESSED, FEED_LAST_SUCCESS,
@@ -347,12 +346,12 @@ impl Follower {
     /// counted, and retried with exponential backoff and jitter.
     pub async fn run(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
         tracing::info!(feed = %self.settings.url, "following the contacts feed");
-        let mut delays = backoff::schedule(self.settings.retry_min, self.settings.retry_max);
+        let mut delays = self.settings.retry.delays();
         while !shutdown.is_cancelled() {
             let conditional = self.etag.is_some();
             let pause = match self.step(&shutdown).await {
                 Ok(step) => {
-                    delays = backoff::schedule(self.settings.retry_min, self.settings.retry_max);
+                    delays = self.settings.retry.delays();
                     metrics::gauge!(FEED_LAST_SUCCESS).set(now_millis() as f64 / 1000.0);
                     self.update_lag(true).await;
                     match step {
@@ -377,7 +376,7 @@ impl Follower {
                     metrics::counter!(FEED_ERRORS, "kind" => e.kind()).increment(1);
                     self.etag = None;
                     self.update_lag(false).await;
-                    let delay = delays.next().unwrap_or(self.settings.retry_max);
+                    let delay = delays.next().unwrap_or(self.settings.retry.max);
                     tracing::warn!(error = %e, kind = e.kind(), retry_in_ms = delay.as_millis() as u64, "feed step failed");
                     delay
                 }
