@@ -1,7 +1,8 @@
 //! Helpers for the services' black-box tests: a fresh database per test (SQLite by default,
 //! PostgreSQL when `TEST_DATABASE_URL` is set), waiting on conditions with a deadline, and
-//! temporary folders that clean up after themselves, a real SMTP server with fault injection
-//! ([`smtp::SmtpServer`]), and hostile clients ([`hostile`]).
+//! temporary folders that clean up after themselves, an HTTP client for one instance
+//! ([`TestClient`]), a real SMTP server with fault injection ([`smtp::SmtpServer`]), and hostile
+//! clients ([`hostile`]).
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -9,8 +10,11 @@ use std::time::{Duration, Instant};
 
 use sqlx::Connection;
 
+pub mod client;
 pub mod hostile;
 pub mod smtp;
+
+pub use client::TestClient;
 
 /// Environment variable naming a PostgreSQL server for the PostgreSQL run of the test suite.
 pub const TEST_DATABASE_URL: &str = "TEST_DATABASE_URL";
