@@ -26,11 +26,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use harness::generate_token;
+use harness::process::ServiceProcess;
+use harness::system::{System, SystemSpec};
 use serde_json::{Value, json};
 use test_support::TestDb;
 use test_support::smtp::SmtpServer;
-use xtask::processes::ServiceProcess;
-use xtask::system::{System, SystemSpec, generate_token};
 
 pub const USAGE: &str = "usage: cargo xtask fuzz [--seconds N] [--examples N] [--only contacts,calendar,notifications] \
      [--release] [--no-build] [--all-checks]\n\
@@ -106,7 +107,7 @@ pub async fn main(args: &[String]) -> anyhow::Result<()> {
     let options = Options::parse(args)?;
     let tool = FuzzTool::find()?;
     if options.build {
-        crate::build(options.profile, &[])?;
+        harness::build(options.profile)?;
     }
     let out = artifacts_dir();
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -116,7 +117,7 @@ pub async fn main(args: &[String]) -> anyhow::Result<()> {
         options.profile, options.seconds, options.examples
     );
 
-    let workdir = test_support::TempDir::new("xtask-fuzz");
+    let workdir = test_support::TempDir::new("fuzz");
     let smtp = SmtpServer::start().await;
     let mut dbs = Vec::new();
     let mut env = Vec::new();
@@ -129,7 +130,7 @@ pub async fn main(args: &[String]) -> anyhow::Result<()> {
     for (service, key, value) in [
         ("notifications", "SMTP_URL", smtp.url()),
         ("notifications", "ADMIN_PASSWORD", generate_token()),
-        ("notifications", "RETRY_BASE_MS", "200".into()),
+        ("notifications", "RETRY_MIN_MS", "100".into()),
         ("notifications", "RETRY_MAX_MS", "2000".into()),
         ("calendar", "OUTBOX_RETRY_MIN_MS", "100".into()),
         ("calendar", "OUTBOX_RETRY_MAX_MS", "2000".into()),
@@ -201,7 +202,7 @@ impl FuzzTool {
             return Ok(Self::Script(path));
         }
         let venv = artifacts_dir().parent().and_then(Path::parent).map_or_else(
-            || crate::workspace_root().join("target/fuzz-venv"),
+            || harness::workspace_root().join("target/fuzz-venv"),
             |target| target.join("fuzz-venv"),
         );
         let bin = venv.join("bin/schemathesis");
@@ -276,7 +277,7 @@ fn run(command: &mut std::process::Command) -> anyhow::Result<()> {
 fn artifacts_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| crate::workspace_root().join("target"));
+        .unwrap_or_else(|| harness::workspace_root().join("target"));
     target.join("artifacts").join("fuzz")
 }
 

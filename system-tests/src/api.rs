@@ -1,10 +1,10 @@
 //! The services' HTTP APIs as a user with curl would call them, with the checks every test
 //! repeats (status codes, JSON bodies, paging).
 
+use harness::process::ServiceProcess;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use test_support::{json_body, wait_until};
-use xtask::processes::ServiceProcess;
 
 use crate::{PATIENCE, TestSystem};
 

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
+use harness::process::ServiceProcess;
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
@@ -28,7 +29,6 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use test_support::smtp::ReceivedMessage;
 use tokio::sync::watch;
-use xtask::processes::ServiceProcess;
 
 use crate::resilient::{self, Answer};
 

@@ -25,6 +25,7 @@ pub mod prometheus;
 pub mod replicas;
 pub mod resilient;
 pub mod settle;
+pub mod soak;
 pub mod standin;
 mod system;
 

@@ -5,7 +5,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use xtask::processes::{ServiceProcess, ServiceSpec, binary};
+use harness::binary;
+use harness::process::{ServiceProcess, ServiceSpec};
 
 /// How long a replica may take to become ready (debug builds on a busy machine).
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -33,8 +34,8 @@ pub fn notifications_env(database_url: &str, token: &str, smtp_url: &str) -> Vec
         ("NOTIFICATION_TOKENS", token.to_string()),
         ("SMTP_URL", smtp_url.to_string()),
         ("ADMIN_USER", "operator".into()),
-        ("ADMIN_PASSWORD", xtask::system::generate_token()),
-        ("RETRY_BASE_MS", "200".into()),
+        ("ADMIN_PASSWORD", harness::generate_token()),
+        ("RETRY_MIN_MS", "100".into()),
         ("RETRY_MAX_MS", "2000".into()),
         ("POLL_INTERVAL_MS", "500".into()),
     ]

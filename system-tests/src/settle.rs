@@ -8,10 +8,10 @@
 
 use std::time::Duration;
 
+use harness::process::ServiceProcess;
 use serde_json::Value;
 use sqlx::Row;
 use test_support::wait_until;
-use xtask::processes::ServiceProcess;
 
 use crate::api::all_pages_as;
 use crate::prometheus::value;

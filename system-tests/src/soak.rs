@@ -21,7 +21,9 @@ use serde_json::{Value, json};
 use test_support::smtp::SmtpServer;
 use test_support::{TempDir, TestDb};
 
-use crate::system::{System, SystemSpec, generate_token};
+use harness::generate_token;
+use harness::process::rss_kib;
+use harness::system::{System, SystemSpec};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -180,76 +182,10 @@ impl SoakReport {
     }
 }
 
-pub const USAGE: &str = "usage: cargo xtask soak [--minutes N] [--rate REQUESTS_PER_SEC] [--debug]\n\
-    \n\
-    Builds the services (release unless --debug), holds a steady mixed load against all three for\n\
-    N minutes (default 10) at the given rate (default 40 requests/s), and prints per minute:\n\
-    requests, errors, p50/p99 latency and each service's RSS. Fails when any request failed, when\n\
-    not everything was delivered afterwards, or when a service's RSS grew after the warm-up (the\n\
-    first two minutes; one for runs under four) by more than max(10 %, 8 MiB). Uses PostgreSQL\n\
-    when TEST_DATABASE_URL is set.";
-
-/// Memory growth after the warm-up that `cargo xtask soak` still calls flat: 10 % or 8 MiB,
-/// whichever is more.
+/// Memory growth after the warm-up that the soak still calls flat: 10 % or 8 MiB, whichever is
+/// more.
 pub fn rss_allowance_kib(first: u64) -> u64 {
     (first / 10).max(8 * 1024)
-}
-
-/// `cargo xtask soak ...`.
-pub async fn command(args: &[String]) -> anyhow::Result<()> {
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}");
-        return Ok(());
-    }
-    let mut minutes: u64 = 10;
-    let mut rate = DEFAULT_RATE;
-    let mut profile = "release";
-    let mut rest = args.iter();
-    while let Some(flag) = rest.next() {
-        match flag.as_str() {
-            "--minutes" => {
-                minutes = rest.next().and_then(|v| v.parse().ok()).filter(|m| *m > 0).ok_or_else(|| {
-                    anyhow::anyhow!("--minutes takes a whole number of minutes above 0\n{USAGE}")
-                })?
-            }
-            "--rate" => {
-                rate =
-                    rest.next().and_then(|v| v.parse().ok()).filter(|r: &f64| *r > 0.0).ok_or_else(|| {
-                        anyhow::anyhow!("--rate takes a number of requests per second above 0\n{USAGE}")
-                    })?
-            }
-            "--debug" => profile = "debug",
-            other => anyhow::bail!("unknown option {other}\n{USAGE}"),
-        }
-    }
-    crate::build(profile, &[])?;
-    let spec = SoakSpec {
-        duration: Duration::from_secs(minutes * 60),
-        period: Duration::from_secs(60),
-        // Until every client holds its full set of contacts (about 80 s at the default rate).
-        warm_up: Duration::from_secs(match minutes {
-            1 => 0,
-            2 | 3 => 60,
-            _ => 120,
-        }),
-        profile: profile.into(),
-        rate,
-        clients: 4,
-    };
-    println!("soak: {minutes} minute(s) at {rate} requests/s against the {profile} binaries…");
-    let report = run(spec).await?;
-    println!("{}", report.render());
-    let growing = report.growing(rss_allowance_kib);
-    anyhow::ensure!(report.errors() == 0, "{} request(s) failed", report.errors());
-    anyhow::ensure!(growing.is_empty(), "memory grew after the warm-up: {}", growing.join("; "));
-    println!("soak passed: no errors, everything delivered, memory flat after the warm-up");
-    Ok(())
-}
-
-/// Resident memory of a process in KiB (`VmRSS` in `/proc/<pid>/status`).
-pub fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")?.trim().strip_suffix("kB")?.trim().parse().ok())
 }
 
 /// One request's outcome: when it started (from the beginning of the load), how long it took,
@@ -272,7 +208,7 @@ pub async fn run(spec: SoakSpec) -> anyhow::Result<SoakReport> {
         ("SMTP_URL", smtp.url()),
         ("ADMIN_USER", "operator".into()),
         ("ADMIN_PASSWORD", generate_token()),
-        ("RETRY_BASE_MS", "200".into()),
+        ("RETRY_MIN_MS", "100".into()),
         ("POLL_INTERVAL_MS", "500".into()),
     ] {
         extra_env.push(("notifications".into(), key.into(), value));

@@ -1,13 +1,14 @@
 //! Building and starting the three services as one system, and stopping it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use harness::generate_token;
+use harness::process::ServiceProcess;
+use harness::system::{System, SystemSpec};
 use test_support::smtp::SmtpServer;
 use test_support::{TempDir, TestDb};
-use xtask::processes::ServiceProcess;
-use xtask::system::{System, SystemSpec, generate_token};
 
 /// Deadline for anything the system does in the background (start-up, replication, delivery).
 /// Generous on purpose: debug builds share two cores with other work here. Tests wait on
@@ -29,17 +30,11 @@ pub enum Mail {
     Mailbox,
 }
 
-/// The workspace folder (where `Cargo.toml` and `target/` are).
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new(".")).to_path_buf()
-}
+pub use harness::workspace_root;
 
 /// The folder for test artifacts (`target/artifacts/`, or under `CARGO_TARGET_DIR`).
 pub fn artifacts_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    target.join("artifacts")
+    harness::target_root().join("artifacts")
 }
 
 static BUILD: OnceLock<Result<(), String>> = OnceLock::new();
@@ -128,7 +123,7 @@ impl TestSystem {
         }
         // Retry schedules shortened from minutes to seconds, so that recovery after an outage is
         // observed within a test's deadline; the mechanisms are the production ones.
-        set("notifications", "RETRY_BASE_MS", "200");
+        set("notifications", "RETRY_MIN_MS", "100");
         set("notifications", "RETRY_MAX_MS", "2000");
         set("notifications", "POLL_INTERVAL_MS", "500");
         set("calendar", "OUTBOX_RETRY_MIN_MS", "100");

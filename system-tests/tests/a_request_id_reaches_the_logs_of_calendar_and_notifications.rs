@@ -4,11 +4,11 @@
 
 #![allow(clippy::unwrap_used)]
 
+use harness::process::ServiceProcess;
 use serde_json::{Value, json};
 use system_tests::api::text;
 use system_tests::{Mail, PATIENCE, TestSystem};
 use test_support::wait_until;
-use xtask::processes::ServiceProcess;
 
 /// The JSON log lines of `service` that carry `request_id`, in the request span or as a field.
 fn lines_with(service: &ServiceProcess, request_id: &str) -> Vec<Value> {

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use harness::process::{ServiceProcess, rss_kib};
 use reqwest::StatusCode;
 use system_tests::api::all_users;
 use system_tests::hostile_feed::{HostileFeed, Mode, email_of};
@@ -22,7 +23,6 @@ use system_tests::prometheus::value;
 use system_tests::settle::calendar_checkpoint;
 use system_tests::{PATIENCE, build_services, replicas};
 use test_support::{TempDir, TestDb, wait_until};
-use xtask::processes::ServiceProcess;
 
 /// calendar's `FEED_TIMEOUT_MS` in this test: the most one fetch may take.
 const FEED_TIMEOUT: Duration = Duration::from_secs(2);
@@ -47,11 +47,6 @@ const BAD: &[(Mode, &[&str])] = &[
     (Mode::RedirectLoop, &["redirect"]),
     (Mode::ArchiveCycle, &["cycle"]),
 ];
-
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")?.trim().strip_suffix("kB")?.trim().parse().ok())
-}
 
 async fn errors_of(http: &reqwest::Client, calendar: &ServiceProcess, kinds: &[&str]) -> f64 {
     let text = http.get(calendar.url("metrics")).send().await.unwrap().text().await.unwrap();

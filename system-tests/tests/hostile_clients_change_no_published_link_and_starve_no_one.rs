@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+use harness::binary;
+use harness::process::{ServiceProcess, ServiceSpec};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use system_tests::api::text;
@@ -17,7 +19,6 @@ use test_support::hostile::{
 };
 use test_support::{TempDir, TestDb, json_body};
 use tokio::io::AsyncWriteExt;
-use xtask::processes::{ServiceProcess, ServiceSpec, binary};
 
 fn spoofed(system: &TestSystem, method: Method, url: String) -> reqwest::RequestBuilder {
     let mut request = system.http.request(method, url);

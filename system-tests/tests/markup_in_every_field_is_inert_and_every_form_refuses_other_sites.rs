@@ -124,10 +124,10 @@ fn auto_submitting_form(action: &str, fields: &[(&str, &str)]) -> String {
 }
 
 /// The service, the form's route (as in the metrics), the path it posts to, and its fields.
-type Attack<'a> = (&'a xtask::processes::ServiceProcess, String, String, Vec<(&'a str, &'a str)>);
+type Attack<'a> = (&'a harness::process::ServiceProcess, String, String, Vec<(&'a str, &'a str)>);
 
 /// Requests the service answered `403` for `route`, by its metrics.
-async fn refused(system: &TestSystem, service: &xtask::processes::ServiceProcess, route: &str) -> f64 {
+async fn refused(system: &TestSystem, service: &harness::process::ServiceProcess, route: &str) -> f64 {
     let metrics = system.metrics(service).await;
     value(&metrics, "http_requests_total", &[("method", "POST"), ("route", route), ("status", "403")])
         .unwrap_or(0.0)

@@ -103,7 +103,7 @@ fn auto_submitting_form(action: &str, fields: &[(&str, &str)]) -> String {
 
 async fn refused_requests(
     system: &TestSystem,
-    service: &xtask::processes::ServiceProcess,
+    service: &harness::process::ServiceProcess,
     route: &str,
 ) -> f64 {
     let metrics = system.metrics(service).await;

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
+use harness::process::ServiceProcess;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use system_tests::api::{all_pages, all_pages_as, all_users, text};
@@ -21,7 +22,6 @@ use system_tests::settle::{calendar_checkpoint, feed_head, feed_page};
 use system_tests::{PATIENCE, build_services};
 use test_support::smtp::SmtpServer;
 use test_support::{TempDir, TestDb, wait_until};
-use xtask::processes::ServiceProcess;
 
 fn postgres_or_skip(test: &str) -> bool {
     if TestDb::postgres_configured() {
@@ -188,7 +188,7 @@ async fn two_notifications_replicas_share_one_queue_and_send_every_job_once() {
     let workdir = TempDir::new("replicas");
     let db = TestDb::new().await;
     let smtp = SmtpServer::start().await;
-    let token = xtask::system::generate_token();
+    let token = harness::generate_token();
     let env = notifications_env(&db.url, &token, &smtp.url());
     let one = replicas::start("notifications", workdir.path(), &env).await;
     let two = replicas::start("notifications", workdir.path(), &env).await;
@@ -260,7 +260,7 @@ async fn two_calendar_replicas_following_one_feed_apply_every_event_once() {
     let (contacts_db, calendar_db, notifications_db) =
         (TestDb::new().await, TestDb::new().await, TestDb::new().await);
     let smtp = SmtpServer::start().await;
-    let token = xtask::system::generate_token();
+    let token = harness::generate_token();
     let contacts =
         replicas::start("contacts", workdir.path(), &[("DATABASE_URL", contacts_db.url.clone())]).await;
     let notifications = replicas::start(

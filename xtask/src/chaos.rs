@@ -42,7 +42,7 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
     command
-        .current_dir(crate::workspace_root())
+        .current_dir(harness::workspace_root())
         .args(["test", "-p", "system-tests", "--test", TEST, "--", "--nocapture"])
         .env("CHAOS_OPS", &ops);
     if let Some(seed) = &seed {

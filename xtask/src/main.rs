@@ -1,46 +1,59 @@
 #![allow(clippy::print_stdout)] // a developer tool: printing to the terminal is its job
 
-//! `cargo xtask <command>`:
-//!
-//! - `up [--release]`: builds the three services and runs them together on their default ports
-//!   (contacts 3000, calendar 3002, notifications 3003) with embedded defaults (SQLite files under
-//!   `./data/`, mailbox-mode e-mail, a generated token shared by calendar and notifications),
-//!   streams their logs prefixed with their names, and stops them cleanly on Ctrl-C.
-//! - `bench [options]`: the benchmark (see [`bench`]): builds in release, runs every scenario
-//!   and writes `bench-results/results.md` and `results.json`. `bench --help` lists the options.
-//! - `bench-smtp-client ...`: the benchmark's SMTP load client, run by `bench` itself.
+//! `cargo xtask <command>`: the project's command-line front end (`cargo xtask help` lists the
+//! commands). It stays small, so that `cargo xtask up` is ready seconds after a build: the
+//! heavy drivers (benchmark, fuzzing) are a crate of their own (`drivers/`) that the commands
+//! here build and run, and the long soak and chaos runs are the system tests themselves, run
+//! longer.
 
-use std::process::ExitCode;
+use std::path::Path;
+use std::process::{Command, ExitCode};
 use std::time::Duration;
 
-use xtask::system::{System, SystemSpec, generate_token};
-use xtask::{build, workspace_root};
+use harness::system::{System, SystemSpec};
+use harness::{generate_token, workspace_root};
 
-mod bench;
 mod chaos;
-mod fuzz;
 
-const USAGE: &str = "usage: cargo xtask up [--release] | cargo xtask bench [--help]";
+const USAGE: &str = "usage: cargo xtask <command> [options]
+
+commands:
+  up [--release]     build the three services and run them together on ports 3000, 3002, 3003
+                     (SQLite under ./data/, e-mails in notifications' mailbox); Ctrl-C stops them
+  bench [options]    the benchmark table (release build; `cargo xtask bench --help`)
+  fuzz [options]     schemathesis against every JSON endpoint of the real binaries (`--help`)
+  soak [options]     steady mixed load for N minutes against the release binaries (`--help`)
+  chaos [options]    mixed workload while services are SIGKILLed at random (`--help`)
+  help               this list";
+
+const SOAK_USAGE: &str = "usage: cargo xtask soak [--minutes N] [--rate REQUESTS_PER_SEC] [--debug]
+
+Builds the services (release unless --debug) and runs the soak system test
+(a_steady_mixed_load_has_no_errors_and_flat_memory) for N minutes (default 10) at the given rate
+(default 40 requests/s); it prints per minute: requests, errors, p50/p99 latency and each
+service's RSS, and fails when any request failed, when not everything was delivered afterwards,
+or when a service's RSS grew after the warm-up (the first two minutes; one for runs under four)
+by more than max(10 %, 8 MiB). Uses PostgreSQL when TEST_DATABASE_URL is set.";
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = args.get(1..).unwrap_or_default();
     let result = match args.first().map(String::as_str) {
-        Some("up") => up(&args[1..]).await,
-        Some("bench") if args.iter().any(|a| a == "--help" || a == "-h") => {
-            println!("{}", bench::USAGE);
+        Some("up") => up(rest).await,
+        Some("bench") => bench(rest),
+        Some("fuzz") => cargo(&["run", "-p", "drivers", "--bin", "drivers", "--", "fuzz"], rest, &[]),
+        Some("soak") => soak(rest),
+        Some("chaos") => chaos::main(rest),
+        Some("help" | "--help" | "-h") => {
+            println!("{USAGE}");
             return ExitCode::SUCCESS;
         }
-        Some("bench") => bench::main(&args[1..]).await,
-        Some("bench-smtp-client") => bench::mail::client_main(&args[1..]).await,
-        Some("chaos") => chaos::main(&args[1..]),
-        Some("soak") => xtask::soak::command(&args[1..]).await,
-        Some("fuzz") if args.iter().any(|a| a == "--help" || a == "-h") => {
-            println!("{}", fuzz::USAGE);
-            return ExitCode::SUCCESS;
+        Some(other) => {
+            eprintln!("cargo xtask: unknown command {other:?}\n\n{USAGE}");
+            return ExitCode::from(2);
         }
-        Some("fuzz") => fuzz::main(&args[1..]).await,
-        _ => {
+        None => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
         }
@@ -54,42 +67,92 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Runs `cargo <args> <rest>` in the workspace with extra environment variables.
+fn cargo(args: &[&str], rest: &[String], env: &[(&str, String)]) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(workspace_root())
+        .args(args)
+        .args(rest)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .status()?;
+    anyhow::ensure!(status.success(), "cargo {} failed ({status})", args.join(" "));
+    Ok(())
+}
+
+/// The benchmark runs optimised, harness included: build the drivers in release, then run them.
+fn bench(args: &[String]) -> anyhow::Result<()> {
+    cargo(&["build", "--release", "-p", "drivers"], &[], &[])?;
+    let drivers = harness::binary("drivers", "release");
+    let status = Command::new(&drivers).current_dir(workspace_root()).arg("bench").args(args).status()?;
+    anyhow::ensure!(status.success(), "the benchmark failed ({status})");
+    Ok(())
+}
+
+fn soak(args: &[String]) -> anyhow::Result<()> {
+    let mut minutes: u64 = 10;
+    let mut rate: f64 = 40.0;
+    let mut profile = "release";
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        match flag.as_str() {
+            "--help" | "-h" => {
+                println!("{SOAK_USAGE}");
+                return Ok(());
+            }
+            "--minutes" => {
+                minutes = rest.next().and_then(|v| v.parse().ok()).filter(|m| *m > 0).ok_or_else(|| {
+                    anyhow::anyhow!("--minutes takes a whole number of minutes above 0\n{SOAK_USAGE}")
+                })?
+            }
+            "--rate" => {
+                rate =
+                    rest.next().and_then(|v| v.parse().ok()).filter(|r: &f64| *r > 0.0).ok_or_else(|| {
+                        anyhow::anyhow!("--rate takes a number of requests per second above 0\n{SOAK_USAGE}")
+                    })?
+            }
+            "--debug" => profile = "debug",
+            other => anyhow::bail!("unknown option {other}\n{SOAK_USAGE}"),
+        }
+    }
+    let test = ["test", "-p", "system-tests", "--test", "a_steady_mixed_load_has_no_errors_and_flat_memory"];
+    let env = [
+        ("SOAK_MINUTES", minutes.to_string()),
+        ("SOAK_RATE", rate.to_string()),
+        ("SOAK_PROFILE", profile.to_string()),
+    ];
+    cargo(&test, &["--".into(), "--nocapture".into()], &env)
+}
+
 async fn up(args: &[String]) -> anyhow::Result<()> {
     let release = match args {
         [] => false,
         [flag] if flag == "--release" => true,
-        _ => anyhow::bail!("{USAGE}"),
+        _ => anyhow::bail!("usage: cargo xtask up [--release]"),
     };
     let profile = if release { "release" } else { "debug" };
-    build(profile, &[])?;
+    println!("xtask: building the services ({profile})…");
+    harness::build(profile)?;
 
     // notifications' pages ask for a password: use the caller's, or make one for this run.
     let admin_password = std::env::var("ADMIN_PASSWORD")
         .ok()
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| generate_token()[..20].to_string());
+    let token = generate_token();
     let spec = SystemSpec {
         profile: profile.into(),
         workdir: workspace_root(),
         ports: [3000, 3002, 3003],
-        token: generate_token(),
+        token: token.clone(),
         log_format: "text".into(),
         echo: true,
         extra_env: vec![("notifications".into(), "ADMIN_PASSWORD".into(), admin_password.clone())],
     };
-    let system = System::start(&spec).await?;
-    println!();
-    println!("  contacts       http://localhost:{}/", system.contacts.port);
-    println!("  calendar       http://localhost:{}/", system.calendar.port);
-    println!(
-        "  notifications  http://localhost:{}/   (user admin, password {admin_password})",
-        system.notifications.port
-    );
-    println!();
-    println!("  data in {}/data — press Ctrl-C to stop", spec.workdir.display());
-    println!();
+    println!("xtask: starting contacts, notifications and calendar…");
+    let mut system = System::start(&spec).await?;
+    banner(&system, &admin_password, &token, &spec.workdir);
 
-    let mut system = system;
     let mut poll = tokio::time::interval(Duration::from_millis(500));
     loop {
         tokio::select! {
@@ -110,4 +173,20 @@ async fn up(args: &[String]) -> anyhow::Result<()> {
     system.stop(Duration::from_secs(40)).await?;
     println!("all three services stopped");
     Ok(())
+}
+
+fn banner(system: &System, admin_password: &str, token: &str, workdir: &Path) {
+    println!();
+    println!("  contacts       http://localhost:{}/", system.contacts.port);
+    println!("  calendar       http://localhost:{}/", system.calendar.port);
+    println!(
+        "  notifications  http://localhost:{}/   (user admin, password {admin_password})",
+        system.notifications.port
+    );
+    println!();
+    println!("  notifications' API token (calendar uses it too), for the README's curl examples:");
+    println!("    export TOKEN={token}");
+    println!();
+    println!("  data in {}/data; press Ctrl-C to stop", workdir.display());
+    println!();
 }

@@ -74,12 +74,6 @@ pub fn load_average() -> [f64; 3] {
     [values.next().unwrap_or(0.0), values.next().unwrap_or(0.0), values.next().unwrap_or(0.0)]
 }
 
-/// Resident memory of a process in KiB (`VmRSS` in `/proc/<pid>/status`).
-pub fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:").map(kib))
-}
-
 /// Clock ticks per second of `/proc` CPU times (`USER_HZ`; 100 on Linux everywhere).
 const TICKS_PER_SECOND: f64 = 100.0;
 
@@ -186,7 +180,6 @@ mod tests {
             std::hint::black_box((0..10_000u64).sum::<u64>());
         }
         assert!(own_cpu() > Duration::ZERO);
-        assert!(rss_kib(std::process::id()).is_some_and(|k| k > 0));
         assert!(machine_busy() > Duration::ZERO);
     }
 }

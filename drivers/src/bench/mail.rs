@@ -3,7 +3,7 @@
 //!
 //! The SMTP server is `test_support::smtp::SmtpServer` (a real SMTP conversation, every message
 //! recorded) running in this harness. Its own capacity is measured by a separate process
-//! (`xtask bench-smtp-client`, pinned where the service runs) with two clients: a minimal one
+//! (`drivers bench-smtp-client`, pinned where the service runs) with two clients: a minimal one
 //! that sets `TCP_NODELAY` and writes each message with its final dot in one write (what the
 //! server can take), and `lettre`'s pooled transport, the library notifications sends with
 //! (what a `lettre` client gets from the same server).
@@ -28,7 +28,7 @@ pub struct ClientRun {
     pub messages_per_s: f64,
 }
 
-/// `xtask bench-smtp-client --url smtp://127.0.0.1:PORT --client raw|lettre --connections N --seconds S`:
+/// `drivers bench-smtp-client --url smtp://127.0.0.1:PORT --client raw|lettre --connections N --seconds S`:
 /// sends small messages for S seconds over N connections and prints a [`ClientRun`] as JSON.
 pub async fn client_main(args: &[String]) -> anyhow::Result<()> {
     let mut url = None;

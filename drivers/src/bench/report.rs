@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use super::machine::{Machine, load_average};
 use super::mail::ClientRun;
+use super::options::{CpuMode, Options};
 use super::wrk::{LoadShape, Measured};
-use super::{CpuMode, Options};
 
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -398,8 +398,8 @@ impl Report {
         let split = match self.options.cpus {
             CpuMode::Split => format!(
                 "services pinned to CPU {} (`taskset`), wrk (1 thread) and this harness to CPU {}: the server gets one core, the load generator the other",
-                super::SERVER_CPU,
-                super::LOAD_CPU
+                super::options::SERVER_CPU,
+                super::options::LOAD_CPU
             ),
             CpuMode::Shared => {
                 "no pinning: services, wrk (2 threads) and this harness share both cores".to_string()
@@ -495,7 +495,7 @@ impl Report {
             }
             let _ = writeln!(
                 md,
-                "\nThe same SMTP server alone, driven by `xtask bench-smtp-client` (a separate process where the services run): \
+                "\nThe same SMTP server alone, driven by `drivers bench-smtp-client` (a separate process where the services run): \
                  `raw` is a minimal client with `TCP_NODELAY` that writes each message and its final dot at once (the server's \
                  own capacity); `lettre` is the library notifications sends with.\n"
             );
@@ -567,11 +567,11 @@ impl Report {
         let _ = writeln!(md, "## Commands\n");
         let _ = writeln!(
             md,
-            "`$BENCH_DIR` is the run's temporary folder (databases, logs, generated wrk scripts: `xtask/bench/*.lua` with \
+            "`$BENCH_DIR` is the run's temporary folder (databases, logs, generated wrk scripts: `drivers/bench/*.lua` with \
              the harness's values in front). Ports are free ports picked per run; `PORT` is set for every service.\n\n```sh"
         );
         if self.build_seconds.is_some() {
-            let _ = writeln!(md, "{}", super::BUILD_COMMAND);
+            let _ = writeln!(md, "{}", super::options::BUILD_COMMAND);
         }
         for c in &self.commands {
             let _ = writeln!(md, "{c}");
@@ -655,7 +655,7 @@ fn commit() -> String {
     let git = |args: &[&str]| {
         std::process::Command::new("git")
             .args(args)
-            .current_dir(super::workspace_root())
+            .current_dir(harness::workspace_root())
             .output()
             .ok()
             .filter(|o| o.status.success())

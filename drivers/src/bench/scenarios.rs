@@ -6,13 +6,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use futures_util::{StreamExt, TryStreamExt};
+use harness::process::ServiceSpec;
 use serde_json::json;
 use test_support::smtp::SmtpServer;
 
 use super::mail::ClientRun;
 use super::report::{Delivery, HttpRow, MemoryRow, Propagation, StartupRow};
+use super::seed;
+use super::setup::{Bench, Start};
 use super::wrk::{self, Script};
-use super::{Bench, seed};
 
 const STOP_GRACE: Duration = Duration::from_secs(40);
 /// Contacts created before the read scenarios.
@@ -120,16 +122,16 @@ async fn measure_ceiling(b: &mut Bench, id: &str) -> anyhow::Result<Option<f64>>
     if first {
         b.command(format!("# ceiling (measured first and again last)\n{}", launch.describe()));
     }
-    let hello = launch.start().await?;
+    let mut hello = launch.start().await?;
     tokio::time::sleep(SETTLE).await;
-    let idle = hello.rss_kib();
+    let idle = hello.rss_kib().unwrap_or(0);
     let script = Script::paths("hello", &["/".into()], &[]);
     preflight(b.client.get(hello.url("/")), 200, "GET / on hello").await?;
     let rps = http_row(
         b,
         Row { id, name: "GET / (bare axum hello)", setup: "no middleware, no logging", read: true },
         &script,
-        (&hello.base(), &[hello.pid()]),
+        (&hello.base(), &[hello.pid().unwrap_or(0)]),
         None,
     )
     .await?;
@@ -147,7 +149,7 @@ async fn measure_ceiling(b: &mut Bench, id: &str) -> anyhow::Result<Option<f64>>
         b.report.memory.push(MemoryRow::new(
             "hello (bare axum)",
             idle,
-            Some(hello.rss_kib()),
+            Some(hello.rss_kib().unwrap_or(0)),
             "after its load",
         ));
     }
@@ -161,11 +163,11 @@ async fn contacts_sqlite(b: &mut Bench, ceiling: Option<f64>) -> anyhow::Result<
     let db = b.sqlite_url("contacts");
     let launch = b.launch("contacts", &b.bin.contacts.clone()).env("DATABASE_URL", db.clone());
     b.command(format!("# scenarios 1-4\n{}", launch.describe()));
-    let contacts = launch.start().await?;
+    let mut contacts = launch.start().await?;
     let base = contacts.base();
-    let pids = [contacts.pid()];
+    let pids = [contacts.pid().unwrap_or(0)];
     tokio::time::sleep(SETTLE).await;
-    let idle = contacts.rss_kib();
+    let idle = contacts.rss_kib().unwrap_or(0);
     let client = b.client.clone();
     let ids = seed::contacts(&client, &base, "seed", SEED_CONTACTS).await?;
     let mut current_etag = None;
@@ -271,7 +273,12 @@ async fn contacts_sqlite(b: &mut Bench, ceiling: Option<f64>) -> anyhow::Result<
         }
     }
     tokio::time::sleep(SETTLE).await;
-    b.report.memory.push(MemoryRow::new("contacts", idle, Some(contacts.rss_kib()), "after scenarios 1-4"));
+    b.report.memory.push(MemoryRow::new(
+        "contacts",
+        idle,
+        Some(contacts.rss_kib().unwrap_or(0)),
+        "after scenarios 1-4",
+    ));
     contacts.stop(STOP_GRACE).await?;
 
     // The same reads with the per-request log line switched off, to show what it costs.
@@ -284,9 +291,9 @@ async fn contacts_sqlite(b: &mut Bench, ceiling: Option<f64>) -> anyhow::Result<
         "# scenarios 1 and 4 again without the request log (same database)\n{}",
         quiet.describe()
     ));
-    let contacts = quiet.start().await?;
+    let mut contacts = quiet.start().await?;
     let base = contacts.base();
-    let pids = [contacts.pid()];
+    let pids = [contacts.pid().unwrap_or(0)];
     if b.options.runs(1) {
         let paths: Vec<String> = ids.iter().map(|id| format!("/contacts/{id}")).collect();
         let script = Script::paths("get-contact", &paths, &["Accept: application/json"]);
@@ -331,9 +338,9 @@ async fn archive(b: &mut Bench, ceiling: Option<f64>) -> anyhow::Result<()> {
         "scenario 5: {events} events and contacts written into SQLite in {:.1} s",
         took.as_secs_f64()
     ));
-    let contacts = launch.start().await?;
+    let mut contacts = launch.start().await?;
     tokio::time::sleep(SETTLE).await;
-    let idle = contacts.rss_kib();
+    let idle = contacts.rss_kib().unwrap_or(0);
     if let Some(ready) = contacts.started_to_ready {
         b.note(format!(
             "scenario 5: contacts with {events} events was ready {:.0} ms after start",
@@ -341,7 +348,7 @@ async fn archive(b: &mut Bench, ceiling: Option<f64>) -> anyhow::Result<()> {
         ));
     }
     let base = contacts.base();
-    let pids = [contacts.pid()];
+    let pids = [contacts.pid().unwrap_or(0)];
     let pages = events / 20;
     let window = 10_000.min(pages / 4);
     for page in [1, pages] {
@@ -379,7 +386,7 @@ async fn archive(b: &mut Bench, ceiling: Option<f64>) -> anyhow::Result<()> {
     b.report.memory.push(MemoryRow::new(
         &format!("contacts ({events} events)"),
         idle,
-        Some(contacts.rss_kib()),
+        Some(contacts.rss_kib().unwrap_or(0)),
         "after scenario 5",
     ));
     contacts.stop(STOP_GRACE).await?;
@@ -388,11 +395,11 @@ async fn archive(b: &mut Bench, ceiling: Option<f64>) -> anyhow::Result<()> {
 
 /// Scenarios 7 (propagation) and 6 (iCalendar) with the three services wired together.
 async fn calendar(b: &mut Bench, ceiling: Option<f64>) -> anyhow::Result<()> {
-    let token = xtask::system::generate_token();
+    let token = harness::generate_token();
     let contacts_db = b.sqlite_url("contacts-c");
     let contacts = b.launch("contacts-c", &b.bin.contacts.clone()).env("DATABASE_URL", contacts_db);
     let contacts_cmd = contacts.describe();
-    let contacts = contacts.start().await?;
+    let mut contacts = contacts.start().await?;
     let notifications_db = b.sqlite_url("notifications-c");
     let notifications = b
         .launch("notifications-c", &b.bin.notifications.clone())
@@ -400,7 +407,7 @@ async fn calendar(b: &mut Bench, ceiling: Option<f64>) -> anyhow::Result<()> {
         .env("NOTIFICATION_TOKENS", token.clone())
         .env("ADMIN_PASSWORD", "bench");
     let notifications_cmd = notifications.describe();
-    let notifications = notifications.start().await?;
+    let mut notifications = notifications.start().await?;
     let calendar_db = b.sqlite_url("calendar");
     let calendar = b
         .launch("calendar", &b.bin.calendar.clone())
@@ -409,9 +416,9 @@ async fn calendar(b: &mut Bench, ceiling: Option<f64>) -> anyhow::Result<()> {
         .env("NOTIFICATION_SERVICE", notifications.base())
         .env("NOTIFICATION_TOKEN", token);
     b.command(format!("# scenarios 6 and 7\n{contacts_cmd}\n{notifications_cmd}\n{}", calendar.describe()));
-    let calendar = calendar.start().await?;
+    let mut calendar = calendar.start().await?;
     tokio::time::sleep(SETTLE).await;
-    let idle = calendar.rss_kib();
+    let idle = calendar.rss_kib().unwrap_or(0);
     let client = b.client.clone();
 
     if b.options.runs(7) {
@@ -480,20 +487,25 @@ async fn calendar(b: &mut Bench, ceiling: Option<f64>) -> anyhow::Result<()> {
             b,
             Row { id: "6", name: "GET /calendar/{userId}", setup: &setup, read: true },
             &script,
-            (&calendar.base(), &[calendar.pid()]),
+            (&calendar.base(), &[calendar.pid().unwrap_or(0)]),
             ceiling,
         )
         .await?;
     }
     tokio::time::sleep(SETTLE).await;
-    b.report.memory.push(MemoryRow::new("calendar", idle, Some(calendar.rss_kib()), "after scenarios 6-7"));
+    b.report.memory.push(MemoryRow::new(
+        "calendar",
+        idle,
+        Some(calendar.rss_kib().unwrap_or(0)),
+        "after scenarios 6-7",
+    ));
     calendar.stop(STOP_GRACE).await?;
     notifications.stop(STOP_GRACE).await?;
     contacts.stop(STOP_GRACE).await?;
     Ok(())
 }
 
-fn notifications_launch(b: &mut Bench, name: &str, token: &str, smtp: &SmtpServer) -> super::process::Launch {
+fn notifications_launch(b: &mut Bench, name: &str, token: &str, smtp: &SmtpServer) -> ServiceSpec {
     let db = b.sqlite_url(name);
     b.launch(name, &b.bin.notifications.clone())
         .env("DATABASE_URL", db)
@@ -505,16 +517,16 @@ fn notifications_launch(b: &mut Bench, name: &str, token: &str, smtp: &SmtpServe
 /// Scenario 8: jobs accepted per second, e-mails delivered per second, and the SMTP server's own
 /// capacity.
 async fn notifications(b: &mut Bench) -> anyhow::Result<()> {
-    let token = xtask::system::generate_token();
+    let token = harness::generate_token();
     let sink = SmtpServer::start().await;
     let launch = notifications_launch(b, "notifications", &token, &sink);
     b.command(format!(
         "# scenario 8, jobs accepted (the worker sends to an SMTP server in the harness meanwhile)\n{}",
         launch.describe()
     ));
-    let service = launch.start().await?;
+    let mut service = launch.start().await?;
     tokio::time::sleep(SETTLE).await;
-    let idle = service.rss_kib();
+    let idle = service.rss_kib().unwrap_or(0);
     preflight(
         b.client
             .post(service.url("/notifications"))
@@ -536,7 +548,7 @@ async fn notifications(b: &mut Bench) -> anyhow::Result<()> {
         b,
         Row { id: "8", name: "POST /notifications", setup, read: false },
         &script,
-        (&service.base(), &[service.pid()]),
+        (&service.base(), &[service.pid().unwrap_or(0)]),
         None,
     )
     .await?;
@@ -544,7 +556,7 @@ async fn notifications(b: &mut Bench) -> anyhow::Result<()> {
     b.report.memory.push(MemoryRow::new(
         "notifications",
         idle,
-        Some(service.rss_kib()),
+        Some(service.rss_kib().unwrap_or(0)),
         "after scenario 8's jobs (still sending)",
     ));
     service.stop(STOP_GRACE).await?;
@@ -575,7 +587,7 @@ async fn deliver(b: &mut Bench, token: &str, concurrency: usize, jobs: usize) ->
     let launch = notifications_launch(b, &format!("notifications-{concurrency}"), token, &sink)
         .env("SMTP_MAX_CONCURRENCY", concurrency.to_string());
     b.command(format!("# scenario 8, delivery of {jobs} jobs\n{}", launch.describe()));
-    let service = launch.start().await?;
+    let mut service = launch.start().await?;
     let url = service.url("/notifications");
     let started = Instant::now();
     let client = b.client.clone();
@@ -622,7 +634,7 @@ async fn deliver(b: &mut Bench, token: &str, concurrency: usize, jobs: usize) ->
     })
 }
 
-/// The SMTP server alone, driven by `xtask bench-smtp-client` in its own process (pinned where
+/// The SMTP server alone, driven by `drivers bench-smtp-client` in its own process (pinned where
 /// the services run).
 async fn smtp_capacity(
     b: &mut Bench,
@@ -635,7 +647,7 @@ async fn smtp_capacity(
     if let Some(cpus) = b.server_cpus() {
         args.extend(["taskset".into(), "-c".into(), cpus.into()]);
     }
-    args.push(super::process::relative_to_workspace(&b.bin.xtask));
+    args.push(harness::process::relative_to_workspace(&b.bin.drivers));
     args.extend([
         "bench-smtp-client".into(),
         "--url".into(),
@@ -650,7 +662,7 @@ async fn smtp_capacity(
     b.command(format!("# scenario 8, the SMTP server alone\n{}", args.join(" ")));
     let output = tokio::process::Command::new(&args[0])
         .args(&args[1..])
-        .current_dir(super::workspace_root())
+        .current_dir(harness::workspace_root())
         .kill_on_drop(true)
         .output()
         .await?;
@@ -697,7 +709,7 @@ async fn startup(b: &mut Bench) -> anyhow::Result<()> {
                 _ => launch,
             };
             command = launch.describe();
-            let service = launch.start().await?;
+            let mut service = launch.start().await?;
             samples.push(service.started_to_ready.unwrap_or_default());
             service.stop(STOP_GRACE).await?;
         }
@@ -722,7 +734,7 @@ async fn postgres(b: &mut Bench, ceiling: Option<f64>) -> anyhow::Result<()> {
         eprintln!("bench: starting the local PostgreSQL cluster with .ci/postgres.sh");
         let status = tokio::process::Command::new("bash")
             .args(["-c", "source .ci/postgres.sh && start_postgres"])
-            .current_dir(super::workspace_root())
+            .current_dir(harness::workspace_root())
             .status()
             .await?;
         if !status.success() || !postgres_reachable(&server).await {
@@ -739,9 +751,9 @@ async fn postgres(b: &mut Bench, ceiling: Option<f64>) -> anyhow::Result<()> {
         "# scenario 11 (fresh schema, dropped afterwards)\n{}",
         launch.describe().replace(&server, "$BENCH_DATABASE_URL")
     ));
-    let contacts = launch.start().await?;
+    let mut contacts = launch.start().await?;
     let base = contacts.base();
-    let pids = [contacts.pid()];
+    let pids = [contacts.pid().unwrap_or(0)];
     let ids = seed::contacts(&b.client, &base, "pg", SEED_CONTACTS).await?;
     let paths: Vec<String> = ids.iter().map(|id| format!("/contacts/{id}")).collect();
     let mut script = Script::paths("get-contact-pg", &paths, &["Accept: application/json"]);

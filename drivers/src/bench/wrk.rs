@@ -1,7 +1,7 @@
 //! Load with `wrk` (Debian's package, installed when missing): one warm-up run, then several
 //! measured runs; the run with the median throughput is the one reported.
 //!
-//! Each scenario's Lua script (in `xtask/bench/`) is written to the run's folder with the
+//! Each scenario's Lua script (in `drivers/bench/`) is written to the run's folder with the
 //! harness's values (`BENCH_*` globals) in front and the reporting function (`report.lua`)
 //! behind, which prints wrk's summary as a JSON line.
 
