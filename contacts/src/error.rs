@@ -11,7 +11,7 @@ pub enum ContactsError {
     /// `404`: no contact with that id.
     #[error("no such contact")]
     NotFound,
-    /// `400`: the id in the path is not a UUID.
+    /// `404`: the id in the path is not a UUID, so no contact can have it.
     #[error("not a contact id: {0:?}")]
     InvalidId(String),
     /// `422`: a field was refused (the first one; forms show all of them).
@@ -49,11 +49,9 @@ impl From<ContactsError> for ApiError {
     fn from(e: ContactsError) -> Self {
         match e {
             ContactsError::NotFound => ApiError::not_found("no such contact"),
-            ContactsError::InvalidId(raw) => ApiError::new(
-                axum::http::StatusCode::BAD_REQUEST,
-                "invalid_path",
-                format!("{raw:?} is not a contact id (a UUID)"),
-            ),
+            ContactsError::InvalidId(raw) => {
+                ApiError::not_found(format!("no such contact: {raw:?} is not a contact id (a UUID)"))
+            }
             ContactsError::Invalid(FieldError { field, message }) => {
                 ApiError::invalid_field(field, format!("{field} {message}"))
             }

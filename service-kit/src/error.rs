@@ -172,11 +172,11 @@ impl From<FormRejection> for ApiError {
 }
 
 impl From<PathRejection> for ApiError {
+    /// A path value that does not parse (a malformed id, a page number that is not a number)
+    /// names a resource that cannot exist: `404`, as for an id that does not exist.
     fn from(r: PathRejection) -> Self {
         match r {
-            PathRejection::FailedToDeserializePathParams(e) => {
-                Self::new(StatusCode::BAD_REQUEST, "invalid_path", inner_message(&e.body_text()).to_string())
-            }
+            PathRejection::FailedToDeserializePathParams(_) => Self::not_found("no such resource"),
             other => Self::internal(format_args!("path extraction: {}", other.body_text())),
         }
     }
@@ -258,7 +258,7 @@ wrapped_extractor!(
     Form, axum::Form<T>, FromRequest, from_request: Request
 );
 wrapped_extractor!(
-    /// Path parameters; a value that does not parse (a malformed id) is `400 invalid_path`.
+    /// Path parameters; a value that does not parse (a malformed id) is `404 not_found`.
     Path, axum::extract::Path<T>, FromRequestParts, from_request_parts: &mut Parts
 );
 wrapped_extractor!(

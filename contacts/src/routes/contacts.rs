@@ -213,8 +213,7 @@ pub async fn create_contact(
     params(("id" = Uuid, Path, description = "Contact id")),
     responses(
         (status = 200, description = "The contact", body = ContactBody),
-        (status = 400, description = "Not a UUID", body = ErrorBody),
-        (status = 404, description = "No such contact", body = ErrorBody),
+        (status = 404, description = "No such contact (or not a contact id)", body = ErrorBody),
     ))]
 pub async fn get_contact(
     State(state): State<AppState>,
@@ -234,8 +233,8 @@ pub async fn get_contact(
     params(("id" = Uuid, Path, description = "Contact id")),
     responses(
         (status = 200, description = "The contact as it is now", body = ContactBody),
-        (status = 400, description = "Not a UUID, or malformed JSON", body = ErrorBody),
-        (status = 404, description = "No such contact", body = ErrorBody),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 404, description = "No such contact (or not a contact id)", body = ErrorBody),
         (status = 409, description = "Another contact has this email address", body = ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = ErrorBody),
         (status = 415, description = "Not application/json", body = ErrorBody),
@@ -258,8 +257,7 @@ pub async fn update_contact(
     params(("id" = Uuid, Path, description = "Contact id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "Not a UUID", body = ErrorBody),
-        (status = 404, description = "No such contact", body = ErrorBody),
+        (status = 404, description = "No such contact (or not a contact id)", body = ErrorBody),
     ))]
 pub async fn delete_contact(
     State(state): State<AppState>,

@@ -89,8 +89,7 @@ async fn current(state: &AppState, headers: &HeaderMap) -> Result<Response, sqlx
         (status = 200, description = "Atom archive document (RFC 5005)", content_type = "application/atom+xml", body = String,
             headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 304, description = "The client's copy is current", headers(("ETag" = String))),
-        (status = 400, description = "Not a page number", body = ErrorBody),
-        (status = 404, description = "No such page yet", body = ErrorBody),
+        (status = 404, description = "No such page yet (or not a page number)", body = ErrorBody),
         (status = 500, description = "Database unavailable", body = ErrorBody),
     ))]
 pub async fn archive_page(

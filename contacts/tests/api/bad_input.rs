@@ -183,8 +183,8 @@ async fn every_malformed_update_is_refused_and_changes_nothing() {
             "/contacts/not-a-uuid",
             json,
             r#"{"firstname":"X"}"#,
-            StatusCode::BAD_REQUEST,
-            "invalid_path",
+            StatusCode::NOT_FOUND,
+            "not_found",
         ),
         (
             "unknown id",
@@ -206,7 +206,7 @@ async fn every_malformed_update_is_refused_and_changes_nothing() {
 }
 
 #[tokio::test]
-async fn unknown_and_malformed_ids_are_404_and_400() {
+async fn unknown_and_malformed_ids_are_both_404() {
     let app = spawn_app().await;
     let unknown = "/contacts/01900000-0000-7000-8000-000000000000";
     for response in [app.get(unknown).await, app.delete(unknown).await] {
@@ -215,7 +215,7 @@ async fn unknown_and_malformed_ids_are_404_and_400() {
     }
     for response in [app.get("/contacts/123").await, app.delete("/contacts/%00").await] {
         let (status, body) = error_code(response).await;
-        assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_path")));
+        assert_eq!((status, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
     }
 }
 
@@ -246,9 +246,9 @@ async fn bad_archive_page_numbers_are_refused() {
     for (path, status) in [
         ("/feed/archive/0", StatusCode::NOT_FOUND),
         ("/feed/archive/1", StatusCode::NOT_FOUND),
-        ("/feed/archive/99999999999999999999", StatusCode::BAD_REQUEST),
-        ("/feed/archive/-1", StatusCode::BAD_REQUEST),
-        ("/feed/archive/x", StatusCode::BAD_REQUEST),
+        ("/feed/archive/99999999999999999999", StatusCode::NOT_FOUND),
+        ("/feed/archive/-1", StatusCode::NOT_FOUND),
+        ("/feed/archive/x", StatusCode::NOT_FOUND),
     ] {
         let (got, body) = error_code(app.get(path).await).await;
         assert_eq!(got, status, "{path}: {body}");

@@ -252,7 +252,7 @@ async fn every_kind_of_response_carries_the_security_headers() {
             415,
         ),
         ("a body too large", Method::POST, "/contacts".into(), vec![json], "x".repeat(70_000), 413),
-        ("a malformed id", Method::GET, "/contacts/nope".into(), vec![], String::new(), 400),
+        ("a malformed id", Method::GET, "/contacts/nope".into(), vec![], String::new(), 404),
         (
             "an unknown contact",
             Method::GET,

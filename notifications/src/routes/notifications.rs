@@ -298,9 +298,9 @@ pub(crate) fn next_link(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The job", body = JobView),
-        (status = 400, description = "Not a job id", body = ErrorBody),
+
         (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 404, description = "No such job (or not a job id)", body = ErrorBody),
     )
 )]
 pub async fn show(

@@ -385,7 +385,7 @@ async fn every_kind_of_response_carries_the_security_headers() {
             "/notifications/nope".into(),
             vec![bearer.clone()],
             String::new(),
-            400,
+            404,
         ),
         (
             "an invalid field",

@@ -61,12 +61,12 @@ async fn bad_list_parameters_are_400() {
 }
 
 #[tokio::test]
-async fn unknown_and_malformed_job_ids_are_404_and_400() {
+async fn unknown_and_malformed_job_ids_are_both_404() {
     let app = TestApp::spawn().await;
     let (status, body) = app.get_json("/notifications/01890000-0000-7000-8000-000000000000").await;
     assert_eq!(status, 404);
     assert_eq!(body["error"], "not_found");
     let (status, body) = app.get_json("/notifications/not-a-uuid").await;
-    assert_eq!(status, 400);
-    assert_eq!(body["error"], "invalid_path");
+    assert_eq!(status, 404);
+    assert_eq!(body["error"], "not_found");
 }
