@@ -270,6 +270,116 @@ pub async fn assert_security_headers_on<V: AsRef<str>>(
     }
 }
 
+/// A service's server limits, as configured for [`assert_server_limits`].
+#[derive(Debug, Clone)]
+pub struct ServerLimits<'a> {
+    pub addr: SocketAddr,
+    /// A `GET` path that answers `200`.
+    pub get: &'a str,
+    /// Write requests whose bodies the service reads: method, path, content type.
+    pub writes: Vec<(&'a str, String, &'a str)>,
+    /// `MAX_HEADER_BYTES`.
+    pub max_header_bytes: usize,
+    /// The body limit of the writes.
+    pub body_limit: usize,
+    /// `HEADER_READ_TIMEOUT_SECS` and `REQUEST_TIMEOUT_SECS` as the service was started with:
+    /// keep them short (a second or two).
+    pub header_read_timeout: Duration,
+    pub request_timeout: Duration,
+    /// `MAX_CONNECTIONS_PER_CLIENT` as the service was started with (a handful).
+    pub connections_per_client: usize,
+}
+
+/// Checks that a service has wired the server protections of `service_kit` into its own start-up
+/// with its own settings: a request head over the limit gets `431` (one within it `200`); a body
+/// over the limit `413` in the JSON error shape on every write; headers sent byte by byte are cut
+/// off without an answer at the header deadline, a body sent byte by byte gets `408` at the
+/// request deadline; one client holding all its connections is refused one more while another
+/// client is served. How each protection behaves in detail is tested once, in
+/// `service-kit/tests/hostile_clients.rs`; a service's own test adds that nothing changed.
+pub async fn assert_server_limits(limits: ServerLimits<'_>) {
+    let patience = limits.request_timeout.max(limits.header_read_timeout) * 4 + Duration::from_secs(10);
+    // The cap exactly: with N held the client gets no N+1th, and once the Nth is closed it is
+    // served again (so the Nth had been accepted: the cap is neither below nor above N).
+    // The held connections are partial requests: the header deadline closes them, so all of
+    // this must happen well within it.
+    let held_at = Instant::now();
+    let mut hogs = Vec::new();
+    for _ in 0..limits.connections_per_client {
+        let mut stream = connect_from(FIRST_CLIENT, limits.addr).await.expect("connect");
+        stream.write_all(format!("GET {} HTTP/1.1\r\n", limits.get).as_bytes()).await.expect("write");
+        hogs.push(stream);
+    }
+    let mut one_more = connect_from(FIRST_CLIENT, limits.addr).await.expect("connect");
+    assert!(
+        exchange(&mut one_more, &get_request(limits.get, &[]), patience).await.is_none(),
+        "a client over MAX_CONNECTIONS_PER_CLIENT is refused"
+    );
+    let mut other = connect_from(OTHER_CLIENT, limits.addr).await.expect("connect");
+    let answer = exchange(&mut other, &get_request(limits.get, &[]), patience).await;
+    assert_eq!(answer.map(|a| a.status), Some(200), "another client is served meanwhile");
+    drop(hogs.pop());
+    let served_again =
+        crate::wait_until("the client to be served once it closed a connection", patience, || async {
+            let mut stream = connect_from(FIRST_CLIENT, limits.addr).await.ok()?;
+            let answer = exchange(&mut stream, &get_request(limits.get, &[]), Duration::from_secs(5)).await;
+            answer.filter(|a| a.status == 200).map(|_| ())
+        });
+    served_again.await;
+    assert!(
+        held_at.elapsed() < limits.header_read_timeout,
+        "the check took {:?}, longer than the header deadline that frees held connections: raise it",
+        held_at.elapsed()
+    );
+    drop(hogs);
+
+    let fits = "a".repeat(limits.max_header_bytes * 3 / 4);
+    let answer = send_raw(limits.addr, &get_request(limits.get, &[("x-fits", &fits)]), patience).await;
+    assert_eq!(answer.map(|a| a.status), Some(200), "a request head within MAX_HEADER_BYTES is served");
+    let too_big = "a".repeat(limits.max_header_bytes + 1024);
+    let answer = send_raw(limits.addr, &get_request(limits.get, &[("x-big", &too_big)]), patience).await;
+    assert_eq!(answer.map(|a| a.status), Some(431), "a request head over MAX_HEADER_BYTES gets 431");
+
+    let body = "x".repeat(limits.body_limit + 1024);
+    for (method, path, content_type) in &limits.writes {
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let answer = send_raw(limits.addr, request.as_bytes(), patience)
+            .await
+            .unwrap_or_else(|| panic!("{method} {path}: no answer to a body over the limit"));
+        assert_eq!(answer.status, 413, "{method} {path}: {}", answer.text());
+        assert!(
+            answer.text().contains("\"error\":\"payload_too_large\""),
+            "{method} {path}: {}",
+            answer.text()
+        );
+    }
+
+    let stream = connect_from(FIRST_CLIENT, limits.addr).await.expect("connect");
+    let head = format!("GET {} HTTP/1.1\r\nx-slow: {}", limits.get, "a".repeat(200));
+    let slow = trickle(stream, head.as_bytes(), limits.header_read_timeout / 8, patience).await;
+    assert!(
+        slow.answer.is_empty(),
+        "headers sent slowly got an answer: {:?}",
+        String::from_utf8_lossy(&slow.answer)
+    );
+    assert!(slow.lasted < limits.header_read_timeout * 3, "cut off after {:?}", slow.lasted);
+
+    if let Some((method, path, content_type)) = limits.writes.first() {
+        let mut stream = connect_from(FIRST_CLIENT, limits.addr).await.expect("connect");
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: {content_type}\r\ncontent-length: 500\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.expect("write the head");
+        let slow = trickle(stream, b"a", limits.request_timeout / 8, patience).await;
+        let answer = String::from_utf8_lossy(&slow.answer);
+        assert!(answer.starts_with("HTTP/1.1 408"), "a body sent slowly: {answer}");
+        assert!(answer.contains("\"error\":\"request_timeout\""), "{answer}");
+    }
+}
+
 /// Every absolute `http(s)://` URL in `text` (up to the first character that cannot be in one
 /// here: white space, quotes, angle brackets).
 pub fn absolute_urls(text: &str) -> Vec<String> {

@@ -473,3 +473,28 @@ async fn a_client_holding_all_its_connections_does_not_keep_others_from_being_se
     assert_eq!(app.store.all_contacts().await.unwrap().len(), 10);
     drop(hogs);
 }
+
+#[tokio::test]
+async fn the_server_limits_are_wired_with_the_configured_settings() {
+    let app = spawn_configured(|s| {
+        s.common.header_read_timeout = Duration::from_secs(2);
+        s.common.request_timeout = Duration::from_secs(2);
+        s.common.max_connections_per_client = 4;
+    })
+    .await;
+    test_support::hostile::assert_server_limits(test_support::hostile::ServerLimits {
+        addr: app.addr,
+        get: "/contacts",
+        writes: vec![
+            ("POST", "/contacts".into(), "application/json"),
+            ("POST", "/contacts/new".into(), "application/x-www-form-urlencoded"),
+        ],
+        max_header_bytes: 32 * 1024,
+        body_limit: 64 * 1024,
+        header_read_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(2),
+        connections_per_client: 4,
+    })
+    .await;
+    assert_eq!(app.store.read_head().await.unwrap().sequence, 0, "nothing was written");
+}
