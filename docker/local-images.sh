@@ -6,11 +6,16 @@
 #   rust:<x.y>-slim-bookworm  that base + Debian's gcc/libc6-dev + this machine's Rust toolchain
 #   postgres:15-bookworm      that base + Debian's postgresql-15 + docker/local/postgres-entrypoint.sh
 #   maildev/maildev:2.2.1     that base + Debian's nodejs + maildev from the npm registry
+#   prom/prometheus:v2.42.0, prom/alertmanager:v0.25.0, prom/blackbox-exporter:v0.23.0
+#                             that base + Debian's prometheus, prometheus-alertmanager and
+#                             prometheus-blackbox-exporter (the versions Debian ships)
 #
 # For each tag: present already -> kept; else `docker pull` is tried (works wherever a registry
 # is reachable, and then the real image is used); else it is built here. The stand-ins carry the
 # label local-stand-in=true (`docker images --filter label=local-stand-in=true` lists them).
-# Usage: docker/local-images.sh [--with-profiles] (also the postgres and mail-catcher images).
+# Usage: docker/local-images.sh [--with-profiles] [--with-monitoring]
+#   --with-profiles    also the images of every profile (postgres, mail catcher, monitoring)
+#   --with-monitoring  also the monitoring profile's images
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LOCAL="$ROOT/docker/local"
@@ -157,9 +162,22 @@ main() {
   [ -n "$debian" ] && [ -n "$rust" ] || { log "cannot read the base image tags from the Dockerfile"; exit 1; }
   build_debian "$debian"
   build_rust "$rust"
-  if [ "${1:-}" = --with-profiles ]; then
+  local profiles=0 monitoring=0 arg
+  for arg in "$@"; do
+    case "$arg" in
+      --with-profiles) profiles=1; monitoring=1 ;;
+      --with-monitoring) monitoring=1 ;;
+      *) log "unknown argument $arg"; exit 2 ;;
+    esac
+  done
+  if [ "$profiles" = 1 ]; then
     build_from_dockerfile "$(compose_image 'postgres:')" postgres.Dockerfile
     build_maildev "$(compose_image 'maildev/maildev:')"
+  fi
+  if [ "$monitoring" = 1 ]; then
+    build_from_dockerfile "$(compose_image 'prom/prometheus:')" prometheus.Dockerfile
+    build_from_dockerfile "$(compose_image 'prom/alertmanager:')" alertmanager.Dockerfile
+    build_from_dockerfile "$(compose_image 'prom/blackbox-exporter:')" blackbox-exporter.Dockerfile
   fi
 }
 

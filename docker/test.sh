@@ -3,7 +3,9 @@
 # scenario with curl against the published ports, logs, graceful stop, and a clean teardown.
 #
 #   docker/test.sh            both variants below
-#   docker/test.sh sqlite     SQLite volumes, mails kept in notifications' mailbox, JSON logs
+#   docker/test.sh sqlite     SQLite volumes, mails kept in notifications' mailbox, JSON logs,
+#                             and the monitoring profile (Prometheus, Alertmanager, blackbox
+#                             exporter): targets up, rules loaded, an alert when a service stops
 #   docker/test.sh postgres   --env-file docker/postgres.env + docker/mail.env: one PostgreSQL,
 #                             real SMTP to the MailDev catcher, text logs
 #
@@ -317,6 +319,73 @@ PY
   ok "all log lines are $format; each of the $(wc -l <"$REQUESTS") requests sent was logged exactly once with its request id, method, route and status"
 }
 
+# prom PATH: GET on the monitoring profile's Prometheus (or Alertmanager with AM=1); sets BODY.
+prom() {
+  local base="http://127.0.0.1:$PROMETHEUS_PORT"
+  [ "${AM:-0}" = 1 ] && base="http://127.0.0.1:$ALERTMANAGER_PORT"
+  BODY=$(curl -sS --max-time 10 "$base$1" 2>/dev/null) || BODY='{}'
+}
+
+# Every scrape target up (the three services, their three readiness probes, the blackbox
+# exporter, Alertmanager and Prometheus), and each readiness probe succeeding.
+targets_up() {
+  prom /api/v1/targets
+  [ "$(json "sum(1 for t in b.get('data', {}).get('activeTargets', []) if t['health'] == 'up')")" = 9 ] || return 1
+  prom '/api/v1/query?query=probe_success%7Bjob%3D%22readiness%22%7D'
+  [ "$(json "sum(1 for r in b.get('data', {}).get('result', []) if r['value'][1] == '1')")" = 3 ]
+}
+
+alert_state() { # alertname job: the state of that alert in Prometheus (pending, firing or empty)
+  prom /api/v1/alerts
+  json "next((a['state'] for a in b.get('data', {}).get('alerts', []) if a['labels'].get('alertname') == '$1' and a['labels'].get('job') == '$2'), '')"
+}
+alert_is() { [ "$(alert_state "$1" "$2")" = "$3" ]; }
+
+alertmanager_has() { # alertname service: Alertmanager holds the alert, active
+  AM=1 prom "/api/v2/alerts?filter=alertname%3D%22$1%22&filter=service%3D%22$2%22"
+  [ "$(json "sum(1 for a in b if a['status']['state'] == 'active')" 2>/dev/null)" -ge 1 ] 2>/dev/null
+}
+
+# check_monitoring: the monitoring profile's Prometheus scrapes the three and probes their
+# readiness, has loaded every rule with none failing, no alert is pending or firing while all
+# is well; stopping notifications makes ServiceDown pending, then firing and in Alertmanager;
+# starting it again resolves it.
+check_monitoring() {
+  local t0=$SECONDS
+  wait_until "all nine targets up in Prometheus and the three readiness probes succeeding" 90 targets_up
+  prom /api/v1/targets
+  ok "Prometheus: $(json "', '.join(sorted(t['labels']['job'] + ' ' + t['health'] for t in b['data']['activeTargets'] if t['labels']['job'] in ('contacts', 'calendar', 'notifications')))"), readiness probes succeed ($((SECONDS - t0))s)"
+
+  prom /api/v1/rules
+  local loaded bad expected
+  loaded=$(json "sum(len(g['rules']) for g in b['data']['groups'])")
+  bad=$(json "', '.join(r['name'] + ': ' + r.get('lastError', '') for g in b['data']['groups'] for r in g['rules'] if r.get('health') == 'err')")
+  expected=$(cat monitoring/rules/*.yml | grep -cE '^\s*- (alert|record):')
+  [ "$loaded" = "$expected" ] || die "Prometheus loaded $loaded rules, monitoring/rules/ has $expected"
+  [ -z "$bad" ] || die "rules failing in Prometheus: $bad"
+  ok "Prometheus loaded all $loaded rules of monitoring/rules/, none failing"
+
+  # Two evaluation rounds after the targets are up: nothing should be pending or firing.
+  sleep 20
+  prom /api/v1/alerts
+  local active; active=$(json "', '.join(a['labels']['alertname'] + '/' + a['state'] for a in b['data']['alerts'])")
+  [ -z "$active" ] || die "alerts active while every service is healthy: $active"
+  ok "no alert pending or firing while the three are healthy"
+
+  t0=$SECONDS
+  compose stop notifications >/dev/null 2>&1
+  wait_until "ServiceDown pending for notifications" 60 alert_is ServiceDown notifications pending
+  ok "stopped notifications: ServiceDown{job=notifications} pending after $((SECONDS - t0))s"
+  wait_until "ServiceDown firing for notifications (for: 1m)" 120 alert_is ServiceDown notifications firing
+  wait_until "Alertmanager receiving ServiceDown for notifications" 30 alertmanager_has ServiceDown notifications
+  ok "ServiceDown firing after $((SECONDS - t0))s and active in Alertmanager"
+
+  t0=$SECONDS
+  compose up -d --wait --no-build notifications >/dev/null 2>&1 || die "notifications did not start again"
+  wait_until "ServiceDown resolved once notifications is back" 60 alert_is ServiceDown notifications ""
+  ok "notifications started again: ServiceDown resolved after $((SECONDS - t0))s"
+}
+
 # check_stop: `docker compose stop` sends SIGTERM; each service logs it, drains and exits 0 well
 # within the grace period; the data survives a restart.
 check_stop() {
@@ -384,13 +453,14 @@ on_exit() {
 }
 trap on_exit EXIT
 
-# run_variant NAME LOG_FORMAT MAIL [ENV_FILES...]
+# run_variant NAME LOG_FORMAT MAIL [ENV_FILES...]; MONITORING=1: with the monitoring profile.
 run_variant() {
   local name=$1 format=$2 mail=$3; shift 3
   ENV_ARGS=()
   local f profiles=()
   for f in "$@"; do ENV_ARGS+=(--env-file "$f"); done
   for f in "$@"; do profiles+=(--profile "$(sed -n 's/^COMPOSE_PROFILES=//p' "$f")"); done
+  [ "${MONITORING:-0}" = 1 ] && profiles+=(--profile monitoring)
   ENV_ARGS+=("${profiles[@]}")
 
   step "variant $name: docker compose ${ENV_ARGS[*]} up -d --build --wait (LOG_FORMAT=$format)"
@@ -398,8 +468,9 @@ run_variant() {
   unset COMPOSE_PROFILES COMPOSE_FILE COMPOSE_PROJECT_NAME SMTP_URL CONTACTS_DATABASE_URL \
     CALENDAR_DATABASE_URL NOTIFICATIONS_DATABASE_URL RUST_LOG FEED_POLL_INTERVAL_MS
   export LOG_FORMAT=$format BIND_ADDRESS=127.0.0.1 NOTIFICATION_TOKEN="e2e-token-$RUN_ID"
-  export CONTACTS_PORT CALENDAR_PORT NOTIFICATIONS_PORT MAILDEV_PORT
+  export CONTACTS_PORT CALENDAR_PORT NOTIFICATIONS_PORT MAILDEV_PORT PROMETHEUS_PORT ALERTMANAGER_PORT
   CONTACTS_PORT=$(free_port); CALENDAR_PORT=$(free_port); NOTIFICATIONS_PORT=$(free_port); MAILDEV_PORT=$(free_port)
+  PROMETHEUS_PORT=$(free_port); ALERTMANAGER_PORT=$(free_port)
   CONTACTS="http://localhost:$CONTACTS_PORT"; CALENDAR="http://localhost:$CALENDAR_PORT"
   NOTIFICATIONS="http://localhost:$NOTIFICATIONS_PORT"; TOKEN=$NOTIFICATION_TOKEN
   : >"$REQUESTS"
@@ -415,6 +486,7 @@ run_variant() {
   compose ps --format '{{.Service}} {{.Status}}' | sed 's/^/  /'
   local services=(contacts calendar notifications)
   if [ $# -gt 0 ]; then services+=($(compose config --services | grep -E '^(postgres|maildev)$')); fi
+  [ "${MONITORING:-0}" = 1 ] && services+=(prometheus alertmanager blackbox)
   check_containers "${services[@]}"
   ok "up -d --build --wait: all healthy in $((SECONDS - t0))s"
   if [ "$name" = sqlite ]; then check_images; fi
@@ -422,6 +494,11 @@ run_variant() {
   scenario "$mail"
   if [ $# -gt 0 ]; then check_storage postgres; else check_storage sqlite; fi
   check_logs "$format"
+  if [ "${MONITORING:-0}" = 1 ]; then
+    local tm=$SECONDS
+    check_monitoring
+    ok "monitoring profile checked in $((SECONDS - tm))s"
+  fi
   check_stop
   teardown
   check_nothing_left
@@ -438,15 +515,16 @@ main() {
 
   step "base images (docker/local-images.sh)"
   local t0=$SECONDS
-  if [ "$variant" = sqlite ]; then docker/local-images.sh; else docker/local-images.sh --with-profiles; fi
+  if [ "$variant" = sqlite ]; then docker/local-images.sh --with-monitoring; else docker/local-images.sh --with-profiles; fi
   ok "base images present in $((SECONDS - t0))s: $(docker images --format '{{.Repository}}:{{.Tag}}' \
-    | grep -E '^(debian|rust|postgres|maildev/maildev):' | tr '\n' ' ')"
+    | grep -E '^(debian|rust|postgres|maildev/maildev|prom/[a-z-]+):' | tr '\n' ' ')"
 
+  # The monitoring profile runs with the SQLite variant.
   case "$variant" in
-    sqlite) run_variant sqlite json mailbox ;;
+    sqlite) MONITORING=1 run_variant sqlite json mailbox ;;
     postgres) run_variant postgres text smtp docker/postgres.env docker/mail.env ;;
     all)
-      run_variant sqlite json mailbox
+      MONITORING=1 run_variant sqlite json mailbox
       run_variant postgres text smtp docker/postgres.env docker/mail.env
       ;;
   esac

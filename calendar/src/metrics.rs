@@ -8,8 +8,30 @@ pub const FEED_LAST_SUCCESS: &str = "feed_last_success_timestamp_seconds";
 pub const FEED_CHECKPOINT: &str = "feed_checkpoint_sequence";
 pub const FEED_ERRORS: &str = "feed_errors_total";
 pub const OUTBOX_PENDING: &str = "outbox_pending";
+pub const OUTBOX_OLDEST_PENDING_AGE: &str = "outbox_oldest_pending_age_seconds";
 pub const NOTIFICATIONS_DISPATCHED: &str = "notifications_dispatched_total";
 pub const CIRCUIT_BREAKER_STATE: &str = "circuit_breaker_state";
+
+/// The `type` values of `feed_events_processed_total` (`apply::type_label`).
+const FEED_EVENT_TYPES: &[&str] = &["contact-created", "contact-updated", "contact-deleted", "unknown"];
+/// The `kind` values of `feed_errors_total` (`FeedError::kind`; `cancelled` is never counted).
+const FEED_ERROR_KINDS: &[&str] = &[
+    "timeout",
+    "connect",
+    "redirect",
+    "http_status",
+    "too_large",
+    "body",
+    "malformed_document",
+    "malformed_entry",
+    "gap",
+    "cycle",
+    "too_many_pages",
+    "contact_fetch",
+    "database",
+];
+/// The `outcome` values of `notifications_dispatched_total` (the dispatcher).
+const DISPATCH_OUTCOMES: &[&str] = &["sent", "rejected", "retry", "failed", "short_circuited"];
 
 /// Histograms that count things, for `service_kit::metrics::install`.
 pub const COUNT_HISTOGRAMS: &[&str] = &[EVENT_PARTICIPANTS];
@@ -37,9 +59,25 @@ pub fn describe() {
     );
     metrics::describe_counter!(FEED_ERRORS, "Feed follower errors, by kind");
     metrics::describe_gauge!(OUTBOX_PENDING, "Notification jobs waiting in the outbox");
+    metrics::describe_gauge!(
+        OUTBOX_OLDEST_PENDING_AGE,
+        metrics::Unit::Seconds,
+        "Age of the oldest pending outbox row, or 0 when none is pending"
+    );
     metrics::describe_counter!(NOTIFICATIONS_DISPATCHED, "Notification delivery attempts, by outcome");
     metrics::describe_gauge!(
         CIRCUIT_BREAKER_STATE,
         "Circuit breaker state by target: 0 closed, 1 open, 2 half-open"
     );
+    // Every series an alert rule reads exists from start-up, at zero.
+    for kind in FEED_EVENT_TYPES {
+        metrics::counter!(FEED_EVENTS_PROCESSED, "type" => *kind).increment(0);
+    }
+    for kind in FEED_ERROR_KINDS {
+        metrics::counter!(FEED_ERRORS, "kind" => *kind).increment(0);
+    }
+    for outcome in DISPATCH_OUTCOMES {
+        metrics::counter!(NOTIFICATIONS_DISPATCHED, "outcome" => *outcome).increment(0);
+    }
+    let _registered = metrics::histogram!(EVENT_PARTICIPANTS);
 }

@@ -13,6 +13,10 @@
 //! - `notifications_sends_in_flight` (gauge): deliveries in progress (at most
 //!   `SMTP_MAX_CONCURRENCY`).
 //! - `notifications_jobs_deleted_total` (counter): finished jobs deleted after `RETENTION_DAYS`.
+//! - `notifications_oldest_queued_age_seconds` (gauge): how long the oldest queued job has
+//!   existed, 0 when none is queued;
+//! - `smtp_sends_total{outcome}` (counter): SMTP sends by `outcome`: `accepted`,
+//!   `temporary_failure` (a 4xx answer, a timeout, a lost connection), `permanent_failure` (5xx).
 
 use std::time::Duration;
 
@@ -34,6 +38,26 @@ impl FailureReason {
     }
 }
 
+/// How one SMTP send ended (the `outcome` label of `smtp_sends_total`).
+#[derive(Debug, Clone, Copy)]
+pub enum SmtpOutcome {
+    Accepted,
+    TemporaryFailure,
+    PermanentFailure,
+}
+
+impl SmtpOutcome {
+    const ALL: [Self; 3] = [Self::Accepted, Self::TemporaryFailure, Self::PermanentFailure];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::TemporaryFailure => "temporary_failure",
+            Self::PermanentFailure => "permanent_failure",
+        }
+    }
+}
+
 /// Registers descriptions, and registers the series with an increment of zero so they show from the start.
 pub fn describe() {
     metrics::describe_gauge!("notifications_queue_depth", "Jobs waiting to be sent, retries included");
@@ -51,6 +75,16 @@ pub fn describe() {
         "notifications_jobs_deleted_total",
         "Finished jobs deleted after RETENTION_DAYS, with their mailbox messages"
     );
+    metrics::describe_gauge!(
+        "notifications_oldest_queued_age_seconds",
+        metrics::Unit::Seconds,
+        "Age of the oldest queued job, or 0 when none is queued"
+    );
+    metrics::describe_counter!("smtp_sends_total", "SMTP sends by outcome");
+    for outcome in SmtpOutcome::ALL {
+        metrics::counter!("smtp_sends_total", "outcome" => outcome.label()).increment(0);
+    }
+    let _registered = metrics::histogram!("smtp_send_duration_seconds");
     metrics::counter!("notifications_jobs_deleted_total").increment(0);
     metrics::counter!("notifications_jobs_created_total").increment(0);
     metrics::counter!("notifications_sent_total").increment(0);
@@ -82,8 +116,15 @@ pub fn queue_depth(depth: i64) {
     metrics::gauge!("notifications_queue_depth").set(depth as f64);
 }
 
-pub fn smtp_send_finished(elapsed: Duration) {
+/// `oldest`: when the oldest queued job was created (epoch milliseconds), if any is queued.
+pub fn oldest_queued(oldest: Option<i64>, now: i64) {
+    let age = oldest.map_or(0, |created| (now - created).max(0));
+    metrics::gauge!("notifications_oldest_queued_age_seconds").set(age as f64 / 1000.0);
+}
+
+pub fn smtp_send_finished(elapsed: Duration, outcome: SmtpOutcome) {
     metrics::histogram!("smtp_send_duration_seconds").record(elapsed.as_secs_f64());
+    metrics::counter!("smtp_sends_total", "outcome" => outcome.label()).increment(1);
 }
 
 /// Counts one delivery in `notifications_sends_in_flight` while it lives.

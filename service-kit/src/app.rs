@@ -60,6 +60,7 @@ pub struct Routes {
 /// wrapped in the standard middleware ([`crate::http::apply`]).
 pub fn router(routes: Routes, db: &Db, http: HttpOptions) -> Router {
     let metrics = crate::metrics::install(routes.count_histograms);
+    crate::metrics::register_routes(&routes.openapi);
     let openapi_json = Bytes::from(routes.openapi.to_json().unwrap_or_else(|_| "{}".into()));
     let app = routes
         .api

@@ -95,6 +95,44 @@ pub fn router(handle: PrometheusHandle) -> Router {
     )
 }
 
+/// The routes every service gets from [`crate::app::router`], besides its documented ones.
+const STANDARD_ROUTES: &[&str] =
+    &["/metrics", "/health/live", "/health/ready", "/openapi.json", "/assets/style.css"];
+
+/// Registers, at zero, the request series of every operation in the service's OpenAPI document
+/// and of the standard routes: `http_requests_total{status="500"}` and the request-duration
+/// histogram. Alert rules then see these series from start-up: a counter that first appears at
+/// 1 has no earlier sample for `rate()` to rise from, so a route's first internal error would
+/// go uncounted. Other status codes appear with their first response, as before.
+pub(crate) fn register_routes(openapi: &utoipa::openapi::OpenApi) {
+    let standard = STANDARD_ROUTES.iter().map(|route| (Method::GET, *route));
+    let documented = openapi.paths.paths.iter().flat_map(|(route, item)| {
+        [
+            (Method::GET, &item.get),
+            (Method::PUT, &item.put),
+            (Method::POST, &item.post),
+            (Method::DELETE, &item.delete),
+            (Method::OPTIONS, &item.options),
+            (Method::HEAD, &item.head),
+            (Method::PATCH, &item.patch),
+        ]
+        .into_iter()
+        .filter(|(_, operation)| operation.is_some())
+        .map(move |(method, _)| (method, route.as_str()))
+    });
+    for (method, route) in standard.chain(documented) {
+        let method = method_label(&method);
+        metrics::counter!(
+            "http_requests_total",
+            "method" => method,
+            "route" => route.to_owned(),
+            "status" => "500"
+        )
+        .increment(0);
+        let _registered = metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route.to_owned());
+    }
+}
+
 /// Records one answered request. `route` is the matched template (`/contacts/{id}`), never the
 /// raw path, so the label set stays bounded.
 pub(crate) fn record_request(method: &Method, route: &str, status: StatusCode, elapsed: Duration) {

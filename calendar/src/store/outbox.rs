@@ -192,6 +192,14 @@ pub async fn pending_count(pool: &sqlx::AnyPool) -> Result<i64, sqlx::Error> {
         .try_get("n")
 }
 
+/// When the oldest pending row was written (epoch milliseconds), if any row is pending.
+pub async fn oldest_pending_created_at(pool: &sqlx::AnyPool) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query("SELECT MIN(created_at) AS t FROM outbox WHERE status = 'pending'")
+        .fetch_one(pool)
+        .await?
+        .try_get("t")
+}
+
 /// The jobs of one event, oldest first (the event page shows their delivery state).
 pub async fn for_event(pool: &sqlx::AnyPool, event_id: Uuid) -> Result<Vec<JobStatus>, sqlx::Error> {
     let rows = sqlx::query(

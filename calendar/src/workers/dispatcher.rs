@@ -24,7 +24,9 @@ use tower_resilience_circuitbreaker::{
 
 use super::sender::{Sender, Settled, Temporary};
 use crate::config::NotificationSettings;
-use crate::metrics::{CIRCUIT_BREAKER_STATE, NOTIFICATIONS_DISPATCHED, OUTBOX_PENDING};
+use crate::metrics::{
+    CIRCUIT_BREAKER_STATE, NOTIFICATIONS_DISPATCHED, OUTBOX_OLDEST_PENDING_AGE, OUTBOX_PENDING,
+};
 use crate::store::outbox::{self, Job};
 
 /// The `target` label of `circuit_breaker_state`.
@@ -177,6 +179,13 @@ impl Dispatcher {
         match outbox::pending_count(&self.db.reader).await {
             Ok(n) => metrics::gauge!(OUTBOX_PENDING).set(n as f64),
             Err(e) => tracing::warn!(error = %e, "cannot count pending invitations"),
+        }
+        match outbox::oldest_pending_created_at(&self.db.reader).await {
+            Ok(oldest) => {
+                let age = oldest.map_or(0, |created| (now_millis() - created).max(0));
+                metrics::gauge!(OUTBOX_OLDEST_PENDING_AGE).set(age as f64 / 1000.0);
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the oldest pending invitation"),
         }
     }
 

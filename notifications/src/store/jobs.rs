@@ -291,6 +291,14 @@ pub async fn queue_depth(db: &Db) -> Result<i64, sqlx::Error> {
         .try_get("n")
 }
 
+/// When the oldest queued job was created (epoch milliseconds), if any is queued.
+pub async fn oldest_queued_created_at(db: &Db) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query("SELECT MIN(created_at) AS t FROM jobs WHERE status = 'queued'")
+        .fetch_one(&db.reader)
+        .await?
+        .try_get("t")
+}
+
 /// The earliest time at which a job becomes claimable (a queued job's next attempt, or a
 /// sending job's lease expiry), if any.
 pub async fn next_due(db: &Db) -> Result<Option<i64>, sqlx::Error> {

@@ -165,7 +165,12 @@ impl Sender {
             Some(smtp) => {
                 let started = Instant::now();
                 let outcome = smtp.send(&rendered).await;
-                metrics::smtp_send_finished(started.elapsed());
+                let label = match &outcome {
+                    Outcome::Accepted => metrics::SmtpOutcome::Accepted,
+                    Outcome::Temporary(_) => metrics::SmtpOutcome::TemporaryFailure,
+                    Outcome::Permanent(_) => metrics::SmtpOutcome::PermanentFailure,
+                };
+                metrics::smtp_send_finished(started.elapsed(), label);
                 outcome
             }
             None => {
@@ -240,6 +245,10 @@ impl Sender {
         match jobs::queue_depth(&self.inner.db).await {
             Ok(depth) => metrics::queue_depth(depth),
             Err(e) => tracing::warn!(error = %e, "cannot count queued jobs"),
+        }
+        match jobs::oldest_queued_created_at(&self.inner.db).await {
+            Ok(oldest) => metrics::oldest_queued(oldest, now_millis()),
+            Err(e) => tracing::warn!(error = %e, "cannot read the oldest queued job"),
         }
     }
 
