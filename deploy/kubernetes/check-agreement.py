@@ -532,9 +532,9 @@ def run_checks(workloads: list[Workload], rendered: Rendered, bin_dir: Path, dea
         if all(r.process.poll() is None for r in running) and len(running) == len(workloads):
             flow_checks(running, callee_of, report, overlay)
     finally:
+        running = [r for r in running if r.process.poll() is None]  # those that failed are reported
         for r in running:
-            if r.process.poll() is None:
-                r.process.send_signal(signal.SIGTERM)
+            r.process.send_signal(signal.SIGTERM)
         for r in running:
             label = f"{overlay}/{r.workload.name} (run)"
             try:
