@@ -488,49 +488,69 @@ class Running:
         return f"http://127.0.0.1:{self.port}"
 
 
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    return free_port()
+
+
 def run_checks(workloads: list[Workload], rendered: Rendered, bin_dir: Path, deadline: int,
                report: Report, overlay: str, scratch: Path) -> None:
     ports = {w.name: free_port() for w in workloads}
     namespace = workloads[0].deployment["metadata"].get("namespace", "default")
-    order = sorted(workloads, key=lambda w: any(  # callees first
-        re.match(r"^https?://", v) and service_for(rendered, urlsplit(v).hostname or "", namespace)
-        for v in w.env.values()))
+    # (service, variable) -> the service its URL names; those services start first.
+    callee_of: dict[tuple[str, str], str] = {}
+    for w in workloads:
+        for var, value in w.env.items():
+            target = service_for(rendered, urlsplit(value).hostname or "", namespace) if re.match(r"^https?://", value) else None
+            callee = [c for c in workloads if target and selects({"matchLabels": target["spec"].get("selector", {})}, c.pod_labels)]
+            if callee:
+                callee_of[(w.name, var)] = callee[0].name
+    callers = {name for name, _ in callee_of}
+    # The public address is not reachable from inside: links built from it must not be needed.
+    unreachable = f"127.0.0.1:{closed_port()}"
     running: list[Running] = []
-    callee_of: dict[tuple[str, str], str] = {}  # (service, variable) -> the service its URL names
+
+    def start(w: Workload) -> bool:
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **w.env}
+        env["HOST"], env["PORT"] = "127.0.0.1", str(ports[w.name])
+        data = scratch / overlay / w.name
+        data.mkdir(parents=True, exist_ok=True)
+        env["DATABASE_URL"] = f"sqlite://{data}/{w.name}.db?mode=rwc"
+        if w.env.get("PUBLIC_URL"):
+            u = urlsplit(w.env["PUBLIC_URL"])
+            env["PUBLIC_URL"] = urlunsplit((u.scheme, unreachable, u.path, u.query, u.fragment))
+        for (name, var), callee in callee_of.items():  # Service URLs -> that service's process
+            if name == w.name:
+                u = urlsplit(w.env[var])
+                env[var] = urlunsplit(("http", f"127.0.0.1:{ports[callee]}", u.path, u.query, u.fragment))
+        log = scratch / overlay / f"{w.name}.log"
+        process = subprocess.Popen([str(bin_dir / w.name)], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+        r = Running(w, process, ports[w.name], log)
+        running.append(r)
+        label = f"{overlay}/{w.name} (run)"
+        ready = wait_for(lambda: process.poll() is not None or http("GET", r.base + READY_PATH)[0] == 200, 30)
+        if not report.check(ready and process.poll() is None, f"{label}: starts with the rendered settings and gets ready",
+                            f"exit {process.poll()}: {log.read_text(errors='replace')[-600:]}"):
+            return False
+        for path in (LIVE_PATH, READY_PATH):
+            status = http("GET", r.base + path)[0]
+            report.check(status == 200, f"{label}: GET {path} -> 200", f"{status}")
+        annotations = w.deployment["spec"]["template"]["metadata"].get("annotations", {})
+        metrics = annotations.get("prometheus.io/path", "/metrics")
+        status, headers, body = http("GET", r.base + metrics)
+        report.check(status == 200 and headers.get("Content-Type", "").startswith("text/plain")
+                     and b"# TYPE" in body, f"{label}: GET {metrics} -> 200, Prometheus text", f"{status}")
+        return True
+
     try:
-        for w in order:
-            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **w.env}
-            env["HOST"], env["PORT"] = "127.0.0.1", str(ports[w.name])
-            data = scratch / overlay / w.name
-            data.mkdir(parents=True, exist_ok=True)
-            env["DATABASE_URL"] = f"sqlite://{data}/{w.name}.db?mode=rwc"
-            for var, value in w.env.items():  # Service URLs -> that service's process
-                if re.match(r"^https?://", value):
-                    u = urlsplit(value)
-                    target = service_for(rendered, u.hostname or "", namespace)
-                    callee = [c for c in workloads if target and selects({"matchLabels": target["spec"].get("selector", {})}, c.pod_labels)]
-                    if callee:
-                        env[var] = urlunsplit(("http", f"127.0.0.1:{ports[callee[0].name]}", u.path, u.query, u.fragment))
-                        callee_of[(w.name, var)] = callee[0].name
-            log = scratch / overlay / f"{w.name}.log"
-            process = subprocess.Popen([str(bin_dir / w.name)], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-            r = Running(w, process, ports[w.name], log)
-            running.append(r)
-            label = f"{overlay}/{w.name} (run)"
-            ready = wait_for(lambda: process.poll() is not None or http("GET", r.base + READY_PATH)[0] == 200, 30)
-            if not report.check(ready and process.poll() is None, f"{label}: starts with the rendered settings and gets ready",
-                                f"exit {process.poll()}: {log.read_text(errors='replace')[-600:]}"):
-                continue
-            for path in (LIVE_PATH, READY_PATH):
-                status = http("GET", r.base + path)[0]
-                report.check(status == 200, f"{label}: GET {path} -> 200", f"{status}")
-            annotations = w.deployment["spec"]["template"]["metadata"].get("annotations", {})
-            metrics = annotations.get("prometheus.io/path", "/metrics")
-            status, headers, body = http("GET", r.base + metrics)
-            report.check(status == 200 and headers.get("Content-Type", "").startswith("text/plain")
-                         and b"# TYPE" in body, f"{label}: GET {metrics} -> 200, Prometheus text", f"{status}")
-        if all(r.process.poll() is None for r in running) and len(running) == len(workloads):
-            flow_checks(running, callee_of, report, overlay)
+        started = all([start(w) for w in workloads if w.name not in callers])
+        by_name = {r.workload.name: r for r in running}
+        calendar = next((w for w in workloads if (w.name, "CONTACTS_FEED") in callee_of), None)
+        contacts = by_name.get(callee_of.get((calendar.name, "CONTACTS_FEED"), "")) if calendar else None
+        people = prefill(contacts, report, overlay) if contacts and started else {}
+        started = all([start(w) for w in workloads if w.name in callers]) and started
+        if started:
+            flow_checks(running, callee_of, people, report, overlay)
     finally:
         running = [r for r in running if r.process.poll() is None]  # those that failed are reported
         for r in running:
@@ -545,33 +565,50 @@ def run_checks(workloads: list[Workload], rendered: Rendered, bin_dir: Path, dea
             report.check(code == 0, f"{label}: exits 0 on SIGTERM", f"{code}: {r.log.read_text(errors='replace')[-400:]}")
 
 
-def flow_checks(running: list[Running], callee_of: dict[tuple[str, str], str], report: Report, overlay: str) -> None:
-    """A contact reaches calendar over the configured feed URL; the configured credentials are
-    accepted; an invitation reaches notifications with calendar's token (mailbox mode only: with
-    SMTP_URL set it would be sent)."""
-    by_name = {r.workload.name: r for r in running}
-    calendar = next((r for r in running if "CONTACTS_FEED" in r.workload.env), None)
-    contacts = by_name.get(callee_of.get((calendar.workload.name, "CONTACTS_FEED"), "")) if calendar else None
-    notifications = by_name.get(callee_of.get((calendar.workload.name, "NOTIFICATION_SERVICE"), "")) if calendar else None
-    if not report.check(bool(contacts and calendar and notifications),
-                        f"{overlay} (run): calendar's CONTACTS_FEED and NOTIFICATION_SERVICE name running services"):
-        return
+def prefill(contacts: Running, report: Report, overlay: str) -> dict[str, str]:
+    """Contacts created before calendar starts, until the feed has an archive page: calendar's
+    catch-up then walks it, following the feed's links (which carry the public address)."""
     stamp = str(int(time.time() * 1000))
-    people = {}
-    for first in ("Jane", "Bob"):
+    people: dict[str, str] = {}
+    archived = False
+    for i in range(1000):
+        first = ("Jane", "Bob")[i] if i < 2 else f"Person{i}"
         email = f"{first.lower()}.{stamp}@example.org"
         status, _, body = http("POST", contacts.base + "/contacts", {"firstname": first, "lastname": "Doe", "email": email})
-        report.check(status == 201, f"{overlay} (run): contacts creates {first}", f"{status} {body[:200]!r}")
+        if status != 201:
+            report.check(False, f"{overlay} (run): contacts creates {first}", f"{status} {body[:200]!r}")
+            return {}
         people[first] = email
+        archived = b'rel="prev-archive"' in http("GET", contacts.base + "/feed")[2]
+        if archived and len(people) >= 2:
+            break
+    report.check(archived, f"{overlay} (run): contacts takes {len(people)} contacts before calendar starts, "
+                 "and its feed has an archive page to walk")
+    return people
+
+
+def flow_checks(running: list[Running], callee_of: dict[tuple[str, str], str], people: dict[str, str],
+                report: Report, overlay: str) -> None:
+    """The contacts reach calendar over the configured feed URL (archive pages included); the
+    configured credentials are accepted; an invitation reaches notifications with calendar's
+    token (mailbox mode only: with SMTP_URL set it would be sent)."""
+    by_name = {r.workload.name: r for r in running}
+    calendar = next((r for r in running if (r.workload.name, "CONTACTS_FEED") in callee_of), None)
+    notifications = by_name.get(callee_of.get((calendar.workload.name, "NOTIFICATION_SERVICE"), "")) if calendar else None
+    if not report.check(bool(people and calendar and notifications),
+                        f"{overlay} (run): calendar's CONTACTS_FEED and NOTIFICATION_SERVICE name running services"):
+        return
 
     def users():
-        status, _, body = http("GET", calendar.base + "/users", headers={"Accept": "application/json"})
+        status, _, body = http("GET", calendar.base + "/users?limit=200", headers={"Accept": "application/json"})
         items = json.loads(body).get("items", []) if status == 200 else []
         found = {u.get("email"): u for u in items}
         return found if all(e in found for e in people.values()) else None
 
     found = wait_for(users, 15)
-    if not report.check(bool(found), f"{overlay} (run): calendar learns the contacts through CONTACTS_FEED"):
+    errors = [line for line in calendar.log.read_text(errors="replace").splitlines() if "feed step failed" in line]
+    if not report.check(bool(found), f"{overlay} (run): calendar learns all {len(people)} contacts through CONTACTS_FEED",
+                        (errors or ["no feed errors logged"])[-1][-400:]):
         return
     token = calendar.workload.env["NOTIFICATION_TOKEN"]
     status = http("GET", notifications.base + "/notifications", headers={"Authorization": f"Bearer {token}"})[0]
