@@ -22,11 +22,13 @@ replicas or more rolled with maxUnavailable 0; PUBLIC_URL is the service's host 
 every URL naming a Service in the namespace reaches it through the network policies (egress of
 the caller, ingress of the callee, DNS); calendar's NOTIFICATION_TOKEN is one notifications
 accepts; every checkov skip annotation gives its reason. Then, run: the services answer
-/health/live, /health/ready and the scrape path, accept the rendered credentials, a contact
-reaches calendar through the configured feed URL, an invitation reaches notifications with the
-configured token (in mailbox mode), and each exits 0 on SIGTERM. For the run, HOST is loopback,
-PORT a free port, DATABASE_URL a fresh SQLite file, and URLs naming a Service point at that
-service's process: nothing leaves the machine.
+/health/live, /health/ready and the scrape path and accept the rendered settings; contacts
+created before calendar starts (enough for an archive page) reach calendar through the configured
+feed URL; the rendered credentials are accepted; an invitation reaches notifications with the
+configured token (in mailbox mode); each service exits 0 on SIGTERM. For the run, HOST is
+loopback, PORT a free port, DATABASE_URL a fresh SQLite file, every PUBLIC_URL a closed loopback
+port (the public address is not reachable from inside the cluster either), and URLs naming a
+Service point at that service's process: nothing leaves the machine.
 
 Prints one line per finding and `N passed, M failed` last; exits 1 when anything failed.
 """
