@@ -109,5 +109,8 @@ cargo build --locked --quiet -p contacts -p calendar -p notifications
 step "manifests and code agree (deploy/kubernetes/check-agreement.py)"
 "$T/python" deploy/kubernetes/check-agreement.py --bin-dir target/debug \
   "$OUT/rendered/single.yaml" "$OUT/rendered/postgres.yaml"
+# With the component: the same Deployments, so the static checks suffice.
+"$T/python" deploy/kubernetes/check-agreement.py --bin-dir target/debug --no-run \
+  "$OUT/rendered/postgres-service-monitor.yaml"
 
 step "Kubernetes checks passed"

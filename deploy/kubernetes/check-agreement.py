@@ -16,7 +16,7 @@ Static checks, per Deployment: every variable set (env, envFrom ConfigMaps and S
 the service reads; PORT is set and equals the container port and the service's default; probes,
 Service, scrape annotations and Ingress point at that port; liveness and start-up probe
 /health/live, readiness /health/ready; terminationGracePeriodSeconds exceeds the preStop sleep
-plus the shutdown deadline; a SQLite database lives on a mounted, writable PersistentVolumeClaim
+plus the shutdown deadline; every namespaced object is in the Deployments' namespace; a SQLite database lives on a mounted, writable PersistentVolumeClaim
 with one replica, strategy Recreate and no autoscaler (one writer), a PostgreSQL one has two
 replicas or more rolled with maxUnavailable 0; PUBLIC_URL is the service's host on the Ingress;
 every URL naming a Service in the namespace reaches it through the network policies (egress of
@@ -58,6 +58,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 LIVE_PATH, READY_PATH = "/health/live", "/health/ready"
+# Kinds without a namespace, among those such manifests hold.
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume", "StorageClass",
+                  "PriorityClass", "CustomResourceDefinition", "IngressClass"}
 
 
 class Report:
@@ -306,6 +309,13 @@ def static_checks(rendered: Rendered, workloads: list[Workload], read: dict[str,
     hpas = rendered.of_kind("HorizontalPodAutoscaler")
     ingresses = rendered.of_kind("Ingress")
     by_labels = lambda labels: [w for w in workloads if selects({"matchLabels": labels}, w.pod_labels)]
+
+    namespaces = {w.deployment["metadata"].get("namespace") for w in workloads}
+    report.check(len(namespaces) == 1 and None not in namespaces, f"{overlay}: the Deployments share a namespace",
+                 str(namespaces))
+    misplaced = [f"{o['kind']}/{o['metadata']['name']} in {o['metadata'].get('namespace')}" for o in rendered.objects
+                 if o.get("kind") not in CLUSTER_SCOPED and o["metadata"].get("namespace") not in namespaces]
+    report.check(not misplaced, f"{overlay}: every namespaced object is in the Deployments' namespace", ", ".join(misplaced))
 
     for obj in rendered.objects:
         for key, value in (obj.get("metadata", {}).get("annotations") or {}).items():
