@@ -4,13 +4,18 @@
 # Same ports and defaults as the official image: SMTP 1025, web UI and REST API 1080.
 ARG BASE=debian:bookworm-slim
 FROM ${BASE}
+# Not pinned (DL3008): the stand-in takes the nodejs of the base's Debian release as it is now;
+# Debian's archive drops superseded versions, so an exact pin would stop building.
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends nodejs \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 1000 --home-dir /home/node --create-home node
+ && groupadd --system --gid 1000 node \
+ && useradd --system --uid 1000 --gid node --home-dir /home/node --create-home node
 COPY maildev/ /home/node/
 ENV NODE_ENV=production MAILDEV_WEB_PORT=1080 MAILDEV_SMTP_PORT=1025
-USER node
+# node, by number (as in the official image: 1000:1000).
+USER 1000:1000
 WORKDIR /home/node
 EXPOSE 1080 1025
 ENTRYPOINT ["node", "/home/node/node_modules/maildev/bin/maildev"]

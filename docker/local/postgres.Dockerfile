@@ -4,7 +4,14 @@
 # / POSTGRES_DB, /docker-entrypoint-initdb.d/*.sql|*.sh on first start, data in PGDATA).
 ARG BASE=debian:bookworm-slim
 FROM ${BASE}
-RUN mkdir -p /etc/postgresql-common/createcluster.d \
+# The postgres user first, with the official image's ids (999:999), so USER can name it by
+# number; Debian's package then uses it. Not pinned (DL3008): the stand-in takes the
+# postgresql-15 of the base's Debian release as it is now; Debian's archive drops superseded
+# versions, so an exact pin would stop building.
+# hadolint ignore=DL3008
+RUN groupadd --system --gid 999 postgres \
+ && useradd --system --uid 999 --gid postgres --home-dir /var/lib/postgresql --shell /bin/bash postgres \
+ && mkdir -p /etc/postgresql-common/createcluster.d \
  && echo 'create_main_cluster = false' >/etc/postgresql-common/createcluster.d/no-main-cluster.conf \
  && apt-get update \
  && apt-get install -y --no-install-recommends postgresql-15 \
@@ -16,7 +23,8 @@ RUN mkdir -p "$PGDATA" /docker-entrypoint-initdb.d /var/run/postgresql \
  && chmod 700 "$PGDATA"
 COPY postgres-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 VOLUME /var/lib/postgresql/data
-USER postgres
+# postgres, by number.
+USER 999:999
 EXPOSE 5432
 STOPSIGNAL SIGINT
 ENTRYPOINT ["docker-entrypoint.sh"]

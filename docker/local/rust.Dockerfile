@@ -4,6 +4,9 @@
 ARG BASE=debian:bookworm-slim
 FROM ${BASE}
 ARG RUST_VERSION
+# Not pinned (DL3008): the packages the official image has, from the base's Debian release as
+# it is now; Debian's archive drops superseded versions, so an exact pin would stop building.
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/*

@@ -37,6 +37,27 @@ async fn a_new_calendar_catches_up_over_many_archive_pages() {
     app.stop().await;
 }
 
+/// contacts builds its links from its PUBLIC_URL; calendar may reach it only at another
+/// address (CONTACTS_FEED: a Service inside a cluster, whose network policies let calendar go
+/// nowhere else). Here the public address refuses connections.
+#[tokio::test]
+async fn links_to_an_unreachable_public_address_are_followed_where_the_feed_is() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let feed = FeedServer::start_behind(5, Some(&format!("http://{closed}"))).await;
+    for i in 0..12 {
+        feed.create_contact(&format!("user{i}@example.org"), &format!("First{i}"), "Last");
+    }
+    let quiet = feed.add_contact_silently("quiet@example.org");
+    feed.update_contact(quiet, json!({"lastname": "Loud"}));
+    assert!(feed.event_count() / 5 >= 2, "the history spans archive pages");
+
+    let app = spawn_app(&feed).await;
+    let user = app.wait_for_user(quiet).await;
+    assert_eq!(user["lastname"], "Loud", "the contact was fetched for the update");
+    assert_eq!(app.all_users().await.len(), 13);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn each_event_is_applied_exactly_once_across_a_crash() {
     let feed = FeedServer::start(7).await;

@@ -58,7 +58,10 @@ struct Inner {
 struct Shared {
     inner: Mutex<Inner>,
     changed: Notify,
+    /// Where the server listens.
     base: String,
+    /// What its links start with (contacts' PUBLIC_URL): `base` unless started behind another.
+    public: String,
 }
 
 #[derive(Clone)]
@@ -68,8 +71,15 @@ pub struct FeedServer {
 
 impl FeedServer {
     pub async fn start(page_size: usize) -> Self {
+        Self::start_behind(page_size, None).await
+    }
+
+    /// A feed whose links start with `public` instead of the address it listens on, as
+    /// contacts' do when its PUBLIC_URL is not the address calendar reaches it at.
+    pub async fn start_behind(page_size: usize, public: Option<&str>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let public = public.map_or_else(|| base.clone(), str::to_string);
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 events: Vec::new(),
@@ -82,6 +92,7 @@ impl FeedServer {
             }),
             changed: Notify::new(),
             base,
+            public,
         });
         let app = Router::new()
             .route("/feed", get(current))
@@ -99,7 +110,7 @@ impl FeedServer {
     }
 
     fn contact_url(&self, id: Uuid) -> String {
-        format!("{}/contacts/{id}", self.shared.base)
+        format!("{}/contacts/{id}", self.shared.public)
     }
 
     fn push(&self, kind: &str, payload: Value) -> i64 {
@@ -246,9 +257,9 @@ fn current_document(shared: &Shared) -> (String, String, Fault) {
     let inner = shared.inner.lock().unwrap();
     let full = inner.events.len() / inner.page_size;
     let from = full * inner.page_size;
-    let mut links = vec![("current", format!("{}/feed", shared.base))];
+    let mut links = vec![("current", format!("{}/feed", shared.public))];
     if full > 0 {
-        links.push(("prev-archive", format!("{}/feed/archive/{full}", shared.base)));
+        links.push(("prev-archive", format!("{}/feed/archive/{full}", shared.public)));
     }
     let body = if inner.fault == Fault::Gap && inner.events.len() - from >= 2 {
         // Leave out the second-newest event.
@@ -262,9 +273,9 @@ fn current_document(shared: &Shared) -> (String, String, Fault) {
             feed_requests: 0,
         };
         copy.events.remove(inner.events.len() - 2);
-        document(&copy, from, copy.events.len(), &links, &format!("{}/feed", shared.base))
+        document(&copy, from, copy.events.len(), &links, &format!("{}/feed", shared.public))
     } else {
-        document(&inner, from, inner.events.len(), &links, &format!("{}/feed", shared.base))
+        document(&inner, from, inner.events.len(), &links, &format!("{}/feed", shared.public))
     };
     let etag = etag_of(&body);
     (body, etag, inner.fault)
@@ -376,8 +387,8 @@ async fn archive(State(shared): State<Arc<Shared>>, Path(n): Path<usize>, header
     if n == 0 || n > full {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let url = |k: usize| format!("{}/feed/archive/{k}", shared.base);
-    let mut links = vec![("current", format!("{}/feed", shared.base))];
+    let url = |k: usize| format!("{}/feed/archive/{k}", shared.public);
+    let mut links = vec![("current", format!("{}/feed", shared.public))];
     if inner.fault == Fault::ArchiveCycle {
         links.push(("prev-archive", url(n)));
     } else if n > 1 {

@@ -82,6 +82,21 @@ impl From<ApplyError> for FeedError {
     }
 }
 
+/// `link` (an archive page or a contact, as the feed names it) on the scheme, host and port of
+/// `feed` (`CONTACTS_FEED`). contacts builds its links from its `PUBLIC_URL`, the address users
+/// reach it at, which calendar may not reach (inside a cluster it calls contacts' Service, and
+/// the network policies let it go nowhere else); the path and query stay as they are.
+pub fn on_origin_of(feed: &Url, link: &Url) -> Url {
+    let mut local = link.clone();
+    if local.origin() != feed.origin() {
+        // Infallible between http and https URLs, which are the only links the parser keeps.
+        let _ = local.set_scheme(feed.scheme());
+        let _ = local.set_host(feed.host_str());
+        let _ = local.set_port(feed.port());
+    }
+    local
+}
+
 /// What one step did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
@@ -201,6 +216,7 @@ impl Follower {
     }
 
     async fn fetch_page(&self, url: &Url, shutdown: &CancellationToken) -> Result<Page, FeedError> {
+        let url = &on_origin_of(&self.settings.url, url);
         let conditions = Conditions { accept: ATOM, ..Conditions::default() };
         match self.fetcher.get(url, conditions, shutdown).await {
             Ok(Fetched::Document(doc)) => document::parse(&doc.url, &doc.body)
@@ -303,6 +319,7 @@ impl Follower {
         url: &Url,
         shutdown: &CancellationToken,
     ) -> Result<Option<Contact>, FeedError> {
+        let url = &on_origin_of(&self.settings.url, url);
         let wrap = |source: FeedError| FeedError::Contact { url: url.clone(), source: Box::new(source) };
         let conditions = Conditions { accept: "application/json", gone_is_ok: true, ..Conditions::default() };
         match self.fetcher.get(url, conditions, shutdown).await {
@@ -389,5 +406,28 @@ impl Follower {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_are_followed_on_the_origin_of_the_feed() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        let service = url("http://contacts:3000/feed");
+        for (link, expected) in [
+            ("https://contacts.example.com/feed/archive/7", "http://contacts:3000/feed/archive/7"),
+            ("https://contacts.example.com:8443/contacts/1?x=y", "http://contacts:3000/contacts/1?x=y"),
+            ("http://contacts:3000/feed/archive/1", "http://contacts:3000/feed/archive/1"),
+        ] {
+            assert_eq!(on_origin_of(&service, &url(link)).as_str(), expected, "{link}");
+        }
+        let public = url("https://contacts.example.com/feed");
+        assert_eq!(
+            on_origin_of(&public, &url("http://localhost:3000/feed/archive/2")).as_str(),
+            "https://contacts.example.com/feed/archive/2"
+        );
     }
 }
