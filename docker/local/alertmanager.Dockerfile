@@ -5,6 +5,9 @@
 # user nobody, port 9093) and wget for health checks, as the official image's busybox has.
 ARG BASE=debian:bookworm-slim
 FROM ${BASE}
+# Not pinned (DL3008): the stand-in takes the package of the base's Debian release as it is now;
+# Debian's archive drops superseded versions, so an exact pin would stop building.
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends prometheus-alertmanager wget \
  && rm -rf /var/lib/apt/lists/* \
@@ -12,7 +15,8 @@ RUN apt-get update \
  && test -x /bin/alertmanager && test -x /bin/amtool \
  && mkdir -p /etc/alertmanager /alertmanager \
  && chown -R nobody:nogroup /etc/alertmanager /alertmanager
-USER nobody
+# nobody:nogroup by number (65534), as the official image runs.
+USER 65534:65534
 EXPOSE 9093
 VOLUME ["/alertmanager"]
 WORKDIR /alertmanager

@@ -6,13 +6,17 @@
 # so it runs as nobody.
 ARG BASE=debian:bookworm-slim
 FROM ${BASE}
+# Not pinned (DL3008): the stand-in takes the package of the base's Debian release as it is now;
+# Debian's archive drops superseded versions, so an exact pin would stop building.
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends prometheus-blackbox-exporter wget \
  && rm -rf /var/lib/apt/lists/* \
  && ln -s prometheus-blackbox-exporter /usr/bin/blackbox_exporter \
  && test -x /bin/blackbox_exporter \
  && mkdir -p /etc/blackbox_exporter
-USER nobody
+# nobody:nogroup by number (65534), as the official image runs.
+USER 65534:65534
 EXPOSE 9115
 ENTRYPOINT ["/bin/blackbox_exporter"]
 CMD ["--config.file=/etc/blackbox_exporter/config.yml"]

@@ -6,13 +6,17 @@
 # has.
 ARG BASE=debian:bookworm-slim
 FROM ${BASE}
+# Not pinned (DL3008): the stand-in takes the package of the base's Debian release as it is now;
+# Debian's archive drops superseded versions, so an exact pin would stop building.
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends prometheus wget \
  && rm -rf /var/lib/apt/lists/* \
  && test -x /bin/prometheus && test -x /bin/promtool \
  && mkdir -p /etc/prometheus /prometheus \
  && chown -R nobody:nogroup /etc/prometheus /prometheus
-USER nobody
+# nobody:nogroup by number (65534), as the official image runs.
+USER 65534:65534
 EXPOSE 9090
 VOLUME ["/prometheus"]
 WORKDIR /prometheus
