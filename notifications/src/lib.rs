@@ -1,7 +1,7 @@
 //! notifications: turns authenticated HTTP jobs into e-mails, through a durable job queue.
 //!
 //! `POST /notifications` (bearer token) stores a job and answers `202` once the row is
-//! committed; a background worker ([`workers::Sender`]) claims due jobs, renders each with
+//! committed; a background worker ([`workers::DeliveryWorker`]) claims due jobs, renders each with
 //! `lettre` ([`mail`]) and sends it over SMTP (`SMTP_URL`), or, without `SMTP_URL`, stores the
 //! rendered message for the operator to read in the browser (mailbox mode).
 //!

@@ -13,7 +13,6 @@ use axum::http::header::{self, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use lettre::message::Mailbox;
-use service_kit::db::Db;
 use service_kit::html::{NavLink, Site};
 use tokio::sync::Notify;
 use url::Url;
@@ -22,13 +21,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Auth;
+use crate::store::Store;
 
 pub use notifications::{JobList, JobView};
 
 /// What the handlers share.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    pub db: Db,
+    pub store: Store,
     pub auth: Auth,
     pub public_url: Url,
     pub mail_from: Mailbox,

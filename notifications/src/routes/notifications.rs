@@ -21,7 +21,7 @@ use crate::domain::{
 };
 use crate::mail;
 use crate::metrics;
-use crate::store::jobs::{self, Created};
+use crate::store::Created;
 
 /// Default and largest page size of `GET /notifications`.
 const DEFAULT_LIMIT: u32 = 50;
@@ -140,11 +140,11 @@ pub async fn create(
         NewNotification::parse(request).map_err(|e| ApiError::invalid_field(e.field, e.message))?;
     let id = Uuid::now_v7();
     let message_id = mail::message_id(id, &app.mail_from);
-    match jobs::create(&app.db, id, &notification, key.as_ref(), &message_id, now_millis()).await? {
+    match app.store.create(id, &notification, key.as_ref(), &message_id, now_millis()).await? {
         Created::New(job) => {
             metrics::job_created();
             app.wake.notify_one();
-            if let Err(e) = jobs::announce_new_job(&app.db).await {
+            if let Err(e) = app.store.announce_new_job().await {
                 // Other replicas still find the job at their next poll.
                 tracing::warn!(error = %e, "cannot notify other replicas of the new job");
             }
@@ -249,29 +249,10 @@ pub async fn list(
         return Ok(private(Auth::api_challenge()));
     }
     let limit = params.limit()?;
-    let found = jobs::list(&app.db, params.status, params.cursor()?, i64::from(limit) + 1).await?;
-    let (page, next) = page_of(found, limit);
-    let next = next.map(|seq| next_link(&app, "notifications", params.status, limit, seq));
-    let items = page.iter().map(|job| JobView::new(&app, job)).collect();
+    let page = app.store.list(params.status, params.cursor()?, limit).await?;
+    let next = page.next.map(|seq| next_link(&app, "notifications", params.status, limit, seq));
+    let items = page.items.iter().map(|job| JobView::new(&app, job)).collect();
     Ok(private(axum::Json(JobList { items, next }).into_response()))
-}
-
-/// Splits `limit + 1` rows into the page and the cursor of the next page, if there is one.
-pub(crate) fn page_of<T: HasSeq>(mut found: Vec<T>, limit: u32) -> (Vec<T>, Option<i64>) {
-    let more = found.len() > limit as usize;
-    found.truncate(limit as usize);
-    let next = if more { found.last().map(HasSeq::seq) } else { None };
-    (found, next)
-}
-
-pub(crate) trait HasSeq {
-    fn seq(&self) -> i64;
-}
-
-impl HasSeq for Job {
-    fn seq(&self) -> i64 {
-        self.seq
-    }
 }
 
 pub(crate) fn next_link(
@@ -314,7 +295,7 @@ pub async fn show(
     if !app.auth.is_api_client(&headers) {
         return Ok(private(Auth::api_challenge()));
     }
-    match jobs::get(&app.db, id).await? {
+    match app.store.get(id).await? {
         Some(job) => Ok(private(axum::Json(JobView::new(&app, &job)).into_response())),
         None => Err(ApiError::not_found("no notification job with this id")),
     }

@@ -11,11 +11,10 @@ use service_kit::ApiError;
 use service_kit::error::Query;
 use uuid::Uuid;
 
-use super::notifications::{HasSeq, ListParams, page_of};
+use super::notifications::ListParams;
 use super::{AppState, into_private};
 use crate::auth::Auth;
 use crate::domain::{Job, JobStatus};
-use crate::store::jobs::{self, StoredMessage};
 
 fn when(millis: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(millis)
@@ -49,8 +48,8 @@ pub(super) async fn job_list(
         return Ok(Auth::page_challenge());
     }
     let limit = params.limit()?;
-    let found = jobs::list(&app.db, params.status, params.cursor()?, i64::from(limit) + 1).await?;
-    let (page, next) = page_of(found, limit);
+    let found = app.store.list(params.status, params.cursor()?, limit).await?;
+    let (page, next) = (found.items, found.next);
     let selected = params.status;
     let body = html! {
         h1 { "Notification jobs" }
@@ -100,12 +99,12 @@ pub(super) async fn job(app: &AppState, headers: &HeaderMap, id: Uuid) -> Result
     if !app.auth.is_operator(headers) {
         return Ok(Auth::page_challenge());
     }
-    let Some(job) = jobs::get(&app.db, id).await? else {
+    let Some(job) = app.store.get(id).await? else {
         let body = html! { h1 { "Not found" } p { "There is no notification job with this id." } };
         let page = app.site().page("Not found", None, body);
         return Ok(into_private((axum::http::StatusCode::NOT_FOUND, page)));
     };
-    let stored = jobs::mailbox_message(&app.db, id).await?;
+    let stored = app.store.mailbox_message(id).await?;
     let body = html! {
         h1 { (job.notification.subject()) }
         div.card {
@@ -134,12 +133,6 @@ pub(super) async fn job(app: &AppState, headers: &HeaderMap, id: Uuid) -> Result
     Ok(into_private(app.site().page(job.notification.subject(), Some("/notifications"), body)))
 }
 
-impl HasSeq for StoredMessage {
-    fn seq(&self) -> i64 {
-        self.job.seq
-    }
-}
-
 /// `GET /mailbox`: the messages stored in mailbox mode, newest first.
 pub(super) async fn mailbox(
     State(app): State<AppState>,
@@ -150,8 +143,8 @@ pub(super) async fn mailbox(
         return Ok(Auth::page_challenge());
     }
     let limit = params.limit()?;
-    let found = jobs::list_mailbox(&app.db, params.cursor()?, i64::from(limit) + 1).await?;
-    let (page, next) = page_of(found, limit);
+    let found = app.store.list_mailbox(params.cursor()?, limit).await?;
+    let (page, next) = (found.items, found.next);
     let body = html! {
         h1 { "Mailbox" }
         (mode_notice(&app))

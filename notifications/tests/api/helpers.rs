@@ -5,7 +5,7 @@ use std::time::Duration;
 use base64::Engine;
 use notifications::config::{Delivery, Settings};
 use notifications::startup::Application;
-use notifications::workers::{Retention, Sender};
+use notifications::workers::{DeliveryWorker, Retention};
 use serde_json::Value;
 use service_kit::config::Secret;
 use test_support::smtp::SmtpServer;
@@ -23,7 +23,8 @@ pub const PATIENCE: Duration = Duration::from_secs(20);
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
-    pub sender: Sender,
+    /// The delivery worker, to drive by hand when the settings switched it off.
+    pub delivery: DeliveryWorker,
     /// The retention sweep, to run by hand with a time of the test's choosing.
     pub retention: Option<Retention>,
     shutdown: CancellationToken,
@@ -62,11 +63,11 @@ impl TestApp {
         configure(&mut settings);
         let app = Application::build(settings).await.expect("build the application");
         let base = format!("http://127.0.0.1:{}", app.port());
-        let sender = app.sender();
+        let delivery = app.delivery();
         let retention = app.retention();
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(app.run_until_stopped(shutdown.clone()));
-        Self { base, client: http_client(), sender, retention, shutdown, handle: Some(handle), _db: None }
+        Self { base, client: http_client(), delivery, retention, shutdown, handle: Some(handle), _db: None }
     }
 
     /// Requests shutdown and waits until the service (worker included) has stopped.

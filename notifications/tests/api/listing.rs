@@ -37,7 +37,7 @@ async fn jobs_can_be_filtered_by_status() {
     for i in 0..3 {
         app.queue(&notification(&format!("p{i}@example.org"), "Hi", "m")).await;
     }
-    let report = app.sender.process_batch().await.unwrap();
+    let report = app.delivery.step().await.unwrap();
     assert_eq!(report.sent, 3);
     for i in 0..2 {
         app.queue(&notification(&format!("q{i}@example.org"), "Hi", "m")).await;

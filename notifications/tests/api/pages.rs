@@ -44,7 +44,7 @@ async fn the_front_page_leads_to_the_job_list() {
 async fn the_job_list_page_shows_status_and_filters_without_javascript() {
     let app = TestApp::spawn_with(|s| s.run_worker = false).await;
     app.queue(&notification("ada@example.org", "First <one>", "m")).await;
-    app.sender.process_batch().await.unwrap();
+    app.delivery.step().await.unwrap();
     app.queue(&notification("bob@example.org", "Second", "m")).await;
 
     let html = app.page("/notifications").await.text().await.unwrap();

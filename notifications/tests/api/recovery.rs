@@ -24,7 +24,7 @@ async fn a_job_claimed_by_a_worker_that_died_is_sent_after_its_lease_expires() {
     })
     .await;
     let id = id_of(&first.queue(&notification("ada@example.org", "Hi", "Hello")).await);
-    let claimed = first.sender.claim(10).await.unwrap();
+    let claimed = first.delivery.claim(10).await.unwrap();
     assert_eq!(claimed.len(), 1);
     let job = first.job(&id).await;
     assert_eq!(job["status"], "sending");
