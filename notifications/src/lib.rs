@@ -41,6 +41,7 @@
 pub mod auth;
 pub mod config;
 pub mod domain;
+pub mod error;
 pub mod mail;
 pub mod metrics;
 pub mod routes;

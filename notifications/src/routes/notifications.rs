@@ -7,7 +7,6 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
-use service_kit::ApiError;
 use service_kit::db::now_millis;
 use service_kit::error::{ErrorBody, Json, Path, Query};
 use service_kit::negotiate;
@@ -15,10 +14,10 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{AppState, pages, private};
-use crate::auth::Auth;
 use crate::domain::{
     IdempotencyKey, Job, JobStatus, NewNotification, NotificationRequest, NotificationRequestSchema,
 };
+use crate::error::Error;
 use crate::mail;
 use crate::metrics;
 use crate::store::Created;
@@ -96,10 +95,10 @@ impl JobView {
 pub struct ApiClient;
 
 impl FromRequestParts<AppState> for ApiClient {
-    type Rejection = Response;
+    type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        if state.auth.is_api_client(&parts.headers) { Ok(Self) } else { Err(Auth::api_challenge()) }
+        if state.auth.is_api_client(&parts.headers) { Ok(Self) } else { Err(Error::Unauthorized) }
     }
 }
 
@@ -134,10 +133,9 @@ pub async fn create(
     _client: ApiClient,
     headers: HeaderMap,
     Json(request): Json<NotificationRequest>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Error> {
     let key = idempotency_key(&headers)?;
-    let notification =
-        NewNotification::parse(request).map_err(|e| ApiError::invalid_field(e.field, e.message))?;
+    let notification = NewNotification::parse(request).map_err(Error::Invalid)?;
     let id = Uuid::now_v7();
     let message_id = mail::message_id(id, &app.mail_from);
     match app.store.create(id, &notification, key.as_ref(), &message_id, now_millis()).await? {
@@ -152,22 +150,17 @@ pub async fn create(
             Ok(accepted(&app, &job, false))
         }
         Created::Replay(job) => Ok(accepted(&app, &job, true)),
-        Created::KeyConflict => {
-            Err(ApiError::conflict("this Idempotency-Key was already used for a different notification")
-                .with_field("Idempotency-Key"))
-        }
+        Created::KeyConflict => Err(Error::IdempotencyConflict),
     }
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, Error> {
     let mut values = headers.get_all(&IDEMPOTENCY_KEY).iter();
     let Some(value) = values.next() else { return Ok(None) };
     if values.next().is_some() {
-        return Err(ApiError::bad_request("send one Idempotency-Key header, not several"));
+        return Err(Error::SeveralIdempotencyKeys);
     }
-    IdempotencyKey::parse(value.as_bytes())
-        .map(Some)
-        .map_err(|e| ApiError::bad_request(e.message).with_field("Idempotency-Key"))
+    IdempotencyKey::parse(value.as_bytes()).map(Some).map_err(Error::InvalidIdempotencyKey)
 }
 
 fn accepted(app: &AppState, job: &Job, replayed: bool) -> Response {
@@ -198,28 +191,18 @@ pub struct ListParams {
 }
 
 impl ListParams {
-    pub(crate) fn limit(&self) -> Result<u32, ApiError> {
+    pub(crate) fn limit(&self) -> Result<u32, Error> {
         match self.limit {
             None => Ok(DEFAULT_LIMIT),
             Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            Some(_) => Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_query",
-                format!("limit must be from 1 to {MAX_LIMIT}"),
-            )),
+            Some(_) => Err(Error::InvalidLimit { max: MAX_LIMIT }),
         }
     }
 
-    pub(crate) fn cursor(&self) -> Result<Option<i64>, ApiError> {
+    pub(crate) fn cursor(&self) -> Result<Option<i64>, Error> {
         match self.cursor.as_deref() {
             None => Ok(None),
-            Some(raw) => raw.parse::<i64>().ok().filter(|n| *n > 0).map(Some).ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_query",
-                    "cursor is not one this service gave out",
-                )
-            }),
+            Some(raw) => raw.parse::<i64>().ok().filter(|n| *n > 0).map(Some).ok_or(Error::UnknownCursor),
         }
     }
 }
@@ -241,12 +224,12 @@ pub async fn list(
     State(app): State<AppState>,
     headers: HeaderMap,
     Query(params): Query<ListParams>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Error> {
     if negotiate::wants_html(&headers) {
         return pages::job_list(&app, &headers, &params).await;
     }
     if !app.auth.is_api_client(&headers) {
-        return Ok(private(Auth::api_challenge()));
+        return Ok(private(Error::Unauthorized.into_response()));
     }
     let limit = params.limit()?;
     let page = app.store.list(params.status, params.cursor()?, limit).await?;
@@ -288,15 +271,15 @@ pub async fn show(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<Uuid>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Error> {
     if negotiate::wants_html(&headers) {
         return pages::job(&app, &headers, id).await;
     }
     if !app.auth.is_api_client(&headers) {
-        return Ok(private(Auth::api_challenge()));
+        return Ok(private(Error::Unauthorized.into_response()));
     }
     match app.store.get(id).await? {
         Some(job) => Ok(private(axum::Json(JobView::new(&app, &job)).into_response())),
-        None => Err(ApiError::not_found("no notification job with this id")),
+        None => Err(Error::NotFound),
     }
 }

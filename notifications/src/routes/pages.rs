@@ -7,7 +7,6 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
-use service_kit::ApiError;
 use service_kit::error::Query;
 use uuid::Uuid;
 
@@ -15,6 +14,7 @@ use super::notifications::ListParams;
 use super::{AppState, into_private};
 use crate::auth::Auth;
 use crate::domain::{Job, JobStatus};
+use crate::error::Error;
 
 fn when(millis: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(millis)
@@ -43,7 +43,7 @@ pub(super) async fn job_list(
     app: &AppState,
     headers: &HeaderMap,
     params: &ListParams,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Error> {
     if !app.auth.is_operator(headers) {
         return Ok(Auth::page_challenge());
     }
@@ -95,7 +95,7 @@ pub(super) async fn job_list(
 }
 
 /// `GET /notifications/{id}` for a browser.
-pub(super) async fn job(app: &AppState, headers: &HeaderMap, id: Uuid) -> Result<Response, ApiError> {
+pub(super) async fn job(app: &AppState, headers: &HeaderMap, id: Uuid) -> Result<Response, Error> {
     if !app.auth.is_operator(headers) {
         return Ok(Auth::page_challenge());
     }
@@ -138,7 +138,7 @@ pub(super) async fn mailbox(
     State(app): State<AppState>,
     headers: HeaderMap,
     Query(params): Query<ListParams>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Error> {
     if !app.auth.is_operator(&headers) {
         return Ok(Auth::page_challenge());
     }
