@@ -15,8 +15,10 @@ use url::Url;
 
 use crate::auth::Auth;
 use crate::config::{Delivery, Settings};
+use crate::links::Links;
 use crate::routes::{self, AppState};
 use crate::store::Store;
+use crate::templates::Pages;
 use crate::workers::{DeliveryWorker, Retention};
 
 pub const MIGRATIONS: Migrations = Migrations {
@@ -69,14 +71,16 @@ impl Application {
             ),
             Delivery::Mailbox => None,
         };
+        let mail_from = settings.delivery.mail_from.clone();
+        let max_attempts = settings.delivery.max_attempts;
         let state = AppState {
             store: store.clone(),
             auth: Auth::from_settings(&settings),
-            public_url: public_url.clone(),
-            mail_from: settings.delivery.mail_from.clone(),
+            links: Links::new(&public_url),
+            pages: Pages::new(smtp_host, mail_from.clone(), max_attempts),
+            mail_from,
             wake,
-            max_attempts: settings.delivery.max_attempts,
-            smtp_host,
+            max_attempts,
         };
         let (api, openapi) = routes::router(state);
         let mut http = HttpOptions::new(public_url);
