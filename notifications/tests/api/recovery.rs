@@ -98,7 +98,7 @@ async fn shutdown_waits_for_the_send_in_flight() {
         (server.stats().stalled_now == 1).then_some(())
     })
     .await;
-    let port = app.base.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+    let port = app.addr.port();
     let stopping = app.request_stop();
     // The listener closes on the same cancellation the worker watches.
     test_support::wait_until("the service to stop listening", PATIENCE, || async {

@@ -28,7 +28,7 @@ async fn finished_jobs_and_their_messages_go_after_the_retention_period_and_queu
     assert!(app.page("/mailbox").await.text().await.unwrap().contains("Old news"));
 
     assert_eq!(retention.step(now_millis() + 31 * DAY_MS).await.unwrap(), 1);
-    let (status, _) = app.get_json(&format!("/notifications/{old}")).await;
+    let (status, _) = app.api_get(&format!("/notifications/{old}")).await;
     assert_eq!(status, 404, "the finished job is gone");
     let mailbox = app.page("/mailbox").await.text().await.unwrap();
     assert!(!mailbox.contains("Old news"), "its message is gone from the mailbox: {mailbox}");
@@ -54,6 +54,6 @@ async fn failed_jobs_are_deleted_after_the_retention_period_too() {
     assert_eq!(app.delivery.step().await.unwrap().failed, 1);
     let retention = app.retention.clone().expect("on by default");
     assert_eq!(retention.step(now_millis() + 31 * DAY_MS).await.unwrap(), 1);
-    let (status, _) = app.get_json(&format!("/notifications/{id}")).await;
+    let (status, _) = app.api_get(&format!("/notifications/{id}")).await;
     assert_eq!(status, 404);
 }
