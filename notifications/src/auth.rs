@@ -7,12 +7,14 @@
 //! The pages use HTTP Basic rather than a login form: it needs no session store, no cookies and
 //! no CSRF token, works in every browser without JavaScript, and the browser keeps sending the
 //! credentials for the rest of the visit. Use it over HTTPS outside loopback (as any password).
+//!
+//! The JSON API's `401` is [`crate::error::Error::Unauthorized`]; the pages' is
+//! [`Auth::page_challenge`], the browser's login prompt.
 
 use axum::http::StatusCode;
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use service_kit::ApiError;
 use subtle::{Choice, ConstantTimeEq};
 
 use service_kit::config::Secret;
@@ -57,18 +59,6 @@ impl Auth {
         let user_ok = ct_eq(self.admin_user.as_bytes(), user);
         let password_ok = ct_eq(self.admin_password.expose().as_bytes(), password);
         (user_ok & password_ok).into()
-    }
-
-    /// `401` for the JSON API.
-    pub fn api_challenge() -> Response {
-        let mut response = ApiError::unauthorized(
-            "send a valid token as \"Authorization: Bearer <token>\" (see NOTIFICATION_TOKENS)",
-        )
-        .into_response();
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"notifications\""));
-        response
     }
 
     /// `401` for the pages: the browser asks for the user name and password.

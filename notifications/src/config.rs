@@ -4,6 +4,10 @@
 //! output. When `NOTIFICATION_TOKENS` or `ADMIN_PASSWORD` is unset, a random value is generated
 //! for this run and logged once at start (see [`crate::startup`]), so `cargo run` works without
 //! configuration and nothing is ever served without credentials.
+//!
+//! The worker's settings end as calendar's do (`MAX_ATTEMPTS`, `RETRY_MIN_MS`, `RETRY_MAX_MS`,
+//! `POLL_INTERVAL_MS`); calendar puts the worker's name in front (`OUTBOX_MAX_ATTEMPTS`,
+//! `FEED_RETRY_MIN_MS`) because it has two workers that retry, notifications has one queue.
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! notifications: turns authenticated HTTP jobs into e-mails, through a durable job queue.
 //!
 //! `POST /notifications` (bearer token) stores a job and answers `202` once the row is
-//! committed; a background worker ([`workers::Sender`]) claims due jobs, renders each with
+//! committed; a background worker ([`workers::DeliveryWorker`]) claims due jobs, renders each with
 //! `lettre` ([`mail`]) and sends it over SMTP (`SMTP_URL`), or, without `SMTP_URL`, stores the
 //! rendered message for the operator to read in the browser (mailbox mode).
 //!
@@ -37,13 +37,27 @@
 //! Sends run concurrently up to `SMTP_MAX_CONCURRENCY` (a semaphore: the bulkhead that keeps a
 //! slow mail server from tying up more than that many connections), each with a deadline
 //! (`SMTP_TIMEOUT_MS`).
+//!
+//! # Where to look
+//!
+//! - [`config`]: every setting and its variable; [`startup`]: how the parts are put together.
+//! - [`routes`]: the HTTP endpoints, one file per resource; [`error`]: every way a request fails
+//!   and the status it gets; [`auth`]: tokens for the API, HTTP Basic for the pages.
+//! - [`domain`]: the validated request and the job; [`mail`]: a job as an RFC 5322 message.
+//! - [`store`]: all SQL, behind [`store::Store`] (the SQLite/PostgreSQL differences in one file).
+//! - [`workers`]: the delivery worker, the SMTP transport, the `NOTIFY` listener, the retention
+//!   sweep.
+//! - [`templates`]: the operator's pages; [`links`]: absolute URLs; [`metrics`]: what is counted.
 
 pub mod auth;
 pub mod config;
 pub mod domain;
+pub mod error;
+pub mod links;
 pub mod mail;
 pub mod metrics;
 pub mod routes;
 pub mod startup;
 pub mod store;
+pub mod templates;
 pub mod workers;

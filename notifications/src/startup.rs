@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use service_kit::app::{self, Bound, Routes, Worker};
 use service_kit::config::Secret;
-use service_kit::db::{Backend, ConnectOptions, Db, MigrationFile, Migrations};
+use service_kit::db::{ConnectOptions, Db, MigrationFile, Migrations};
 use service_kit::http::HttpOptions;
 use service_kit::listen;
 use service_kit::server::ServerLimits;
@@ -15,8 +15,11 @@ use url::Url;
 
 use crate::auth::Auth;
 use crate::config::{Delivery, Settings};
+use crate::links::Links;
 use crate::routes::{self, AppState};
-use crate::workers::{Retention, Sender};
+use crate::store::Store;
+use crate::templates::Pages;
+use crate::workers::{DeliveryWorker, Retention};
 
 pub const MIGRATIONS: Migrations = Migrations {
     sqlite: &[MigrationFile {
@@ -42,23 +45,23 @@ pub struct Application {
     bound: Bound,
     router: axum::Router,
     limits: ServerLimits,
-    db: Db,
-    sender: Sender,
+    store: Store,
+    delivery: DeliveryWorker,
     retention: Option<Retention>,
     run_worker: bool,
-    /// PostgreSQL: the database whose `NOTIFY` of new jobs wakes the worker.
-    listen_url: Option<Secret>,
+    /// The database whose `NOTIFY` of new jobs wakes the worker (used on PostgreSQL only).
+    database_url: Secret,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         announce_generated_secrets(&settings);
         let db = Db::connect(&ConnectOptions::from_settings(&settings.common), &MIGRATIONS).await?;
+        let store = Store::open(db).await?;
         let bound = Bound::bind(&settings.common).await?;
         let public_url: Url = bound.public_url.clone();
         let wake = Arc::new(Notify::new());
-        let listen_url = (db.backend() == Backend::Postgres).then(|| settings.common.database_url.clone());
-        let sender = Sender::new(db.clone(), settings.delivery.clone(), wake.clone())?;
+        let delivery = DeliveryWorker::new(store.clone(), settings.delivery.clone(), wake.clone())?;
         let smtp_host = match &settings.delivery.delivery {
             Delivery::Smtp { url } => Some(
                 Url::parse(url.expose())
@@ -68,24 +71,36 @@ impl Application {
             ),
             Delivery::Mailbox => None,
         };
+        let mail_from = settings.delivery.mail_from.clone();
+        let max_attempts = settings.delivery.max_attempts;
         let state = AppState {
-            db: db.clone(),
+            store: store.clone(),
             auth: Auth::from_settings(&settings),
-            public_url: public_url.clone(),
-            mail_from: settings.delivery.mail_from.clone(),
+            links: Links::new(&public_url),
+            pages: Pages::new(smtp_host, mail_from.clone(), max_attempts),
+            mail_from,
             wake,
-            max_attempts: settings.delivery.max_attempts,
-            smtp_host,
+            max_attempts,
         };
         let (api, openapi) = routes::router(state);
         let mut http = HttpOptions::new(public_url);
         http.request_timeout = settings.common.request_timeout;
         http.body_limit = BODY_LIMIT;
-        let router = app::router(Routes { api, openapi, count_histograms: &[] }, &db, http);
+        let router = app::router(Routes { api, openapi, count_histograms: &[] }, store.db(), http);
         crate::metrics::describe();
         let limits = ServerLimits::from_settings(&settings.common);
-        let retention = settings.retention.map(|keep| Retention::new(db.clone(), keep));
-        Ok(Self { bound, router, limits, db, sender, retention, run_worker: settings.run_worker, listen_url })
+        let retention = settings.retention.map(|keep| Retention::new(store.clone(), keep));
+        let database_url = settings.common.database_url.clone();
+        Ok(Self {
+            bound,
+            router,
+            limits,
+            store,
+            delivery,
+            retention,
+            run_worker: settings.run_worker,
+            database_url,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -96,13 +111,13 @@ impl Application {
         &self.bound.public_url
     }
 
-    /// The delivery worker (tests drive it with [`Sender::process_batch`] when the settings
+    /// The delivery worker (tests drive it with [`DeliveryWorker::step`] when the settings
     /// switched the background worker off).
-    pub fn sender(&self) -> Sender {
-        self.sender.clone()
+    pub fn delivery(&self) -> DeliveryWorker {
+        self.delivery.clone()
     }
 
-    /// The retention sweep, unless `RETENTION_DAYS` is 0 (tests call [`Retention::sweep`] with
+    /// The retention sweep, unless `RETENTION_DAYS` is 0 (tests call [`Retention::step`] with
     /// a time of their choosing).
     pub fn retention(&self) -> Option<Retention> {
         self.retention.clone()
@@ -112,10 +127,10 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let mut workers: Vec<Worker> = Vec::new();
         if self.run_worker {
-            workers.push(("delivery worker", Box::pin(self.sender.clone().run(shutdown.clone()))));
-            if let Some(url) = self.listen_url.clone() {
-                let channel = crate::workers::listener::CHANNEL.to_string();
-                let handler = self.sender.listener();
+            workers.push(("delivery worker", Box::pin(self.delivery.clone().run(shutdown.clone()))));
+            if let Some(channel) = self.store.listen_channel() {
+                let handler = self.delivery.listener();
+                let (url, channel) = (self.database_url.clone(), channel.to_string());
                 workers.push(listen::worker("new job listener", url, channel, handler, shutdown.clone()));
             }
             if let Some(retention) = self.retention.clone() {
@@ -123,7 +138,7 @@ impl Application {
             }
         }
         let result = app::run(self.bound, self.router, self.limits, workers, shutdown).await;
-        self.db.close().await;
+        self.store.db().close().await;
         result
     }
 }

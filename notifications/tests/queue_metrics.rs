@@ -29,7 +29,7 @@ async fn a_job_waiting_for_the_mail_server_ages_in_the_gauge_until_it_is_sent() 
     let read = |series: &'static str| {
         let app = &app;
         async move {
-            let text = app.client.get(app.url("/metrics")).send().await.ok()?.text().await.ok()?;
+            let text = app.get("/metrics").await.text().await.ok()?;
             value(&text, series)
         }
     };

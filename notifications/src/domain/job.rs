@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::NewNotification;
+use super::request::NewNotification;
 
 /// Where a job stands. `queued` → `sending` → `sent`, or back to `queued` for a retry after a
 /// temporary failure, or `failed` (permanent failure, or the last attempt failed).

@@ -1,8 +1,13 @@
 //! The notification job and the validated request that creates it.
+//!
+//! Input is parsed once at the edge ([`NewNotification::parse`], [`IdempotencyKey::parse`]);
+//! past that point every address, subject and message is known to fit into an e-mail.
 
+mod invalid;
 mod job;
 mod request;
 
+pub use invalid::InvalidField;
 pub use job::{Job, JobStatus};
 pub use request::{
     DEFAULT_SUBJECT, IdempotencyKey, MAX_MESSAGE_CHARS, MAX_RECIPIENTS, MAX_SUBJECT_CHARS, NewNotification,

@@ -9,6 +9,8 @@ use lettre::message::{Mailbox, Message};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::invalid::InvalidField;
+
 /// Most recipients one job may have: notifications is no open relay.
 pub const MAX_RECIPIENTS: usize = 50;
 /// Longest subject, in characters: room for a prefix such as calendar's "Invitation: " before a
@@ -111,16 +113,8 @@ impl utoipa::PartialSchema for EmailAddress {
 
 impl ToSchema for EmailAddress {}
 
-/// An input field that cannot become part of an e-mail, and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct InvalidField {
-    pub field: String,
-    pub message: String,
-}
-
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> InvalidField {
-    InvalidField { field: field.into(), message: message.into() }
+    InvalidField::new(field, message)
 }
 
 /// A validated notification. The fields are private: the only way in is

@@ -1,4 +1,6 @@
-//! `POST /notifications`, `GET /notifications`, `GET /notifications/{id}`: the JSON API.
+//! The notification jobs: `POST /notifications` (JSON only), and `GET /notifications` and
+//! `GET /notifications/{id}`, which answer JSON to API clients and a page to browsers
+//! ([`representation`] decides, and asks for the credentials of each).
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
@@ -7,28 +9,33 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
-use service_kit::ApiError;
 use service_kit::db::now_millis;
 use service_kit::error::{ErrorBody, Json, Path, Query};
 use service_kit::negotiate;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::{AppState, pages, private};
+use super::listing::ListParams;
+use super::private::private;
+use super::state::AppState;
 use crate::auth::Auth;
 use crate::domain::{
     IdempotencyKey, Job, JobStatus, NewNotification, NotificationRequest, NotificationRequestSchema,
 };
-use crate::mail;
-use crate::metrics;
-use crate::store::jobs::{self, Created};
-
-/// Default and largest page size of `GET /notifications`.
-const DEFAULT_LIMIT: u32 = 50;
-const MAX_LIMIT: u32 = 200;
+use crate::error::Error;
+use crate::links::Links;
+use crate::store::Created;
+use crate::{mail, metrics, templates};
 
 static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 static IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// The routes of this resource, with their OpenAPI descriptions.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create, list)).routes(routes!(show))
+}
 
 /// A notification job.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -63,30 +70,34 @@ pub struct JobList {
     pub next: Option<String>,
 }
 
-pub(crate) fn rfc3339(millis: i64) -> String {
+fn rfc3339(millis: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(millis)
         .unwrap_or_default()
         .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 impl JobView {
-    pub(crate) fn new(app: &AppState, job: &Job) -> Self {
+    fn new(links: &Links, max_attempts: u32, job: &Job) -> Self {
         Self {
             id: job.id,
-            self_url: app.url(&format!("notifications/{}", job.id)),
+            self_url: links.job(job.id),
             status: job.status,
             recipients: job.notification.recipients().to_vec(),
             subject: job.notification.subject().to_string(),
             message: job.notification.body().to_string(),
             message_id: job.message_id.clone(),
             attempts: job.attempts,
-            max_attempts: app.max_attempts,
+            max_attempts,
             last_error: job.last_error.clone(),
             next_attempt_at: (job.status == JobStatus::Queued).then(|| rfc3339(job.next_attempt_at)),
             created_at: rfc3339(job.created_at),
             updated_at: rfc3339(job.updated_at),
             sent_at: job.sent_at.map(rfc3339),
         }
+    }
+
+    fn of(app: &AppState, job: &Job) -> Self {
+        Self::new(&app.links, app.max_attempts, job)
     }
 }
 
@@ -96,10 +107,47 @@ impl JobView {
 pub struct ApiClient;
 
 impl FromRequestParts<AppState> for ApiClient {
-    type Rejection = Response;
+    type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        if state.auth.is_api_client(&parts.headers) { Ok(Self) } else { Err(Auth::api_challenge()) }
+        if state.auth.is_api_client(&parts.headers) { Ok(Self) } else { Err(Error::Unauthorized) }
+    }
+}
+
+/// How a `GET` of a job or of the jobs is answered.
+enum Representation {
+    /// JSON, for a client with a bearer token.
+    Json,
+    /// The operator's page, for a browser logged in with HTTP Basic.
+    Page,
+}
+
+/// Who is asked to log in when a `GET` lacks the credentials of the representation it asked for.
+enum Challenge {
+    /// The API's `401` (a bearer token).
+    Api,
+    /// The browser's login prompt (the operator's HTTP Basic credentials).
+    Page,
+}
+
+impl IntoResponse for Challenge {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Api => private(Error::Unauthorized),
+            Self::Page => Auth::page_challenge(),
+        }
+    }
+}
+
+/// The one place this resource chooses between JSON and HTML: a browser (`Accept: text/html`)
+/// gets the page and must be the operator; anything else gets JSON and needs a token.
+fn representation(app: &AppState, headers: &HeaderMap) -> Result<Representation, Challenge> {
+    if negotiate::wants_html(headers) {
+        if app.auth.is_operator(headers) { Ok(Representation::Page) } else { Err(Challenge::Page) }
+    } else if app.auth.is_api_client(headers) {
+        Ok(Representation::Json)
+    } else {
+        Err(Challenge::Api)
     }
 }
 
@@ -134,17 +182,16 @@ pub async fn create(
     _client: ApiClient,
     headers: HeaderMap,
     Json(request): Json<NotificationRequest>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Error> {
     let key = idempotency_key(&headers)?;
-    let notification =
-        NewNotification::parse(request).map_err(|e| ApiError::invalid_field(e.field, e.message))?;
+    let notification = NewNotification::parse(request).map_err(Error::Invalid)?;
     let id = Uuid::now_v7();
     let message_id = mail::message_id(id, &app.mail_from);
-    match jobs::create(&app.db, id, &notification, key.as_ref(), &message_id, now_millis()).await? {
+    match app.store.create(id, &notification, key.as_ref(), &message_id, now_millis()).await? {
         Created::New(job) => {
             metrics::job_created();
             app.wake.notify_one();
-            if let Err(e) = jobs::announce_new_job(&app.db).await {
+            if let Err(e) = app.store.announce_new_job().await {
                 // Other replicas still find the job at their next poll.
                 tracing::warn!(error = %e, "cannot notify other replicas of the new job");
             }
@@ -152,26 +199,21 @@ pub async fn create(
             Ok(accepted(&app, &job, false))
         }
         Created::Replay(job) => Ok(accepted(&app, &job, true)),
-        Created::KeyConflict => {
-            Err(ApiError::conflict("this Idempotency-Key was already used for a different notification")
-                .with_field("Idempotency-Key"))
-        }
+        Created::KeyConflict => Err(Error::IdempotencyConflict),
     }
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, Error> {
     let mut values = headers.get_all(&IDEMPOTENCY_KEY).iter();
     let Some(value) = values.next() else { return Ok(None) };
     if values.next().is_some() {
-        return Err(ApiError::bad_request("send one Idempotency-Key header, not several"));
+        return Err(Error::SeveralIdempotencyKeys);
     }
-    IdempotencyKey::parse(value.as_bytes())
-        .map(Some)
-        .map_err(|e| ApiError::bad_request(e.message).with_field("Idempotency-Key"))
+    IdempotencyKey::parse(value.as_bytes()).map(Some).map_err(Error::InvalidIdempotencyKey)
 }
 
 fn accepted(app: &AppState, job: &Job, replayed: bool) -> Response {
-    let view = JobView::new(app, job);
+    let view = JobView::of(app, job);
     let mut response = (StatusCode::ACCEPTED, axum::Json(&view)).into_response();
     let headers = response.headers_mut();
     if let Ok(location) = HeaderValue::from_str(&view.self_url) {
@@ -181,47 +223,6 @@ fn accepted(app: &AppState, job: &Job, replayed: bool) -> Response {
         headers.insert(IDEMPOTENT_REPLAYED.clone(), HeaderValue::from_static("true"));
     }
     private(response)
-}
-
-/// Query of `GET /notifications`.
-#[derive(Debug, Clone, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListParams {
-    /// Only jobs with this status.
-    pub status: Option<JobStatus>,
-    /// Jobs per page (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u32>,
-    /// Where the page starts: copy it from the `next` link; its format may change.
-    #[param(pattern = r"^[1-9][0-9]{0,17}$")]
-    pub cursor: Option<String>,
-}
-
-impl ListParams {
-    pub(crate) fn limit(&self) -> Result<u32, ApiError> {
-        match self.limit {
-            None => Ok(DEFAULT_LIMIT),
-            Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            Some(_) => Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_query",
-                format!("limit must be from 1 to {MAX_LIMIT}"),
-            )),
-        }
-    }
-
-    pub(crate) fn cursor(&self) -> Result<Option<i64>, ApiError> {
-        match self.cursor.as_deref() {
-            None => Ok(None),
-            Some(raw) => raw.parse::<i64>().ok().filter(|n| *n > 0).map(Some).ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_query",
-                    "cursor is not one this service gave out",
-                )
-            }),
-        }
-    }
 }
 
 /// List jobs, newest first.
@@ -241,52 +242,21 @@ pub async fn list(
     State(app): State<AppState>,
     headers: HeaderMap,
     Query(params): Query<ListParams>,
-) -> Result<Response, ApiError> {
-    if negotiate::wants_html(&headers) {
-        return pages::job_list(&app, &headers, &params).await;
-    }
-    if !app.auth.is_api_client(&headers) {
-        return Ok(private(Auth::api_challenge()));
-    }
+) -> Result<Response, Error> {
+    let representation = match representation(&app, &headers) {
+        Ok(representation) => representation,
+        Err(challenge) => return Ok(challenge.into_response()),
+    };
     let limit = params.limit()?;
-    let found = jobs::list(&app.db, params.status, params.cursor()?, i64::from(limit) + 1).await?;
-    let (page, next) = page_of(found, limit);
-    let next = next.map(|seq| next_link(&app, "notifications", params.status, limit, seq));
-    let items = page.iter().map(|job| JobView::new(&app, job)).collect();
-    Ok(private(axum::Json(JobList { items, next }).into_response()))
-}
-
-/// Splits `limit + 1` rows into the page and the cursor of the next page, if there is one.
-pub(crate) fn page_of<T: HasSeq>(mut found: Vec<T>, limit: u32) -> (Vec<T>, Option<i64>) {
-    let more = found.len() > limit as usize;
-    found.truncate(limit as usize);
-    let next = if more { found.last().map(HasSeq::seq) } else { None };
-    (found, next)
-}
-
-pub(crate) trait HasSeq {
-    fn seq(&self) -> i64;
-}
-
-impl HasSeq for Job {
-    fn seq(&self) -> i64 {
-        self.seq
-    }
-}
-
-pub(crate) fn next_link(
-    app: &AppState,
-    path: &str,
-    status: Option<JobStatus>,
-    limit: u32,
-    cursor: i64,
-) -> String {
-    let mut url = app.url(path);
-    url.push_str(&format!("?limit={limit}&cursor={cursor}"));
-    if let Some(status) = status {
-        url.push_str(&format!("&status={}", status.as_str()));
-    }
-    url
+    let page = app.store.list(params.status, params.cursor()?, limit).await?;
+    Ok(match representation {
+        Representation::Page => private(templates::job_list(&app.pages, &page, limit, params.status)),
+        Representation::Json => {
+            let next = page.next.map(|seq| app.links.jobs_page(limit, seq, params.status));
+            let items = page.items.iter().map(|job| JobView::of(&app, job)).collect();
+            private(axum::Json(JobList { items, next }))
+        }
+    })
 }
 
 /// One job.
@@ -307,15 +277,21 @@ pub async fn show(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<Uuid>,
-) -> Result<Response, ApiError> {
-    if negotiate::wants_html(&headers) {
-        return pages::job(&app, &headers, id).await;
-    }
-    if !app.auth.is_api_client(&headers) {
-        return Ok(private(Auth::api_challenge()));
-    }
-    match jobs::get(&app.db, id).await? {
-        Some(job) => Ok(private(axum::Json(JobView::new(&app, &job)).into_response())),
-        None => Err(ApiError::not_found("no notification job with this id")),
+) -> Result<Response, Error> {
+    let representation = match representation(&app, &headers) {
+        Ok(representation) => representation,
+        Err(challenge) => return Ok(challenge.into_response()),
+    };
+    let job = app.store.get(id).await?;
+    match (representation, job) {
+        (Representation::Json, Some(job)) => Ok(private(axum::Json(JobView::of(&app, &job)))),
+        (Representation::Json, None) => Err(Error::NotFound),
+        (Representation::Page, Some(job)) => {
+            let stored = app.store.mailbox_message(id).await?;
+            Ok(private(templates::job(&app.pages, &job, stored)))
+        }
+        (Representation::Page, None) => {
+            Ok(private((StatusCode::NOT_FOUND, templates::job_not_found(&app.pages))))
+        }
     }
 }

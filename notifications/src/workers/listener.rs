@@ -1,15 +1,13 @@
 //! PostgreSQL `LISTEN`/`NOTIFY`: a job stored by any replica wakes the workers of all of them
-//! at once, instead of at their next poll (`service_kit::listen` runs the connection). Best
-//! effort: a missed notification only delays a job until the poll interval.
+//! at once, instead of at their next poll (`service_kit::listen` runs the connection, the store
+//! names the channel). Best effort: a missed notification only delays a job until the poll
+//! interval.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use service_kit::listen::Notified;
 use tokio::sync::Notify;
-
-/// The channel `POST /notifications` notifies after storing a job.
-pub const CHANNEL: &str = "notifications_new_job";
 
 /// Wakes the delivery worker on every notification; `listening` is true while `LISTEN` is in
 /// place.

@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use service_kit::db::{Db, now_millis};
+use service_kit::db::now_millis;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics;
-use crate::store::jobs;
+use crate::store::Store;
 
 /// Jobs deleted per transaction, so a sweep never holds the writer for long.
 const BATCH: u32 = 500;
@@ -18,25 +18,27 @@ const INTERVAL: Duration = Duration::from_secs(3600);
 /// more often than hourly still sweeps; not at once, so that start-up stays fast).
 const FIRST_AFTER: Duration = Duration::from_secs(60);
 
+/// The retention sweep over one store.
 #[derive(Debug, Clone)]
 pub struct Retention {
-    db: Db,
+    store: Store,
     keep: Duration,
 }
 
 impl Retention {
-    pub fn new(db: Db, keep: Duration) -> Self {
-        Self { db, keep }
+    pub fn new(store: Store, keep: Duration) -> Self {
+        Self { store, keep }
     }
 
     /// Deletes every finished job that last changed more than the retention period before
-    /// `now` (epoch milliseconds); returns how many.
-    pub async fn sweep(&self, now: i64) -> Result<u64, sqlx::Error> {
+    /// `now` (epoch milliseconds); returns how many. One sweep of [`Retention::run`], which
+    /// tests call with a time of their choosing.
+    pub async fn step(&self, now: i64) -> Result<u64, sqlx::Error> {
         let keep_ms = i64::try_from(self.keep.as_millis()).unwrap_or(i64::MAX);
         let cutoff = now.saturating_sub(keep_ms);
         let mut total = 0;
         loop {
-            let deleted = jobs::delete_finished_before(&self.db, cutoff, BATCH).await?;
+            let deleted = self.store.delete_finished_before(cutoff, BATCH).await?;
             metrics::jobs_deleted(deleted);
             total += deleted;
             if deleted < u64::from(BATCH) {
@@ -55,7 +57,7 @@ impl Retention {
                 () = tokio::time::sleep(wait) => {}
             }
             wait = INTERVAL;
-            match self.sweep(now_millis()).await {
+            match self.step(now_millis()).await {
                 Ok(0) => {}
                 Ok(deleted) => tracing::info!(
                     deleted,

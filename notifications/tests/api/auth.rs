@@ -15,7 +15,7 @@ fn assert_unauthorized(response: &reqwest::Response) {
 async fn posting_without_a_token_is_refused_and_stores_nothing() {
     let app = TestApp::spawn().await;
     let response = app
-        .client
+        .http
         .post(app.url("/notifications"))
         .json(&notification("ada@example.org", "Hi", "Hello"))
         .send()
@@ -32,7 +32,7 @@ async fn posting_with_a_wrong_token_is_refused_and_stores_nothing() {
     let app = TestApp::spawn().await;
     for wrong in ["wrong-token", "test-toke", "test-token-", "TEST-TOKEN", ""] {
         let response = app
-            .client
+            .http
             .post(app.url("/notifications"))
             .header("Authorization", format!("Bearer {wrong}"))
             .json(&notification("ada@example.org", "Hi", "Hello"))
@@ -56,7 +56,7 @@ async fn a_token_in_the_wrong_place_is_refused() {
     ];
     for (header, value) in attempts {
         let response = app
-            .client
+            .http
             .post(app.url("/notifications"))
             .header(header, value.as_str())
             .json(&notification("ada@example.org", "Hi", "Hello"))
@@ -66,7 +66,7 @@ async fn a_token_in_the_wrong_place_is_refused() {
         assert_unauthorized(&response);
     }
     let response = app
-        .client
+        .http
         .post(app.url(&format!("/notifications?access_token={TOKEN}")))
         .json(&notification("ada@example.org", "Hi", "Hello"))
         .send()
@@ -80,7 +80,7 @@ async fn a_token_in_the_wrong_place_is_refused() {
 async fn the_token_is_checked_before_the_body() {
     let app = TestApp::spawn().await;
     let response = app
-        .client
+        .http
         .post(app.url("/notifications"))
         .header("Content-Type", "application/json")
         .body("{not json")
@@ -96,9 +96,9 @@ async fn reading_jobs_needs_the_token_too() {
     let job = app.queue(&notification("ada@example.org", "Hi", "Hello")).await;
     let id = crate::helpers::id_of(&job);
     for path in ["/notifications".to_string(), format!("/notifications/{id}")] {
-        let response = app.client.get(app.url(&path)).send().await.unwrap();
+        let response = app.http.get(app.url(&path)).send().await.unwrap();
         assert_unauthorized(&response);
-        let response = app.client.get(app.url(&path)).bearer_auth("nope").send().await.unwrap();
+        let response = app.http.get(app.url(&path)).bearer_auth("nope").send().await.unwrap();
         assert_unauthorized(&response);
     }
 }
@@ -114,7 +114,7 @@ async fn every_configured_token_is_accepted() {
     .await;
     for token in ["calendar-token", "ops-token"] {
         let response = app
-            .client
+            .http
             .post(app.url("/notifications"))
             .bearer_auth(token)
             .json(&json!({"email": "ada@example.org", "message": "Hello"}))
@@ -124,7 +124,7 @@ async fn every_configured_token_is_accepted() {
         assert_eq!(response.status(), 202);
     }
     let response = app
-        .client
+        .http
         .post(app.url("/notifications"))
         .bearer_auth(TOKEN)
         .json(&json!({"email": "ada@example.org", "message": "Hello"}))

@@ -19,10 +19,7 @@ async fn a_notification_is_delivered_with_correct_headers() {
     let location = response.headers()["location"].to_str().unwrap().to_string();
     let job = json_body(response).await;
     let id = id_of(&job);
-    assert_eq!(
-        location,
-        format!("http://localhost:{}/notifications/{id}", app.base.rsplit(':').next().unwrap())
-    );
+    assert_eq!(location, format!("http://localhost:{}/notifications/{id}", app.addr.port()));
     assert_eq!(job["self"], location);
     assert_eq!(job["status"], "queued");
 

@@ -1,15 +1,17 @@
 //! Starting the service on a free port with a fresh database, and talking to it.
 
+use std::net::SocketAddr;
+use std::ops::Deref;
 use std::time::Duration;
 
 use base64::Engine;
 use notifications::config::{Delivery, Settings};
 use notifications::startup::Application;
-use notifications::workers::{Retention, Sender};
+use notifications::workers::{DeliveryWorker, Retention};
 use serde_json::Value;
 use service_kit::config::Secret;
 use test_support::smtp::SmtpServer;
-use test_support::{TestDb, http_client, json_body, wait_until};
+use test_support::{TestClient, TestDb, json_body, wait_until};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -19,11 +21,14 @@ pub const ADMIN_PASSWORD: &str = "test-password";
 /// Long enough for a debug build on a busy machine; tests wait on conditions, never on time.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
-/// A running service. Stops when dropped.
+/// A running service. Stops when dropped. Dereferences to its [`TestClient`] (`app.get(...)`,
+/// `app.url(...)`, `app.http`); what it adds is the API token and the operator's login.
 pub struct TestApp {
-    pub base: String,
-    pub client: reqwest::Client,
-    pub sender: Sender,
+    client: TestClient,
+    /// Where the service listens, for raw connections.
+    pub addr: SocketAddr,
+    /// The delivery worker, to drive by hand when the settings switched it off.
+    pub delivery: DeliveryWorker,
     /// The retention sweep, to run by hand with a time of the test's choosing.
     pub retention: Option<Retention>,
     shutdown: CancellationToken,
@@ -61,12 +66,13 @@ impl TestApp {
         let mut settings = settings(db_url);
         configure(&mut settings);
         let app = Application::build(settings).await.expect("build the application");
-        let base = format!("http://127.0.0.1:{}", app.port());
-        let sender = app.sender();
+        let client = TestClient::on_port(app.port());
+        let addr = SocketAddr::from(([127, 0, 0, 1], app.port()));
+        let delivery = app.delivery();
         let retention = app.retention();
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(app.run_until_stopped(shutdown.clone()));
-        Self { base, client: http_client(), sender, retention, shutdown, handle: Some(handle), _db: None }
+        Self { client, addr, delivery, retention, shutdown, handle: Some(handle), _db: None }
     }
 
     /// Requests shutdown and waits until the service (worker included) has stopped.
@@ -84,13 +90,9 @@ impl TestApp {
         self.handle.take().expect("still running")
     }
 
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
-    }
-
     /// `POST /notifications` with the token and an optional idempotency key.
     pub async fn post(&self, body: &Value, key: Option<&str>) -> reqwest::Response {
-        let mut request = self.client.post(self.url("/notifications")).bearer_auth(TOKEN).json(body);
+        let mut request = self.http.post(self.url("/notifications")).bearer_auth(TOKEN).json(body);
         if let Some(key) = key {
             request = request.header("Idempotency-Key", key);
         }
@@ -105,14 +107,14 @@ impl TestApp {
     }
 
     /// `GET` with the token, as JSON.
-    pub async fn get_json(&self, path: &str) -> (reqwest::StatusCode, Value) {
-        let response = self.client.get(self.url(path)).bearer_auth(TOKEN).send().await.expect("GET");
+    pub async fn api_get(&self, path: &str) -> (reqwest::StatusCode, Value) {
+        let response = self.http.get(self.url(path)).bearer_auth(TOKEN).send().await.expect("GET");
         let status = response.status();
         (status, json_body(response).await)
     }
 
     pub async fn job(&self, id: &str) -> Value {
-        let (status, job) = self.get_json(&format!("/notifications/{id}")).await;
+        let (status, job) = self.api_get(&format!("/notifications/{id}")).await;
         assert_eq!(status, 200, "{job}");
         job
     }
@@ -137,20 +139,28 @@ impl TestApp {
 
     /// All jobs, newest first (one page of up to 200).
     pub async fn all_jobs(&self) -> Vec<Value> {
-        let (status, list) = self.get_json("/notifications?limit=200").await;
+        let (status, list) = self.api_get("/notifications?limit=200").await;
         assert_eq!(status, 200, "{list}");
         list["items"].as_array().expect("items").clone()
     }
 
     /// `GET` as a browser with the operator's credentials.
     pub async fn page(&self, path: &str) -> reqwest::Response {
-        self.client
+        self.http
             .get(self.url(path))
             .header("Accept", "text/html")
             .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
             .send()
             .await
             .expect("GET page")
+    }
+}
+
+impl Deref for TestApp {
+    type Target = TestClient;
+
+    fn deref(&self) -> &TestClient {
+        &self.client
     }
 }
 

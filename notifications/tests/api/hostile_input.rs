@@ -1,24 +1,24 @@
 //! Hostile input against notifications, checked where it would do harm: at a real SMTP server.
 //! Header injection through every field and the `Idempotency-Key`, SMTP smuggling through the
 //! message, open-relay attempts (no or misplaced token, a sender of one's own, too many
-//! recipients), markup on the pages, spoofed `Host` headers, and abusive clients.
+//! recipients), markup on the pages, spoofed `Host` headers; and the shared checks (server
+//! limits, security headers) over this service's routes.
 
 // Helpers here panic on unexpected answers, like the tests themselves.
 #![allow(clippy::unwrap_used)]
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
+use notifications::startup::BODY_LIMIT;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use service_kit::config::DEFAULT_MAX_HEADER_BYTES;
 use test_support::hostile::{
-    FIRST_CLIENT, HOSTILE_HOST, HOSTILE_HOST_HEADERS, HeaderCase, OTHER_CLIENT, assert_links_under,
-    assert_security_headers_of, assert_security_headers_on, connect_from, exchange, get_request, send_raw,
-    trickle,
+    HOSTILE_HOST, HOSTILE_HOST_HEADERS, HeaderCase, ServerLimits, assert_links_under,
+    assert_security_headers_of, assert_security_headers_on, assert_server_limits, send_raw,
 };
 use test_support::smtp::{ReceivedMessage, SmtpServer};
 use test_support::{json_body, wait_until};
-use tokio::io::AsyncWriteExt;
 
 use crate::helpers::{ADMIN_PASSWORD, ADMIN_USER, PATIENCE, TOKEN, TestApp, id_of, notification, use_smtp};
 
@@ -33,10 +33,6 @@ const MESSAGE_HEADERS: [&str; 8] = [
     "content-type",
     "content-transfer-encoding",
 ];
-
-fn socket(app: &TestApp) -> SocketAddr {
-    app.base.trim_start_matches("http://").parse().unwrap()
-}
 
 /// Waits until every stored job is sent, and returns what the SMTP server holds then: nothing
 /// is left that could still arrive.
@@ -117,7 +113,7 @@ async fn header_injection_through_any_field_never_reaches_the_smtp_server() {
         .into_bytes();
         request.extend_from_slice(key);
         request.extend_from_slice(format!("\r\n\r\n{body}").as_bytes());
-        let answer = send_raw(socket(&app), &request, PATIENCE).await.expect("an answer");
+        let answer = send_raw(app.addr, &request, PATIENCE).await.expect("an answer");
         assert_eq!(answer.status, 400, "key {:?}: {}", String::from_utf8_lossy(key), answer.text());
     }
     assert!(app.all_jobs().await.is_empty(), "no refused request stored a job");
@@ -173,7 +169,7 @@ async fn nothing_is_sent_without_a_valid_token_in_the_authorization_header() {
         ),
     ];
     for (what, headers) in &attempts {
-        let mut request = app.client.post(app.url("/notifications")).json(&body);
+        let mut request = app.http.post(app.url("/notifications")).json(&body);
         for (name, value) in headers {
             request = request.header(*name, value);
         }
@@ -182,13 +178,13 @@ async fn nothing_is_sent_without_a_valid_token_in_the_authorization_header() {
         assert_security_headers_of(what, response.headers());
     }
     for path in [format!("/notifications?access_token={TOKEN}"), format!("/notifications?token={TOKEN}")] {
-        let response = app.client.post(app.url(&path)).json(&body).send().await.unwrap();
+        let response = app.http.post(app.url(&path)).json(&body).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
     }
     // A browser can post a form anywhere but cannot add the token; even with it, another site's
     // request is refused.
     let response = app
-        .client
+        .http
         .post(app.url("/notifications"))
         .bearer_auth(TOKEN)
         .header("origin", "http://evil.example")
@@ -306,9 +302,34 @@ async fn markup_in_every_field_and_in_smtp_replies_shows_as_text_on_the_pages() 
     assert_inert("a failed job's page", &page, &["<iframe src=javascript:alert('smtp')></iframe>"]);
 }
 
+/// The shared hostile checks over this service's routes: service-kit's server limits wired
+/// with the configured settings (431, 413, slow heads and bodies cut off, the per-client
+/// connection cap), then the security headers on every kind of answer.
 #[tokio::test]
-async fn every_kind_of_response_carries_the_security_headers() {
-    let app = TestApp::spawn().await;
+async fn the_shared_hostile_checks_pass_on_every_kind_of_answer() {
+    let (header_read_timeout, request_timeout, connections_per_client) =
+        (Duration::from_secs(2), Duration::from_secs(2), 4);
+    let app = TestApp::spawn_with(|s| {
+        s.common.header_read_timeout = header_read_timeout;
+        s.common.request_timeout = request_timeout;
+        s.common.max_connections_per_client = connections_per_client;
+    })
+    .await;
+    // First, while the test client holds no keep-alive connection that would count against
+    // the per-client cap.
+    assert_server_limits(ServerLimits {
+        addr: app.addr,
+        get: "/health/live",
+        writes: vec![("POST", "/notifications".into(), "application/json")],
+        max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+        body_limit: BODY_LIMIT,
+        header_read_timeout,
+        request_timeout,
+        connections_per_client,
+    })
+    .await;
+    assert!(app.all_jobs().await.is_empty(), "no cut-off or oversized request stored a job");
+
     let id = id_of(&app.queue(&notification("ada@example.org", "Hi", "Hello")).await);
     app.post(&notification("ada@example.org", "Hi", "Hello"), Some("key-1")).await;
     let bearer = ("authorization", format!("Bearer {TOKEN}"));
@@ -435,7 +456,7 @@ async fn every_kind_of_response_carries_the_security_headers() {
         ("the OpenAPI document", Method::GET, "/openapi.json".into(), vec![], String::new(), 200),
         ("the stylesheet", Method::GET, "/assets/style.css".into(), vec![], String::new(), 200),
     ];
-    assert_security_headers_on(&app.client, |path| app.url(path), cases).await;
+    assert_security_headers_on(&app.http, |path| app.url(path), cases).await;
 }
 
 #[tokio::test]
@@ -448,7 +469,7 @@ async fn a_spoofed_host_changes_no_published_link_and_nothing_in_the_message() {
     })
     .await;
     let spoofed = |method: Method, path: &str| {
-        let mut request = app.client.request(method, app.url(path)).bearer_auth(TOKEN);
+        let mut request = app.http.request(method, app.url(path)).bearer_auth(TOKEN);
         for (name, value) in HOSTILE_HOST_HEADERS {
             request = request.header(name, value);
         }
@@ -480,7 +501,7 @@ async fn a_spoofed_host_changes_no_published_link_and_nothing_in_the_message() {
         ("the job list page", "/notifications?limit=1".to_string()),
         ("a job page", format!("/notifications/{}", ids[0])),
     ] {
-        let mut request = app.client.get(app.url(&path)).basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD));
+        let mut request = app.http.get(app.url(&path)).basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD));
         for (name, value) in HOSTILE_HOST_HEADERS {
             request = request.header(name, value);
         }
@@ -497,74 +518,4 @@ async fn a_spoofed_host_changes_no_published_link_and_nothing_in_the_message() {
         assert!(!raw.contains(HOSTILE_HOST), "the message names the hostile host: {raw}");
         assert!(message.message_id().unwrap().ends_with("@localhost"), "Message-ID from MAIL_FROM's domain");
     }
-}
-
-#[tokio::test]
-async fn request_heads_over_the_limit_get_431_and_slow_clients_are_cut_off() {
-    let app = TestApp::spawn_with(|s| {
-        s.common.header_read_timeout = Duration::from_secs(2);
-        s.common.request_timeout = Duration::from_secs(2);
-    })
-    .await;
-    let addr = socket(&app);
-    let auth = format!("Bearer {TOKEN}");
-    let fits = "a".repeat(24 * 1024);
-    let request = get_request("/notifications", &[("authorization", &auth), ("x-fits", &fits)]);
-    assert_eq!(send_raw(addr, &request, PATIENCE).await.unwrap().status, 200);
-    let too_big = "a".repeat(40 * 1024);
-    let request = get_request("/notifications", &[("authorization", &auth), ("x-big", &too_big)]);
-    assert_eq!(send_raw(addr, &request, PATIENCE).await.unwrap().status, 431);
-
-    // Headers byte by byte: closed without an answer at HEADER_READ_TIMEOUT_SECS, well before
-    // the default of 10 s.
-    let stream = connect_from(FIRST_CLIENT, addr).await.unwrap();
-    let slow = trickle(
-        stream,
-        b"POST /notifications HTTP/1.1\r\nx-slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-        Duration::from_millis(100),
-        Duration::from_secs(8),
-    )
-    .await;
-    assert!(slow.answer.is_empty(), "{:?}", String::from_utf8_lossy(&slow.answer));
-
-    // A body byte by byte: 408 at REQUEST_TIMEOUT_SECS, and no job is stored.
-    let mut stream = connect_from(FIRST_CLIENT, addr).await.unwrap();
-    let head = format!(
-        "POST /notifications HTTP/1.1\r\nhost: localhost\r\nauthorization: {auth}\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{{\"email\": \"ada@example.org\", \"message\": \""
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let slow = trickle(stream, b"a", Duration::from_millis(100), PATIENCE).await;
-    let answer = String::from_utf8_lossy(&slow.answer);
-    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-    assert!(answer.contains("\"error\":\"request_timeout\""), "{answer}");
-    assert!(app.all_jobs().await.is_empty());
-}
-
-#[tokio::test]
-async fn a_client_holding_all_its_connections_does_not_keep_others_from_being_served() {
-    let app = TestApp::spawn_with(|s| s.common.max_connections_per_client = 4).await;
-    let addr = socket(&app);
-    let mut hogs = Vec::new();
-    for _ in 0..4 {
-        let mut stream = connect_from(FIRST_CLIENT, addr).await.unwrap();
-        stream.write_all(b"POST /notifications HTTP/1.1\r\n").await.unwrap();
-        hogs.push(stream);
-    }
-    let mut fifth = connect_from(FIRST_CLIENT, addr).await.unwrap();
-    assert!(
-        exchange(&mut fifth, &get_request("/health/live", &[]), PATIENCE).await.is_none(),
-        "the fifth is refused"
-    );
-    for i in 0..10 {
-        let body = notification(&format!("p{i}@example.org"), "Hi", "Hello").to_string();
-        let request = format!(
-            "POST /notifications HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {TOKEN}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        let mut other = connect_from(OTHER_CLIENT, addr).await.unwrap();
-        let answer =
-            exchange(&mut other, request.as_bytes(), PATIENCE).await.expect("another client is served");
-        assert_eq!(answer.status, 202, "{}", answer.text());
-    }
-    drop(hogs);
 }

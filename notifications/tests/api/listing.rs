@@ -16,7 +16,7 @@ async fn jobs_are_listed_newest_first_with_cursor_pagination() {
     let mut pages = 0;
     while let Some(url) = next {
         let path = url.split_once("/notifications").map(|(_, rest)| format!("/notifications{rest}")).unwrap();
-        let (status, page) = app.get_json(&path).await;
+        let (status, page) = app.api_get(&path).await;
         assert_eq!(status, 200, "{page}");
         let items = page["items"].as_array().unwrap();
         assert!(items.len() <= 2);
@@ -37,15 +37,15 @@ async fn jobs_can_be_filtered_by_status() {
     for i in 0..3 {
         app.queue(&notification(&format!("p{i}@example.org"), "Hi", "m")).await;
     }
-    let report = app.sender.process_batch().await.unwrap();
+    let report = app.delivery.step().await.unwrap();
     assert_eq!(report.sent, 3);
     for i in 0..2 {
         app.queue(&notification(&format!("q{i}@example.org"), "Hi", "m")).await;
     }
     let count = |list: &Value| list["items"].as_array().unwrap().len();
-    let (_, queued) = app.get_json("/notifications?status=queued").await;
-    let (_, sent) = app.get_json("/notifications?status=sent").await;
-    let (_, failed) = app.get_json("/notifications?status=failed").await;
+    let (_, queued) = app.api_get("/notifications?status=queued").await;
+    let (_, sent) = app.api_get("/notifications?status=sent").await;
+    let (_, failed) = app.api_get("/notifications?status=failed").await;
     assert_eq!((count(&queued), count(&sent), count(&failed)), (2, 3, 0));
     assert!(queued["items"].as_array().unwrap().iter().all(|j| j["status"] == "queued"));
 }
@@ -54,7 +54,7 @@ async fn jobs_can_be_filtered_by_status() {
 async fn bad_list_parameters_are_400() {
     let app = TestApp::spawn().await;
     for query in ["status=lost", "limit=0", "limit=201", "limit=ten", "cursor=abc", "cursor=-5"] {
-        let (status, body) = app.get_json(&format!("/notifications?{query}")).await;
+        let (status, body) = app.api_get(&format!("/notifications?{query}")).await;
         assert_eq!(status, 400, "{query}: {body}");
         assert_eq!(body["error"], "invalid_query", "{query}: {body}");
     }
@@ -63,10 +63,10 @@ async fn bad_list_parameters_are_400() {
 #[tokio::test]
 async fn unknown_and_malformed_job_ids_are_both_404() {
     let app = TestApp::spawn().await;
-    let (status, body) = app.get_json("/notifications/01890000-0000-7000-8000-000000000000").await;
+    let (status, body) = app.api_get("/notifications/01890000-0000-7000-8000-000000000000").await;
     assert_eq!(status, 404);
     assert_eq!(body["error"], "not_found");
-    let (status, body) = app.get_json("/notifications/not-a-uuid").await;
+    let (status, body) = app.api_get("/notifications/not-a-uuid").await;
     assert_eq!(status, 404);
     assert_eq!(body["error"], "not_found");
 }

@@ -9,7 +9,7 @@ async fn the_domain_metrics_are_exported() {
     let app = TestApp::spawn_with(|s| use_smtp(s, &server)).await;
     let id = id_of(&app.queue(&notification("ada@example.org", "Hi", "Hello")).await);
     app.wait_for_status(&id, "sent").await;
-    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let text = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     for name in [
         "notifications_queue_depth ",
         "notifications_jobs_created_total ",
@@ -35,7 +35,7 @@ async fn the_domain_metrics_are_exported() {
 async fn the_openapi_document_describes_the_api_and_its_token() {
     let app = TestApp::spawn().await;
     let doc: serde_json::Value =
-        app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+        app.http.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
     assert!(doc["paths"]["/notifications"]["post"].is_object());
     assert!(doc["paths"]["/notifications"]["get"].is_object());
     assert!(doc["paths"]["/notifications/{id}"]["get"].is_object());
@@ -46,6 +46,6 @@ async fn the_openapi_document_describes_the_api_and_its_token() {
 #[tokio::test]
 async fn readiness_reports_the_database() {
     let app = TestApp::spawn().await;
-    let response = app.client.get(app.url("/health/ready")).send().await.unwrap();
+    let response = app.http.get(app.url("/health/ready")).send().await.unwrap();
     assert_eq!(response.status(), 200);
 }

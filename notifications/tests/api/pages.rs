@@ -14,7 +14,7 @@ async fn the_pages_refuse_access_without_the_operator_credentials() {
     ];
     for path in &paths {
         for authorization in &wrong {
-            let mut request = app.client.get(app.url(path)).header("Accept", "text/html");
+            let mut request = app.http.get(app.url(path)).header("Accept", "text/html");
             if let Some(value) = authorization {
                 request = request.header("Authorization", value);
             }
@@ -35,7 +35,7 @@ async fn the_pages_refuse_access_without_the_operator_credentials() {
 #[tokio::test]
 async fn the_front_page_leads_to_the_job_list() {
     let app = TestApp::spawn().await;
-    let response = app.client.get(app.url("/")).send().await.unwrap();
+    let response = app.http.get(app.url("/")).send().await.unwrap();
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/notifications");
 }
@@ -44,7 +44,7 @@ async fn the_front_page_leads_to_the_job_list() {
 async fn the_job_list_page_shows_status_and_filters_without_javascript() {
     let app = TestApp::spawn_with(|s| s.run_worker = false).await;
     app.queue(&notification("ada@example.org", "First <one>", "m")).await;
-    app.sender.process_batch().await.unwrap();
+    app.delivery.step().await.unwrap();
     app.queue(&notification("bob@example.org", "Second", "m")).await;
 
     let html = app.page("/notifications").await.text().await.unwrap();

@@ -24,7 +24,7 @@ async fn a_job_claimed_by_a_worker_that_died_is_sent_after_its_lease_expires() {
     })
     .await;
     let id = id_of(&first.queue(&notification("ada@example.org", "Hi", "Hello")).await);
-    let claimed = first.sender.claim(10).await.unwrap();
+    let claimed = first.delivery.claim(10).await.unwrap();
     assert_eq!(claimed.len(), 1);
     let job = first.job(&id).await;
     assert_eq!(job["status"], "sending");
@@ -98,7 +98,7 @@ async fn shutdown_waits_for_the_send_in_flight() {
         (server.stats().stalled_now == 1).then_some(())
     })
     .await;
-    let port = app.base.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+    let port = app.addr.port();
     let stopping = app.request_stop();
     // The listener closes on the same cancellation the worker watches.
     test_support::wait_until("the service to stop listening", PATIENCE, || async {

@@ -45,7 +45,7 @@ async fn on_postgres_a_job_stored_by_one_replica_wakes_the_others_at_once() {
         s.delivery.poll_interval = Duration::from_secs(3600);
     })
     .await;
-    wait_until("the worker to listen", PATIENCE, || async { worker.sender.is_listening().then_some(()) })
+    wait_until("the worker to listen", PATIENCE, || async { worker.delivery.is_listening().then_some(()) })
         .await;
     let front = TestApp::spawn_on(&db.url, |s| {
         use_smtp(s, &server);

@@ -19,16 +19,16 @@ async fn finished_jobs_and_their_messages_go_after_the_retention_period_and_queu
     let response = app.post(&notification("ada@example.org", "Old news", "m"), Some("key-a")).await;
     assert_eq!(response.status(), 202);
     let old = id_of(&json_body(response).await);
-    let sent = app.sender.process_batch().await.unwrap();
+    let sent = app.delivery.step().await.unwrap();
     assert_eq!(sent.sent, 1);
     let waiting = id_of(&app.queue(&notification("bob@example.org", "Still waiting", "m")).await);
 
-    assert_eq!(retention.sweep(now_millis() + 29 * DAY_MS).await.unwrap(), 0, "not old enough yet");
+    assert_eq!(retention.step(now_millis() + 29 * DAY_MS).await.unwrap(), 0, "not old enough yet");
     assert_eq!(app.job(&old).await["status"], "sent");
     assert!(app.page("/mailbox").await.text().await.unwrap().contains("Old news"));
 
-    assert_eq!(retention.sweep(now_millis() + 31 * DAY_MS).await.unwrap(), 1);
-    let (status, _) = app.get_json(&format!("/notifications/{old}")).await;
+    assert_eq!(retention.step(now_millis() + 31 * DAY_MS).await.unwrap(), 1);
+    let (status, _) = app.api_get(&format!("/notifications/{old}")).await;
     assert_eq!(status, 404, "the finished job is gone");
     let mailbox = app.page("/mailbox").await.text().await.unwrap();
     assert!(!mailbox.contains("Old news"), "its message is gone from the mailbox: {mailbox}");
@@ -51,9 +51,9 @@ async fn failed_jobs_are_deleted_after_the_retention_period_too() {
     })
     .await;
     let id = id_of(&app.queue(&notification("nobody@example.org", "Hi", "m")).await);
-    assert_eq!(app.sender.process_batch().await.unwrap().failed, 1);
+    assert_eq!(app.delivery.step().await.unwrap().failed, 1);
     let retention = app.retention.clone().expect("on by default");
-    assert_eq!(retention.sweep(now_millis() + 31 * DAY_MS).await.unwrap(), 1);
-    let (status, _) = app.get_json(&format!("/notifications/{id}")).await;
+    assert_eq!(retention.step(now_millis() + 31 * DAY_MS).await.unwrap(), 1);
+    let (status, _) = app.api_get(&format!("/notifications/{id}")).await;
     assert_eq!(status, 404);
 }

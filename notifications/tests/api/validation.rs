@@ -6,7 +6,7 @@ use crate::helpers::{TOKEN, TestApp};
 /// Posts `body` as JSON and returns status and error JSON.
 async fn post_raw(app: &TestApp, content_type: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
     let response = app
-        .client
+        .http
         .post(app.url("/notifications"))
         .bearer_auth(TOKEN)
         .header("Content-Type", content_type)

@@ -1,19 +1,19 @@
 //! The delivery worker: claims due jobs, sends them with bounded concurrency, and records the
 //! outcome (sent, retry later, failed).
 //!
-//! [`Sender::run`] is the background loop. It claims only as many jobs as it has free send
+//! [`DeliveryWorker::run`] is the background loop. It claims only as many jobs as it has free send
 //! slots, so a claimed job starts sending at once and its lease only has to cover one send. It
 //! sleeps until a job is posted (an in-process wake-up), the earliest retry or lease expiry
 //! comes due, or the poll interval passes (jobs posted to another replica), whichever is first;
 //! it never spins. On shutdown it stops claiming and waits for the sends in flight.
 //!
-//! [`Sender::process_batch`] does one round by hand, for tests.
+//! [`DeliveryWorker::step`] does one round by hand, for tests.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use service_kit::db::{Db, now_millis};
+use service_kit::db::now_millis;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -22,7 +22,7 @@ use crate::config::{Delivery, DeliverySettings};
 use crate::domain::Job;
 use crate::mail;
 use crate::metrics;
-use crate::store::jobs;
+use crate::store::Store;
 use crate::workers::listener::NewJobListener;
 use crate::workers::transport::{Outcome, SmtpSender};
 
@@ -43,7 +43,7 @@ pub enum Finished {
     LeaseLost,
 }
 
-/// Counts from one [`Sender::process_batch`].
+/// Counts from one [`DeliveryWorker::step`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BatchReport {
     pub claimed: usize,
@@ -52,14 +52,15 @@ pub struct BatchReport {
     pub failed: usize,
 }
 
+/// The delivery worker. Clones share one worker (its send slots, its wake-up).
 #[derive(Debug, Clone)]
-pub struct Sender {
+pub struct DeliveryWorker {
     inner: Arc<Inner>,
 }
 
 #[derive(Debug)]
 struct Inner {
-    db: Db,
+    store: Store,
     settings: DeliverySettings,
     smtp: Option<SmtpSender>,
     /// The bulkhead: one permit per send in flight.
@@ -70,10 +71,10 @@ struct Inner {
     depth_reported: Mutex<Option<Instant>>,
 }
 
-impl Sender {
+impl DeliveryWorker {
     /// Builds the worker; `wake` is notified whenever this process stores a job (and, on
-    /// PostgreSQL, by [`Sender::listener`] when another replica does).
-    pub fn new(db: Db, settings: DeliverySettings, wake: Arc<Notify>) -> anyhow::Result<Self> {
+    /// PostgreSQL, by [`DeliveryWorker::listener`] when another replica does).
+    pub fn new(store: Store, settings: DeliverySettings, wake: Arc<Notify>) -> anyhow::Result<Self> {
         let smtp = match &settings.delivery {
             Delivery::Smtp { url } => {
                 Some(SmtpSender::new(url, settings.smtp_timeout, settings.max_concurrency)?)
@@ -83,7 +84,7 @@ impl Sender {
         let permits = Arc::new(Semaphore::new(settings.max_concurrency));
         Ok(Self {
             inner: Arc::new(Inner {
-                db,
+                store,
                 settings,
                 smtp,
                 permits,
@@ -104,12 +105,12 @@ impl Sender {
         NewJobListener { wake: self.inner.wake.clone(), listening: self.inner.listening.clone() }
     }
 
-    /// Claims up to `limit` due jobs for this worker (see [`jobs::claim`]).
+    /// Claims up to `limit` due jobs for this worker (see [`Store::claim`]).
     pub async fn claim(&self, limit: usize) -> Result<Vec<Claimed>, sqlx::Error> {
         let token = uuid::Uuid::new_v4().to_string();
         let now = now_millis();
         let lease_until = now + self.inner.settings.send_lease.as_millis() as i64;
-        let claimed = jobs::claim(&self.inner.db, &token, now, lease_until, limit as i64).await?;
+        let claimed = self.inner.store.claim(&token, now, lease_until, limit as i64).await?;
         for job in &claimed {
             if job.attempts > 1 {
                 tracing::info!(job = %job.id, attempt = job.attempts, "claimed job for another attempt");
@@ -120,14 +121,14 @@ impl Sender {
 
     /// One round: claims as many due jobs as there are send slots, delivers them concurrently
     /// and waits for all of them.
-    pub async fn process_batch(&self) -> anyhow::Result<BatchReport> {
+    pub async fn step(&self) -> anyhow::Result<BatchReport> {
         let claimed = self.claim(self.inner.settings.max_concurrency).await?;
         let mut report = BatchReport { claimed: claimed.len(), ..BatchReport::default() };
         let mut sends = JoinSet::new();
         for job in claimed {
             let permit = self.inner.permits.clone().acquire_owned().await?;
-            let sender = self.clone();
-            sends.spawn(async move { sender.deliver(job, permit).await });
+            let worker = self.clone();
+            sends.spawn(async move { worker.deliver(job, permit).await });
         }
         while let Some(joined) = sends.join_next().await {
             match joined? {
@@ -175,8 +176,7 @@ impl Sender {
             }
             None => {
                 let raw = String::from_utf8_lossy(&rendered.raw);
-                let stored =
-                    jobs::deliver_to_mailbox(&self.inner.db, job.id, &token, &raw, now_millis()).await?;
+                let stored = self.inner.store.deliver_to_mailbox(job.id, &token, &raw, now_millis()).await?;
                 drop(permit);
                 return Ok(self.sent(&job, stored, "stored in the mailbox"));
             }
@@ -185,7 +185,7 @@ impl Sender {
         let now = now_millis();
         match outcome {
             Outcome::Accepted => {
-                let recorded = jobs::mark_sent(&self.inner.db, job.id, &token, now).await?;
+                let recorded = self.inner.store.mark_sent(job.id, &token, now).await?;
                 Ok(self.sent(&job, recorded, "accepted by the SMTP server"))
             }
             Outcome::Permanent(reason) => {
@@ -198,7 +198,7 @@ impl Sender {
             Outcome::Temporary(reason) => {
                 let delay = settings.retry.delay_for_attempt(u32::try_from(job.attempts).unwrap_or(u32::MAX));
                 let at = now + delay.as_millis() as i64;
-                if !jobs::schedule_retry(&self.inner.db, job.id, &token, at, &reason, now).await? {
+                if !self.inner.store.schedule_retry(job.id, &token, at, &reason, now).await? {
                     return Ok(lease_lost(&job));
                 }
                 metrics::retry_scheduled();
@@ -225,7 +225,7 @@ impl Sender {
         reason: &str,
         label: metrics::FailureReason,
     ) -> Result<Finished, sqlx::Error> {
-        if !jobs::mark_failed(&self.inner.db, job.id, token, reason, now_millis()).await? {
+        if !self.inner.store.mark_failed(job.id, token, reason, now_millis()).await? {
             return Ok(lease_lost(job));
         }
         metrics::failed(label);
@@ -242,11 +242,11 @@ impl Sender {
             }
             *last = Some(Instant::now());
         }
-        match jobs::queue_depth(&self.inner.db).await {
+        match self.inner.store.queue_depth().await {
             Ok(depth) => metrics::queue_depth(depth),
             Err(e) => tracing::warn!(error = %e, "cannot count queued jobs"),
         }
-        match jobs::oldest_queued_created_at(&self.inner.db).await {
+        match self.inner.store.oldest_queued_created_at().await {
             Ok(oldest) => metrics::oldest_queued(oldest, now_millis()),
             Err(e) => tracing::warn!(error = %e, "cannot read the oldest queued job"),
         }
@@ -271,8 +271,8 @@ impl Sender {
                         claimed_any = !claimed.is_empty();
                         for job in claimed {
                             let permit = self.inner.permits.clone().acquire_owned().await?;
-                            let sender = self.clone();
-                            in_flight.spawn(async move { sender.deliver(job, permit).await });
+                            let worker = self.clone();
+                            in_flight.spawn(async move { worker.deliver(job, permit).await });
                         }
                         if !claimed_any {
                             wait = self.time_to_next_due(settings.poll_interval).await;
@@ -310,7 +310,7 @@ impl Sender {
     /// How long to sleep when nothing is due: until the next retry or lease expiry, at most
     /// `poll`, at least a few milliseconds.
     async fn time_to_next_due(&self, poll: Duration) -> Duration {
-        match jobs::next_due(&self.inner.db).await {
+        match self.inner.store.next_due().await {
             Ok(Some(due)) => {
                 let ms = (due - now_millis()).clamp(5, poll.as_millis() as i64);
                 Duration::from_millis(ms as u64)

@@ -1,0 +1,91 @@
+//! Every way a request to notifications fails, and how each answers: a status and the shared
+//! JSON error shape ([`service_kit::ApiError`]). Database errors answer an opaque `500` whose
+//! detail is logged, never sent. (Malformed JSON, queries and path values are refused by
+//! service-kit's extractors, in the same shape, before a handler runs.)
+//!
+//! The operator's pages answer a missing login with the browser's own prompt instead
+//! ([`crate::auth::Auth::page_challenge`]): that is a page, not an API error.
+
+use axum::http::StatusCode;
+use axum::http::header::{self, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use service_kit::ApiError;
+
+use crate::domain::InvalidField;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `401` with a `Bearer` challenge: the JSON API needs one of `NOTIFICATION_TOKENS`.
+    #[error("no valid bearer token")]
+    Unauthorized,
+    /// `404`: no job with this id.
+    #[error("no such job")]
+    NotFound,
+    /// `422`: a field of the notification cannot become part of an e-mail (named in `field`).
+    #[error("{0}")]
+    Invalid(InvalidField),
+    /// `400`: the `Idempotency-Key` header is not 1 to 255 visible ASCII characters.
+    #[error("invalid Idempotency-Key: {}", .0.message)]
+    InvalidIdempotencyKey(InvalidField),
+    /// `400`: more than one `Idempotency-Key` header.
+    #[error("several Idempotency-Key headers")]
+    SeveralIdempotencyKeys,
+    /// `409`: the `Idempotency-Key` was used before for a different notification.
+    #[error("Idempotency-Key used for a different notification")]
+    IdempotencyConflict,
+    /// `400`: a listing's `limit` is not from 1 to `max`.
+    #[error("limit out of range")]
+    InvalidLimit { max: u32 },
+    /// `400`: a listing's `cursor` was not made by this service.
+    #[error("unknown cursor")]
+    UnknownCursor,
+    /// `500`, logged with detail.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Unauthorized => ApiError::unauthorized(
+                "send a valid token as \"Authorization: Bearer <token>\" (see NOTIFICATION_TOKENS)",
+            ),
+            Error::NotFound => ApiError::not_found("no notification job with this id"),
+            Error::Invalid(InvalidField { field, message }) => ApiError::invalid_field(field, message),
+            Error::InvalidIdempotencyKey(InvalidField { message, .. }) => {
+                ApiError::bad_request(message).with_field("Idempotency-Key")
+            }
+            Error::SeveralIdempotencyKeys => {
+                ApiError::bad_request("send one Idempotency-Key header, not several")
+            }
+            Error::IdempotencyConflict => {
+                ApiError::conflict("this Idempotency-Key was already used for a different notification")
+                    .with_field("Idempotency-Key")
+            }
+            Error::InvalidLimit { max } => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                format!("limit must be from 1 to {max}"),
+            ),
+            Error::UnknownCursor => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                "cursor is not one this service gave out",
+            ),
+            Error::Database(e) => ApiError::internal(format_args!("database: {e}")),
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let challenge = matches!(self, Self::Unauthorized);
+        let mut response = ApiError::from(self).into_response();
+        if challenge {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"notifications\""));
+        }
+        response
+    }
+}

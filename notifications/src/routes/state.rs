@@ -1,0 +1,23 @@
+//! What the handlers share.
+
+use std::sync::Arc;
+
+use lettre::message::Mailbox;
+use tokio::sync::Notify;
+
+use crate::auth::Auth;
+use crate::links::Links;
+use crate::store::Store;
+use crate::templates::Pages;
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub auth: Auth,
+    pub links: Links,
+    pub pages: Pages,
+    pub mail_from: Mailbox,
+    /// Wakes the delivery worker when a job is stored.
+    pub wake: Arc<Notify>,
+    pub max_attempts: u32,
+}
