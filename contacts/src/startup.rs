@@ -11,9 +11,9 @@ use url::Url;
 
 use crate::config::Settings;
 use crate::feed::{Feed, listener};
+use crate::links::Links;
 use crate::routes::AppState;
 use crate::store::Store;
-use crate::urls::Urls;
 
 pub const MIGRATIONS: Migrations = Migrations {
     sqlite: &[MigrationFile {
@@ -54,10 +54,10 @@ impl Application {
         let store = Store::open(db.clone(), channel.clone()).await?;
         let bound = Bound::bind(&settings.common).await?;
         let public_url: Url = bound.public_url.clone();
-        let urls = Urls::new(&public_url);
-        let feed = Feed::new(store.clone(), urls.clone(), settings.feed_page_size);
+        let links = Links::new(&public_url);
+        let feed = Feed::new(store.clone(), links.clone(), settings.feed_page_size);
         let token = CancellationToken::new();
-        let state = AppState::new(store.clone(), feed, urls, settings.common.request_timeout, token.clone());
+        let state = AppState::new(store.clone(), feed, links, settings.common.request_timeout, token.clone());
         let (api, openapi) = crate::routes::router(state);
         let mut http = HttpOptions::new(public_url);
         http.request_timeout = settings.common.request_timeout;

@@ -14,8 +14,8 @@ use uuid::Uuid;
 use super::{AppState, pages};
 use crate::domain::{Contact, ContactChanges, ContactId, NewContact};
 use crate::error::ContactsError;
+use crate::links::Links;
 use crate::store::{Cursor, ListQuery};
-use crate::urls::Urls;
 
 /// Default and largest page of a listing.
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -35,13 +35,13 @@ pub struct ContactBody {
 }
 
 impl ContactBody {
-    pub fn new(contact: &Contact, urls: &Urls) -> Self {
+    pub fn new(contact: &Contact, links: &Links) -> Self {
         Self {
             id: contact.id.as_uuid(),
             firstname: contact.firstname.clone(),
             lastname: contact.lastname.clone(),
             email: contact.email.clone(),
-            self_url: urls.contact(contact.id),
+            self_url: links.contact(contact.id),
         }
     }
 }
@@ -180,9 +180,9 @@ pub async fn list_contacts(
     let next = page.next.as_ref().map(|cursor| {
         let params = params.next_params(cursor);
         let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        state.urls.contacts_with(&pairs)
+        state.links.contacts_with(&pairs)
     });
-    let items = page.items.iter().map(|c| ContactBody::new(c, &state.urls)).collect();
+    let items = page.items.iter().map(|c| ContactBody::new(c, &state.links)).collect();
     Ok(vary_accept(Json(ContactList { items, next }).into_response()))
 }
 
@@ -203,8 +203,8 @@ pub async fn create_contact(
 ) -> Result<Response, ContactsError> {
     let new = NewContact::parse(&body.firstname, &body.lastname, &body.email)?;
     let contact = state.store.create(new).await?;
-    let location = state.urls.contact(contact.id);
-    let body = ContactBody::new(&contact, &state.urls);
+    let location = state.links.contact(contact.id);
+    let body = ContactBody::new(&contact, &state.links);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(body)).into_response())
 }
 
@@ -225,7 +225,7 @@ pub async fn get_contact(
     }
     let id = parse_id(&id)?;
     let contact = state.store.get(id).await?.ok_or(ContactsError::NotFound)?;
-    Ok(vary_accept(Json(ContactBody::new(&contact, &state.urls)).into_response()))
+    Ok(vary_accept(Json(ContactBody::new(&contact, &state.links)).into_response()))
 }
 
 /// Change some fields of a contact; the others keep their values.
@@ -249,7 +249,7 @@ pub async fn update_contact(
     let changes =
         ContactChanges::parse(body.firstname.as_deref(), body.lastname.as_deref(), body.email.as_deref())?;
     let contact = state.store.update(id, &changes).await?;
-    Ok(Json(ContactBody::new(&contact, &state.urls)))
+    Ok(Json(ContactBody::new(&contact, &state.links)))
 }
 
 /// Delete a contact.

@@ -15,8 +15,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::feed::Feed;
+use crate::links::Links;
 use crate::store::Store;
-use crate::urls::Urls;
 
 pub use contacts::{ContactBody, ContactList, ContactPatch, NewContactBody};
 
@@ -28,7 +28,7 @@ pub struct AppState(Arc<Shared>);
 pub struct Shared {
     pub store: Store,
     pub feed: Feed,
-    pub urls: Urls,
+    pub links: Links,
     pub site: Site,
     /// Longest a feed request may be held (`Prefer: wait`): 30 s, less within the request timeout.
     pub max_wait: Duration,
@@ -47,7 +47,7 @@ impl AppState {
     pub fn new(
         store: Store,
         feed: Feed,
-        urls: Urls,
+        links: Links,
         request_timeout: Duration,
         shutdown: CancellationToken,
     ) -> Self {
@@ -62,7 +62,7 @@ impl AppState {
         };
         // Leave the held request a second to be answered before the request timeout cuts it.
         let max_wait = MAX_WAIT.min(request_timeout.saturating_sub(Duration::from_secs(1)));
-        Self(Arc::new(Shared { store, feed, urls, site, max_wait, shutdown }))
+        Self(Arc::new(Shared { store, feed, links, site, max_wait, shutdown }))
     }
 }
 

@@ -109,7 +109,7 @@ async fn create(State(state): State<AppState>, Form(form): Form<ContactForm>) ->
         Err(errors) => return rerender(form, errors, StatusCode::UNPROCESSABLE_ENTITY),
     };
     match state.store.create(new).await {
-        Ok(contact) => see_other(state.urls.contact(contact.id)),
+        Ok(contact) => see_other(state.links.contact(contact.id)),
         Err(WriteError::EmailTaken) => rerender(form, email_taken(), StatusCode::CONFLICT),
         Err(e) => ApiError::internal(e).into_response(),
     }
@@ -156,7 +156,7 @@ async fn update(
         Err(errors) => return rerender(form, errors, StatusCode::UNPROCESSABLE_ENTITY),
     };
     match state.store.update(id, &changes).await {
-        Ok(_) => see_other(state.urls.contact(id)),
+        Ok(_) => see_other(state.links.contact(id)),
         Err(WriteError::NotFound) => not_found(&state),
         Err(WriteError::EmailTaken) => rerender(form, email_taken(), StatusCode::CONFLICT),
         Err(e) => ApiError::internal(e).into_response(),
@@ -175,7 +175,7 @@ async fn confirm_delete(
 async fn delete(State(state): State<AppState>, Path(raw_id): Path<String>) -> Response {
     let Some(id) = ContactId::parse(&raw_id) else { return not_found(&state) };
     match state.store.delete(id).await {
-        Ok(()) => see_other(state.urls.base().to_owned()),
+        Ok(()) => see_other(state.links.base().to_owned()),
         Err(WriteError::NotFound) => not_found(&state),
         Err(e) => ApiError::internal(e).into_response(),
     }
