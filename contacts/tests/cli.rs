@@ -5,7 +5,8 @@
 use std::process::Command;
 
 use contacts::config::Settings;
-use contacts::startup::Application;
+use contacts::startup::{Application, MIGRATIONS};
+use service_kit::db::{ConnectOptions, Db};
 use test_support::TestDb;
 use tokio_util::sync::CancellationToken;
 
@@ -26,14 +27,13 @@ async fn rebuild_projection_restores_a_damaged_read_model_from_the_events() {
     token.cancel();
     server.await.unwrap().unwrap();
 
-    // Damage the read model behind the service's back.
-    let damage = Application::build(Settings::for_tests(&db.url)).await.unwrap();
-    sqlx::query("DELETE FROM contacts WHERE lastname = 'Doe1'")
-        .execute(&damage.store().db().writer)
-        .await
-        .unwrap();
-    assert_eq!(damage.store().all_contacts().await.unwrap().len(), 2);
-    drop(damage);
+    // Damage the read model behind the service's back, on a connection of its own.
+    let damage = Db::connect(&ConnectOptions::new(db.url.clone(), 1), &MIGRATIONS).await.unwrap();
+    sqlx::query("DELETE FROM contacts WHERE lastname = 'Doe1'").execute(&damage.writer).await.unwrap();
+    damage.close().await;
+    let damaged = Application::build(Settings::for_tests(&db.url)).await.unwrap();
+    assert_eq!(damaged.store().all_contacts().await.unwrap().len(), 2);
+    drop(damaged);
 
     let status = Command::new(env!("CARGO_BIN_EXE_contacts"))
         .arg("rebuild-projection")
