@@ -17,3 +17,4 @@ pub mod routes;
 pub mod startup;
 pub mod store;
 pub mod templates;
+pub mod workers;

@@ -10,10 +10,11 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::config::Settings;
-use crate::feed::{Feed, listener};
+use crate::feed::Feed;
 use crate::links::Links;
 use crate::routes::AppState;
 use crate::store::Store;
+use crate::workers::listener;
 
 pub const MIGRATIONS: Migrations = Migrations {
     sqlite: &[MigrationFile {

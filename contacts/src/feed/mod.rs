@@ -8,7 +8,6 @@
 
 pub mod atom;
 pub mod head;
-pub mod listener;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
