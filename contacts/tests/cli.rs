@@ -7,7 +7,7 @@ use std::process::Command;
 use contacts::config::Settings;
 use contacts::startup::{Application, MIGRATIONS};
 use service_kit::db::{ConnectOptions, Db};
-use test_support::TestDb;
+use test_support::{TestClient, TestDb};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::test]
@@ -15,13 +15,12 @@ async fn rebuild_projection_restores_a_damaged_read_model_from_the_events() {
     let db = TestDb::new().await;
     let app = Application::build(Settings::for_tests(&db.url)).await.unwrap();
     let store = app.store().clone();
-    let base = format!("http://127.0.0.1:{}", app.port());
+    let client = TestClient::on_port(app.port());
     let token = CancellationToken::new();
     let server = tokio::spawn(app.run_until_stopped(token.clone()));
-    let client = test_support::http_client();
     for i in 0..3 {
         let body = serde_json::json!({"firstname": "Ann", "lastname": format!("Doe{i}"), "email": format!("a{i}@example.org")});
-        assert_eq!(client.post(format!("{base}/contacts")).json(&body).send().await.unwrap().status(), 201);
+        assert_eq!(client.post_json("/contacts", &body).await.status(), 201);
     }
     let before = store.all_contacts().await.unwrap();
     token.cancel();
