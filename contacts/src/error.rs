@@ -1,4 +1,6 @@
-//! contacts' errors and how they answer (the shared JSON error shape).
+//! Every way a request to contacts fails, and how each answers: its status and the shared JSON
+//! error shape ([`service_kit::ApiError`]). Malformed input the extractors refuse (JSON, forms,
+//! query strings, path values) gets the same shape from `service_kit::error`.
 
 use axum::response::{IntoResponse, Response};
 use service_kit::ApiError;
@@ -7,7 +9,7 @@ use crate::domain::FieldError;
 use crate::store::WriteError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ContactsError {
+pub enum Error {
     /// `404`: no contact with that id.
     #[error("no such contact")]
     NotFound,
@@ -23,12 +25,26 @@ pub enum ContactsError {
     /// `409`: another contact has that email address.
     #[error("email address already in use")]
     EmailTaken,
+    /// `404`: an archive page that is not full yet (or page 0).
+    #[error("no archive page {0} (yet)")]
+    NoArchivePage(u64),
+    /// `500`, logged with detail: a redirect to a URL that is no header value (our URLs are
+    /// ASCII, so a bug).
+    #[error("unusable redirect target {0:?}")]
+    Redirect(String),
     /// `500`, logged with detail.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
 }
 
-impl From<WriteError> for ContactsError {
+impl Error {
+    /// `422` for `field`.
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid(FieldError::new(field, message))
+    }
+}
+
+impl From<WriteError> for Error {
     fn from(e: WriteError) -> Self {
         match e {
             WriteError::NotFound => Self::NotFound,
@@ -38,37 +54,36 @@ impl From<WriteError> for ContactsError {
     }
 }
 
-impl From<Vec<FieldError>> for ContactsError {
+impl From<Vec<FieldError>> for Error {
     fn from(errors: Vec<FieldError>) -> Self {
         let first = errors.into_iter().next();
         Self::Invalid(first.unwrap_or(FieldError { field: "body", message: "is invalid".into() }))
     }
 }
 
-impl From<ContactsError> for ApiError {
-    fn from(e: ContactsError) -> Self {
-        match e {
-            ContactsError::NotFound => ApiError::not_found("no such contact"),
-            ContactsError::InvalidId(raw) => {
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let answer = match self {
+            Self::NotFound => ApiError::not_found("no such contact"),
+            Self::InvalidId(raw) => {
                 ApiError::not_found(format!("no such contact: {raw:?} is not a contact id (a UUID)"))
             }
-            ContactsError::Invalid(FieldError { field, message }) => {
+            Self::Invalid(FieldError { field, message }) => {
                 ApiError::invalid_field(field, format!("{field} {message}"))
             }
-            ContactsError::UnknownCursor => {
+            Self::UnknownCursor => {
                 ApiError::not_found("no such page: the cursor was not made by this service")
                     .with_field("cursor")
             }
-            ContactsError::EmailTaken => {
+            Self::EmailTaken => {
                 ApiError::conflict("another contact has this email address").with_field("email")
             }
-            ContactsError::Database(e) => ApiError::internal(format_args!("database: {e}")),
-        }
-    }
-}
-
-impl IntoResponse for ContactsError {
-    fn into_response(self) -> Response {
-        ApiError::from(self).into_response()
+            Self::NoArchivePage(page) => ApiError::not_found(format!("no archive page {page} (yet)")),
+            Self::Redirect(location) => {
+                ApiError::internal(format_args!("unusable redirect target {location:?}"))
+            }
+            Self::Database(e) => ApiError::internal(format_args!("database: {e}")),
+        };
+        answer.into_response()
     }
 }

@@ -2,7 +2,7 @@
 //! tests can start it on port 0 and read the port back.
 
 use service_kit::app::{self, Bound, Routes, Worker};
-use service_kit::db::{Backend, ConnectOptions, Db, MigrationFile, Migrations};
+use service_kit::db::{ConnectOptions, Db, MigrationFile, Migrations};
 use service_kit::http::HttpOptions;
 use service_kit::listen;
 use service_kit::server::ServerLimits;
@@ -10,10 +10,11 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::config::Settings;
-use crate::feed::{Feed, listener};
+use crate::feed::Feed;
+use crate::links::Links;
 use crate::routes::AppState;
 use crate::store::Store;
-use crate::urls::Urls;
+use crate::workers::listener;
 
 pub const MIGRATIONS: Migrations = Migrations {
     sqlite: &[MigrationFile {
@@ -47,17 +48,13 @@ impl Application {
         service_kit::metrics::install(crate::metrics::COUNT_HISTOGRAMS);
         crate::metrics::describe();
         let db = Db::connect(&ConnectOptions::from_settings(&settings.common), &MIGRATIONS).await?;
-        let channel = match db.backend() {
-            Backend::Postgres => Some(listen::channel_for(&db.reader, listener::CHANNEL).await?),
-            Backend::Sqlite => None,
-        };
-        let store = Store::open(db.clone(), channel.clone()).await?;
+        let store = Store::open(db.clone(), Some(listener::CHANNEL)).await?;
         let bound = Bound::bind(&settings.common).await?;
         let public_url: Url = bound.public_url.clone();
-        let urls = Urls::new(&public_url);
-        let feed = Feed::new(store.clone(), urls.clone(), settings.feed_page_size);
+        let links = Links::new(&public_url);
+        let feed = Feed::new(store.clone(), links.clone(), settings.feed_page_size);
         let token = CancellationToken::new();
-        let state = AppState::new(store.clone(), feed, urls, settings.common.request_timeout, token.clone());
+        let state = AppState::new(store.clone(), feed, links, settings.common.request_timeout, token.clone());
         let (api, openapi) = crate::routes::router(state);
         let mut http = HttpOptions::new(public_url);
         http.request_timeout = settings.common.request_timeout;
@@ -68,10 +65,10 @@ impl Application {
         );
         let limits = ServerLimits::from_settings(&settings.common);
         let mut workers: Vec<Worker> = Vec::new();
-        if let Some(channel) = channel {
+        if let Some(channel) = store.notify_channel() {
             let url = settings.common.database_url.clone();
             let handler = listener::HeadListener(store.clone());
-            workers.push(listen::worker("feed listener", url, channel, handler, token.clone()));
+            workers.push(listen::worker("feed listener", url, channel.to_owned(), handler, token.clone()));
         }
         Ok(Self { bound, router, limits, db, store, workers, token })
     }

@@ -5,8 +5,9 @@
 use std::process::Command;
 
 use contacts::config::Settings;
-use contacts::startup::Application;
-use test_support::TestDb;
+use contacts::startup::{Application, MIGRATIONS};
+use service_kit::db::{ConnectOptions, Db};
+use test_support::{TestClient, TestDb};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::test]
@@ -14,26 +15,24 @@ async fn rebuild_projection_restores_a_damaged_read_model_from_the_events() {
     let db = TestDb::new().await;
     let app = Application::build(Settings::for_tests(&db.url)).await.unwrap();
     let store = app.store().clone();
-    let base = format!("http://127.0.0.1:{}", app.port());
+    let client = TestClient::on_port(app.port());
     let token = CancellationToken::new();
     let server = tokio::spawn(app.run_until_stopped(token.clone()));
-    let client = test_support::http_client();
     for i in 0..3 {
         let body = serde_json::json!({"firstname": "Ann", "lastname": format!("Doe{i}"), "email": format!("a{i}@example.org")});
-        assert_eq!(client.post(format!("{base}/contacts")).json(&body).send().await.unwrap().status(), 201);
+        assert_eq!(client.post_json("/contacts", &body).await.status(), 201);
     }
     let before = store.all_contacts().await.unwrap();
     token.cancel();
     server.await.unwrap().unwrap();
 
-    // Damage the read model behind the service's back.
-    let damage = Application::build(Settings::for_tests(&db.url)).await.unwrap();
-    sqlx::query("DELETE FROM contacts WHERE lastname = 'Doe1'")
-        .execute(&damage.store().db().writer)
-        .await
-        .unwrap();
-    assert_eq!(damage.store().all_contacts().await.unwrap().len(), 2);
-    drop(damage);
+    // Damage the read model behind the service's back, on a connection of its own.
+    let damage = Db::connect(&ConnectOptions::new(db.url.clone(), 1), &MIGRATIONS).await.unwrap();
+    sqlx::query("DELETE FROM contacts WHERE lastname = 'Doe1'").execute(&damage.writer).await.unwrap();
+    damage.close().await;
+    let damaged = Application::build(Settings::for_tests(&db.url)).await.unwrap();
+    assert_eq!(damaged.store().all_contacts().await.unwrap().len(), 2);
+    drop(damaged);
 
     let status = Command::new(env!("CARGO_BIN_EXE_contacts"))
         .arg("rebuild-projection")

@@ -6,7 +6,7 @@
 use contacts::config::Settings;
 use contacts::startup::Application;
 use serde_json::json;
-use test_support::{TestDb, http_client};
+use test_support::{TestClient, TestDb};
 use tokio_util::sync::CancellationToken;
 
 /// The value of the sample `name` (with its labels, as rendered) in a Prometheus text page.
@@ -18,12 +18,10 @@ fn sample(page: &str, name: &str) -> Option<f64> {
 async fn domain_metrics_count_contacts_events_searches_and_feed_requests() {
     let db = TestDb::new().await;
     let app = Application::build(Settings::for_tests(&db.url)).await.unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
+    let client = TestClient::on_port(app.port());
     let token = CancellationToken::new();
     let server = tokio::spawn(app.run_until_stopped(token.clone()));
-    let client = http_client();
-    let metrics =
-        || async { client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap() };
+    let metrics = || async { client.get("/metrics").await.text().await.unwrap() };
 
     let before = metrics().await;
     assert_eq!(sample(&before, "contacts"), Some(0.0));
@@ -34,25 +32,18 @@ async fn domain_metrics_count_contacts_events_searches_and_feed_requests() {
     for i in 0..3 {
         let body =
             json!({"firstname": "Ann", "lastname": format!("Doe{i}"), "email": format!("a{i}@example.org")});
-        let created: serde_json::Value =
-            client.post(format!("{base}/contacts")).json(&body).send().await.unwrap().json().await.unwrap();
-        paths.push(format!("{base}/contacts/{}", created["id"].as_str().unwrap()));
+        let created: serde_json::Value = client.post_json("/contacts", &body).await.json().await.unwrap();
+        paths.push(format!("/contacts/{}", created["id"].as_str().unwrap()));
     }
-    client.put(&paths[0]).json(&json!({"lastname": "Roe"})).send().await.unwrap();
-    client.delete(&paths[1]).send().await.unwrap();
-    client.get(format!("{base}/contacts?q=ann")).send().await.unwrap();
-    client.get(format!("{base}/contacts?q=nobody")).send().await.unwrap();
-    let feed = client.get(format!("{base}/feed")).send().await.unwrap();
+    client.put_json(&paths[0], &json!({"lastname": "Roe"})).await;
+    client.delete(&paths[1]).await;
+    client.get("/contacts?q=ann").await;
+    client.get("/contacts?q=nobody").await;
+    let feed = client.get("/feed").await;
     let etag = feed.headers()["etag"].to_str().unwrap().to_owned();
-    client.get(format!("{base}/feed")).header("if-none-match", &etag).send().await.unwrap();
-    client
-        .get(format!("{base}/feed"))
-        .header("if-none-match", &etag)
-        .header("prefer", "wait=1")
-        .send()
-        .await
-        .unwrap();
-    client.get(format!("{base}/feed/archive/1")).send().await.unwrap();
+    client.get_with("/feed", &[("if-none-match", &etag)]).await;
+    client.get_with("/feed", &[("if-none-match", &etag), ("prefer", "wait=1")]).await;
+    client.get("/feed/archive/1").await;
 
     let after = metrics().await;
     assert_eq!(sample(&after, "contacts"), Some(2.0));

@@ -1,25 +1,16 @@
+//! A contact and the validated input that makes or changes one: names, email addresses, ids.
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::field_error::FieldError;
+
 /// Longest first or last name, in characters (Unicode scalar values, as JSON Schema counts).
 pub const NAME_MAX_CHARS: usize = 100;
 /// Longest email address, in characters (the SMTP path limit).
 pub const EMAIL_MAX_CHARS: usize = 254;
-
-/// Why one input field was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    pub field: &'static str,
-    pub message: String,
-}
-
-impl FieldError {
-    fn new(field: &'static str, message: impl Into<String>) -> Self {
-        Self { field, message: message.into() }
-    }
-}
 
 /// A contact's id: a UUIDv7, so ids sort by creation time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,9 +1,11 @@
+//! The events that change contacts, their stored form, and how replaying them gives the state.
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Contact, ContactId, Updates};
+use super::contact::{Contact, ContactId, Updates};
 
 /// The three things that can happen to a contact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

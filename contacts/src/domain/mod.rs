@@ -5,9 +5,11 @@
 
 mod contact;
 mod event;
+mod field_error;
 
 pub use contact::{
-    Contact, ContactChanges, ContactId, EMAIL_MAX_CHARS, EmailAddress, FieldError, NAME_MAX_CHARS,
-    NewContact, PersonName, Updates,
+    Contact, ContactChanges, ContactId, EMAIL_MAX_CHARS, EmailAddress, NAME_MAX_CHARS, NewContact,
+    PersonName, Updates,
 };
 pub use event::{Event, EventData, EventKind, replay};
+pub use field_error::FieldError;

@@ -8,7 +8,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::domain::{Event, EventData, Updates};
-use crate::urls::Urls;
+use crate::links::Links;
 
 /// The feed's id; entries are `urn:contacts:feed:event:{uuid}`.
 pub const FEED_ID: &str = "urn:contacts:feed";
@@ -28,26 +28,26 @@ pub enum Kind {
 
 /// Renders a document. `events` are the document's entries, newest first; `updated` is the
 /// time of the newest event in the log up to this document (epoch millis), `None` for no events.
-pub fn render(urls: &Urls, kind: Kind, events: &[Event], updated: Option<i64>) -> Vec<u8> {
-    let mut links = Vec::with_capacity(4);
+pub fn render(links: &Links, kind: Kind, events: &[Event], updated: Option<i64>) -> Vec<u8> {
+    let mut feed_links = Vec::with_capacity(4);
     let mut namespaces = BTreeMap::new();
     let mut extensions = BTreeMap::new();
     match kind {
         Kind::Current { full_pages } => {
-            links.push(link("self", urls.feed()));
-            links.push(link("current", urls.feed()));
+            feed_links.push(link("self", links.feed()));
+            feed_links.push(link("current", links.feed()));
             if full_pages > 0 {
-                links.push(link("prev-archive", urls.archive(full_pages)));
+                feed_links.push(link("prev-archive", links.archive(full_pages)));
             }
         }
         Kind::Archive { page, has_next } => {
-            links.push(link("self", urls.archive(page)));
-            links.push(link("current", urls.feed()));
+            feed_links.push(link("self", links.archive(page)));
+            feed_links.push(link("current", links.feed()));
             if page > 1 {
-                links.push(link("prev-archive", urls.archive(page - 1)));
+                feed_links.push(link("prev-archive", links.archive(page - 1)));
             }
             if has_next {
-                links.push(link("next-archive", urls.archive(page + 1)));
+                feed_links.push(link("next-archive", links.archive(page + 1)));
             }
             namespaces.insert("fh".to_owned(), HISTORY_NS.to_owned());
             let archive = Extension { name: "fh:archive".to_owned(), ..Extension::default() };
@@ -59,8 +59,8 @@ pub fn render(urls: &Urls, kind: Kind, events: &[Event], updated: Option<i64>) -
         title: Text::plain(FEED_TITLE),
         updated: datetime(updated.unwrap_or(0)),
         authors: vec![author()],
-        links,
-        entries: events.iter().map(|e| entry(urls, e)).collect(),
+        links: feed_links,
+        entries: events.iter().map(|e| entry(links, e)).collect(),
         namespaces,
         extensions,
         ..Feed::default()
@@ -81,8 +81,8 @@ fn datetime(millis: i64) -> FixedDateTime {
     chrono::DateTime::from_timestamp_millis(millis).unwrap_or_default().fixed_offset()
 }
 
-fn entry(urls: &Urls, event: &Event) -> Entry {
-    let contact_url = urls.contact(event.contact_id);
+fn entry(links: &Links, event: &Event) -> Entry {
+    let contact_url = links.contact(event.contact_id);
     Entry {
         id: format!("urn:contacts:feed:event:{}", event.id),
         title: Text::plain(event.data.kind().as_str()),

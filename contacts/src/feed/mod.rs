@@ -8,7 +8,6 @@
 
 pub mod atom;
 pub mod head;
-pub mod listener;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -16,8 +15,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use axum::http::HeaderValue;
 use bytes::Bytes;
 
+use crate::links::Links;
 use crate::store::Store;
-use crate::urls::Urls;
 use head::FeedHead;
 
 /// Rendered archive pages kept in memory (about 15 KB each at the default page size).
@@ -39,7 +38,7 @@ pub struct Feed(Arc<Inner>);
 #[derive(Debug)]
 struct Inner {
     store: Store,
-    urls: Urls,
+    links: Links,
     page_size: u64,
     /// The subscription document for the sequence it was rendered at.
     current: RwLock<Option<(i64, Arc<Document>)>>,
@@ -49,10 +48,10 @@ struct Inner {
 }
 
 impl Feed {
-    pub fn new(store: Store, urls: Urls, page_size: u32) -> Self {
+    pub fn new(store: Store, links: Links, page_size: u32) -> Self {
         Self(Arc::new(Inner {
             store,
-            urls,
+            links,
             page_size: u64::from(page_size.max(1)),
             current: RwLock::new(None),
             render: tokio::sync::Mutex::new(()),
@@ -128,7 +127,7 @@ impl Feed {
         let mut events = self.0.store.events(boundary.max(1), sequence).await?;
         let updated = events.first().map(|e| e.occurred_at);
         events.retain(|e| e.sequence > boundary);
-        let body = atom::render(&self.0.urls, atom::Kind::Current { full_pages: full }, &events, updated);
+        let body = atom::render(&self.0.links, atom::Kind::Current { full_pages: full }, &events, updated);
         let doc = Arc::new(Document {
             etag: header_value(&self.current_etag(sequence)),
             body: Bytes::from(body),
@@ -157,7 +156,7 @@ impl Feed {
         let (first, last) = (((page - 1) * size + 1) as i64, (page * size) as i64);
         let events = self.0.store.events(first, last).await?;
         let updated = events.first().map(|e| e.occurred_at);
-        let body = atom::render(&self.0.urls, atom::Kind::Archive { page, has_next }, &events, updated);
+        let body = atom::render(&self.0.links, atom::Kind::Archive { page, has_next }, &events, updated);
         let doc = Arc::new(Document {
             etag: header_value(&self.archive_etag(page, has_next)),
             body: Bytes::from(body),

@@ -1,25 +1,35 @@
-//! The JSON API for contacts. `GET` on `/contacts` and `/contacts/{id}` also answer browsers
-//! with the HTML page (content negotiation on `Accept`).
+//! The contacts resource: its JSON API (`/contacts`, `/contacts/{id}`) and the one function that
+//! answers a `GET` of it as JSON or, for browsers, as the page ([`negotiate`]); `/` is the list
+//! page whatever the client accepts. The forms that change contacts are in `pages.rs`.
 
 use axum::extract::State;
 use axum::http::header::{self, HeaderValue};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use serde::{Deserialize, Deserializer, Serialize};
 use service_kit::error::{ErrorBody, Json, Path, Query};
 use service_kit::negotiate::wants_html;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::{AppState, pages};
+use super::listing::{self, ListParams};
+use super::state::AppState;
 use crate::domain::{Contact, ContactChanges, ContactId, NewContact};
-use crate::error::ContactsError;
-use crate::store::{Cursor, ListQuery};
-use crate::urls::Urls;
+use crate::error::Error;
+use crate::links::Links;
+use crate::store::Page;
+use crate::templates;
 
-/// Default and largest page of a listing.
-pub const DEFAULT_LIMIT: u32 = 50;
-pub const MAX_LIMIT: u32 = 200;
+/// The resource's routes; the JSON ones are documented in OpenAPI.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_contacts, create_contact))
+        .routes(routes!(get_contact, update_contact, delete_contact))
+        .route("/", get(home))
+}
 
 /// A contact.
 #[derive(Debug, Serialize, ToSchema)]
@@ -35,13 +45,13 @@ pub struct ContactBody {
 }
 
 impl ContactBody {
-    pub fn new(contact: &Contact, urls: &Urls) -> Self {
+    pub fn new(contact: &Contact, links: &Links) -> Self {
         Self {
             id: contact.id.as_uuid(),
             firstname: contact.firstname.clone(),
             lastname: contact.lastname.clone(),
             email: contact.email.clone(),
-            self_url: urls.contact(contact.id),
+            self_url: links.contact(contact.id),
         }
     }
 }
@@ -53,6 +63,15 @@ pub struct ContactList {
     /// Absolute URL of the next page, `null` on the last one.
     #[schema(format = "uri")]
     pub next: Option<String>,
+}
+
+impl ContactList {
+    fn new(page: &Page, params: &ListParams, links: &Links) -> Self {
+        Self {
+            items: page.items.iter().map(|c| ContactBody::new(c, links)).collect(),
+            next: page.next.as_ref().map(|cursor| params.next_url(links, cursor)),
+        }
+    }
 }
 
 /// A new contact. Names are trimmed and must not be blank; any script is fine.
@@ -98,62 +117,73 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>,
     String::deserialize(deserializer).map(Some)
 }
 
-/// Listing parameters.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListParams {
-    /// Words to find in first name, last name or email (every word must match, any case).
-    pub q: Option<String>,
-    /// Contacts per page (1 to 200, default 50).
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u32>,
-    /// Where to continue: copied from a previous page's `next`.
-    pub cursor: Option<String>,
+/// What a `GET` of the resource found, before it is shown as JSON or as a page.
+enum Found<'a> {
+    /// A page of the listing `params` asked for.
+    List(&'a ListParams, Page),
+    /// The lookup of the contact named `raw_id` in the path (`Ok(None)`: there is none, or
+    /// `raw_id` is no contact id).
+    Contact { raw_id: &'a str, lookup: Result<Option<Contact>, Error> },
 }
 
-impl ListParams {
-    pub fn to_query(&self) -> Result<ListQuery, ContactsError> {
-        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(invalid("limit", format!("must be from 1 to {MAX_LIMIT}")));
+/// The one place that answers a `GET` of the resource as JSON or, for a browser asking for
+/// `text/html`, as the page; either answer varies by `Accept`.
+fn negotiate(state: &AppState, headers: &HeaderMap, found: Found<'_>) -> Result<Response, Error> {
+    let response = if wants_html(headers) { html(state, found) } else { json(state, found)? };
+    Ok(vary_accept(response))
+}
+
+fn json(state: &AppState, found: Found<'_>) -> Result<Response, Error> {
+    Ok(match found {
+        Found::List(params, page) => Json(ContactList::new(&page, params, &state.links)).into_response(),
+        Found::Contact { raw_id, lookup } => {
+            let Some(contact) = lookup? else {
+                parse_id(raw_id)?;
+                return Err(Error::NotFound);
+            };
+            Json(ContactBody::new(&contact, &state.links)).into_response()
         }
-        let after = match self.cursor.as_deref() {
-            None | Some("") => None,
-            Some(raw) => Some(Cursor::decode(raw).ok_or(ContactsError::UnknownCursor)?),
-        };
-        // No stored field holds a control character, and PostgreSQL refuses NUL in any text.
-        if self.q.as_deref().is_some_and(|q| q.chars().any(char::is_control)) {
-            return Err(invalid("q", "must not contain control characters"));
+    })
+}
+
+/// The HTML page; a failed lookup shows as its JSON error, as it would to a JSON client.
+fn html(state: &AppState, found: Found<'_>) -> Response {
+    match found {
+        Found::List(params, page) => {
+            let next = page.next.as_ref().map(|cursor| params.next_href(cursor));
+            templates::list(&state.site, params.search(), &page.items, next.as_deref()).into_response()
         }
-        let search = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_owned);
-        Ok(ListQuery { search, after, limit })
+        Found::Contact { lookup: Ok(Some(contact)), .. } => {
+            templates::contact(&state.site, &contact).into_response()
+        }
+        Found::Contact { lookup: Ok(None), .. } => {
+            (StatusCode::NOT_FOUND, templates::not_found(&state.site)).into_response()
+        }
+        Found::Contact { lookup: Err(e), .. } => e.into_response(),
     }
-
-    /// The query string of the page after `next`, keeping the search and the limit.
-    pub fn next_params(&self, next: &Cursor) -> Vec<(&'static str, String)> {
-        let mut params = Vec::new();
-        if let Some(q) = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            params.push(("q", q.to_owned()));
-        }
-        if let Some(limit) = self.limit {
-            params.push(("limit", limit.to_string()));
-        }
-        params.push(("cursor", next.encode()));
-        params
-    }
-}
-
-fn invalid(field: &'static str, message: impl Into<String>) -> ContactsError {
-    ContactsError::Invalid(crate::domain::FieldError { field, message: message.into() })
-}
-
-pub fn parse_id(raw: &str) -> Result<ContactId, ContactsError> {
-    ContactId::parse(raw).ok_or_else(|| ContactsError::InvalidId(raw.chars().take(64).collect()))
 }
 
 fn vary_accept(mut response: Response) -> Response {
     response.headers_mut().insert(header::VARY, HeaderValue::from_static("accept"));
     response
+}
+
+/// The contact named by a path value; a value that is no contact id names none.
+async fn lookup(state: &AppState, raw_id: &str) -> Result<Option<Contact>, Error> {
+    match ContactId::parse(raw_id) {
+        Some(id) => Ok(state.store.get(id).await?),
+        None => Ok(None),
+    }
+}
+
+fn parse_id(raw: &str) -> Result<ContactId, Error> {
+    ContactId::parse(raw).ok_or_else(|| Error::InvalidId(raw.chars().take(64).collect()))
+}
+
+/// `/`: the list page, whatever the client accepts.
+async fn home(State(state): State<AppState>, Query(params): Query<ListParams>) -> Result<Response, Error> {
+    let page = listing::fetch(&state.store, &params).await?;
+    Ok(html(&state, Found::List(&params, page)))
 }
 
 /// List or search contacts, in name order.
@@ -168,22 +198,9 @@ pub async fn list_contacts(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(params): Query<ListParams>,
-) -> Result<Response, ContactsError> {
-    let query = params.to_query()?;
-    let page = state.store.list(&query).await?;
-    if query.is_search() {
-        metrics::histogram!(crate::metrics::SEARCH_RESULTS).record(page.items.len() as f64);
-    }
-    if wants_html(&headers) {
-        return Ok(vary_accept(pages::list_page(&state, &params, &page).into_response()));
-    }
-    let next = page.next.as_ref().map(|cursor| {
-        let params = params.next_params(cursor);
-        let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        state.urls.contacts_with(&pairs)
-    });
-    let items = page.items.iter().map(|c| ContactBody::new(c, &state.urls)).collect();
-    Ok(vary_accept(Json(ContactList { items, next }).into_response()))
+) -> Result<Response, Error> {
+    let page = listing::fetch(&state.store, &params).await?;
+    negotiate(&state, &headers, Found::List(&params, page))
 }
 
 /// Create a contact.
@@ -200,11 +217,11 @@ pub async fn list_contacts(
 pub async fn create_contact(
     State(state): State<AppState>,
     Json(body): Json<NewContactBody>,
-) -> Result<Response, ContactsError> {
+) -> Result<Response, Error> {
     let new = NewContact::parse(&body.firstname, &body.lastname, &body.email)?;
     let contact = state.store.create(new).await?;
-    let location = state.urls.contact(contact.id);
-    let body = ContactBody::new(&contact, &state.urls);
+    let location = state.links.contact(contact.id);
+    let body = ContactBody::new(&contact, &state.links);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(body)).into_response())
 }
 
@@ -218,14 +235,10 @@ pub async fn create_contact(
 pub async fn get_contact(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, ContactsError> {
-    if wants_html(&headers) {
-        return Ok(vary_accept(pages::contact_page(&state, &id).await));
-    }
-    let id = parse_id(&id)?;
-    let contact = state.store.get(id).await?.ok_or(ContactsError::NotFound)?;
-    Ok(vary_accept(Json(ContactBody::new(&contact, &state.urls)).into_response()))
+    Path(raw_id): Path<String>,
+) -> Result<Response, Error> {
+    let lookup = lookup(&state, &raw_id).await;
+    negotiate(&state, &headers, Found::Contact { raw_id: &raw_id, lookup })
 }
 
 /// Change some fields of a contact; the others keep their values.
@@ -244,12 +257,12 @@ pub async fn update_contact(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Json(body): Json<ContactPatch>,
-) -> Result<Json<ContactBody>, ContactsError> {
+) -> Result<Json<ContactBody>, Error> {
     let id = parse_id(&id)?;
     let changes =
         ContactChanges::parse(body.firstname.as_deref(), body.lastname.as_deref(), body.email.as_deref())?;
     let contact = state.store.update(id, &changes).await?;
-    Ok(Json(ContactBody::new(&contact, &state.urls)))
+    Ok(Json(ContactBody::new(&contact, &state.links)))
 }
 
 /// Delete a contact.
@@ -262,7 +275,7 @@ pub async fn update_contact(
 pub async fn delete_contact(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<StatusCode, ContactsError> {
+) -> Result<StatusCode, Error> {
     state.store.delete(parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,10 +6,12 @@ use axum::extract::State;
 use axum::http::header::{self, HeaderName, HeaderValue};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use service_kit::ApiError;
 use service_kit::error::{ErrorBody, Path};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::AppState;
+use super::state::AppState;
+use crate::error::Error;
 use crate::feed::{Document, if_none_match_matches};
 use crate::metrics::FeedOutcome;
 
@@ -18,6 +20,11 @@ const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=3153600
 /// Caches may keep the document but must revalidate it (cheap: the ETag answers `304`).
 const REVALIDATE: HeaderValue = HeaderValue::from_static("public, no-cache");
 const PREFERENCE_APPLIED: HeaderName = HeaderName::from_static("preference-applied");
+
+/// The feed's routes, documented in OpenAPI.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(current_feed)).routes(routes!(archive_page))
+}
 
 /// The subscription document: the events after the last full archive page, newest first.
 ///
@@ -36,14 +43,7 @@ const PREFERENCE_APPLIED: HeaderName = HeaderName::from_static("preference-appli
             headers(("ETag" = String), ("Preference-Applied" = String, description = "Present when the request was held"))),
         (status = 500, description = "Database unavailable", body = ErrorBody),
     ))]
-pub async fn current_feed(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    match current(&state, &headers).await {
-        Ok(response) => response,
-        Err(e) => ApiError::from(e).into_response(),
-    }
-}
-
-async fn current(state: &AppState, headers: &HeaderMap) -> Result<Response, sqlx::Error> {
+pub async fn current_feed(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
     let if_none_match = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
     if let Some(tags) = if_none_match {
         state.feed.catch_up(tags).await?;
@@ -56,7 +56,7 @@ async fn current(state: &AppState, headers: &HeaderMap) -> Result<Response, sqlx
         FeedOutcome::Ok.record();
         return Ok(document(&*state.feed.current(sequence).await?, REVALIDATE, None));
     }
-    let wait = prefer_wait(headers).map(|w| w.min(state.max_wait)).filter(|w| !w.is_zero());
+    let wait = prefer_wait(&headers).map(|w| w.min(state.max_wait)).filter(|w| !w.is_zero());
     let Some(wait) = wait else {
         FeedOutcome::NotModified.record();
         return Ok(not_modified(&etag, REVALIDATE, None));
@@ -96,14 +96,7 @@ pub async fn archive_page(
     State(state): State<AppState>,
     Path(page): Path<u64>,
     headers: HeaderMap,
-) -> Response {
-    match archive(&state, page, &headers).await {
-        Ok(response) => response,
-        Err(e) => ApiError::from(e).into_response(),
-    }
-}
-
-async fn archive(state: &AppState, page: u64, headers: &HeaderMap) -> Result<Response, sqlx::Error> {
+) -> Result<Response, Error> {
     let mut sequence = state.feed.head().get().sequence;
     if state.feed.archive_state(page, sequence).is_none() && page >= 1 {
         // Another replica may have filled the page before its notification reached us.
@@ -113,7 +106,7 @@ async fn archive(state: &AppState, page: u64, headers: &HeaderMap) -> Result<Res
     }
     let Some(has_next) = state.feed.archive_state(page, sequence) else {
         FeedOutcome::NotFound.record();
-        return Ok(ApiError::not_found(format!("no archive page {page} (yet)")).into_response());
+        return Err(Error::NoArchivePage(page));
     };
     // The newest archive gains its next-archive link when the following page fills, so only
     // pages with a full successor are immutable.
@@ -134,7 +127,7 @@ async fn archive(state: &AppState, page: u64, headers: &HeaderMap) -> Result<Res
         }
         None => {
             FeedOutcome::NotFound.record();
-            Ok(ApiError::not_found(format!("no archive page {page} (yet)")).into_response())
+            Err(Error::NoArchivePage(page))
         }
     }
 }

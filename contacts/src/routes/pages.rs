@@ -1,5 +1,6 @@
-//! The HTML pages and their forms. Everything works without JavaScript: forms post, the
-//! service answers with a redirect (`303`) or the form again with its errors (`422`).
+//! The HTML forms that create, edit and delete contacts, each on a route of its own. Everything
+//! works without JavaScript: forms post, the service answers with a redirect (`303`) or the form
+//! again with its errors (`422`). A contact's page and the list are in `contacts.rs`.
 
 use axum::Router;
 use axum::extract::State;
@@ -9,18 +10,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use maud::Markup;
 use serde::Deserialize;
-use service_kit::ApiError;
-use service_kit::error::{Form, Path, Query};
+use service_kit::error::{Form, Path};
 
-use super::AppState;
-use super::contacts::ListParams;
+use super::state::AppState;
 use crate::domain::{ContactChanges, ContactId, FieldError, NewContact};
-use crate::store::{Page, WriteError};
+use crate::error::Error;
+use crate::store::WriteError;
 use crate::templates::{self, FormState};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(home))
         .route("/contacts/new", get(new_form).post(create))
         .route("/contacts/{id}/edit", get(edit_form).post(update))
         .route("/contacts/{id}/delete", get(confirm_delete).post(delete))
@@ -46,7 +45,7 @@ impl ContactForm {
 fn see_other(location: String) -> Response {
     match HeaderValue::from_str(&location) {
         Ok(location) => (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
-        Err(_) => ApiError::internal(format_args!("unusable redirect target {location:?}")).into_response(),
+        Err(_) => Error::Redirect(location).into_response(),
     }
 }
 
@@ -56,36 +55,6 @@ fn not_found(state: &AppState) -> Response {
 
 fn email_taken() -> Vec<FieldError> {
     vec![FieldError { field: "email", message: "is already used by another contact".into() }]
-}
-
-async fn home(State(state): State<AppState>, Query(params): Query<ListParams>) -> Result<Response, ApiError> {
-    let query = params.to_query().map_err(ApiError::from)?;
-    let page = state.store.list(&query).await?;
-    if query.is_search() {
-        metrics::histogram!(crate::metrics::SEARCH_RESULTS).record(page.items.len() as f64);
-    }
-    Ok(list_page(&state, &params, &page).into_response())
-}
-
-/// The list page for `/` and for browsers on `/contacts`.
-pub fn list_page(state: &AppState, params: &ListParams, page: &Page) -> Markup {
-    let next = page.next.as_ref().map(|cursor| {
-        let pairs = params.next_params(cursor);
-        let query: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
-        format!("/?{query}")
-    });
-    let search = params.q.as_deref().unwrap_or("").trim();
-    templates::list(&state.site, search, &page.items, next.as_deref())
-}
-
-/// The page of one contact, for browsers on `/contacts/{id}`.
-pub async fn contact_page(state: &AppState, raw_id: &str) -> Response {
-    let Some(id) = ContactId::parse(raw_id) else { return not_found(state) };
-    match state.store.get(id).await {
-        Ok(Some(contact)) => templates::contact(&state.site, &contact).into_response(),
-        Ok(None) => not_found(state),
-        Err(e) => ApiError::from(e).into_response(),
-    }
 }
 
 async fn new_form(State(state): State<AppState>) -> Markup {
@@ -109,13 +78,13 @@ async fn create(State(state): State<AppState>, Form(form): Form<ContactForm>) ->
         Err(errors) => return rerender(form, errors, StatusCode::UNPROCESSABLE_ENTITY),
     };
     match state.store.create(new).await {
-        Ok(contact) => see_other(state.urls.contact(contact.id)),
+        Ok(contact) => see_other(state.links.contact(contact.id)),
         Err(WriteError::EmailTaken) => rerender(form, email_taken(), StatusCode::CONFLICT),
-        Err(e) => ApiError::internal(e).into_response(),
+        Err(e) => Error::from(e).into_response(),
     }
 }
 
-async fn edit_form(State(state): State<AppState>, Path(raw_id): Path<String>) -> Result<Response, ApiError> {
+async fn edit_form(State(state): State<AppState>, Path(raw_id): Path<String>) -> Result<Response, Error> {
     let Some(id) = ContactId::parse(&raw_id) else { return Ok(not_found(&state)) };
     let Some(contact) = state.store.get(id).await? else { return Ok(not_found(&state)) };
     let action = format!("/contacts/{id}/edit");
@@ -156,17 +125,17 @@ async fn update(
         Err(errors) => return rerender(form, errors, StatusCode::UNPROCESSABLE_ENTITY),
     };
     match state.store.update(id, &changes).await {
-        Ok(_) => see_other(state.urls.contact(id)),
+        Ok(_) => see_other(state.links.contact(id)),
         Err(WriteError::NotFound) => not_found(&state),
         Err(WriteError::EmailTaken) => rerender(form, email_taken(), StatusCode::CONFLICT),
-        Err(e) => ApiError::internal(e).into_response(),
+        Err(e) => Error::from(e).into_response(),
     }
 }
 
 async fn confirm_delete(
     State(state): State<AppState>,
     Path(raw_id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Error> {
     let Some(id) = ContactId::parse(&raw_id) else { return Ok(not_found(&state)) };
     let Some(contact) = state.store.get(id).await? else { return Ok(not_found(&state)) };
     Ok(templates::confirm_delete(&state.site, &contact).into_response())
@@ -175,8 +144,8 @@ async fn confirm_delete(
 async fn delete(State(state): State<AppState>, Path(raw_id): Path<String>) -> Response {
     let Some(id) = ContactId::parse(&raw_id) else { return not_found(&state) };
     match state.store.delete(id).await {
-        Ok(()) => see_other(state.urls.base().to_owned()),
+        Ok(()) => see_other(state.links.base().to_owned()),
         Err(WriteError::NotFound) => not_found(&state),
-        Err(e) => ApiError::internal(e).into_response(),
+        Err(e) => Error::from(e).into_response(),
     }
 }

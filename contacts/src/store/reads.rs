@@ -1,11 +1,11 @@
 //! Queries on the read model and the event log.
 
-use sqlx::any::AnyRow;
-use sqlx::{AnyPool, AssertSqlSafe, Row};
-use uuid::Uuid;
+use sqlx::{AssertSqlSafe, Row};
 
 use super::Store;
-use crate::domain::{Contact, ContactId, Event, EventData, EventKind};
+use super::dialect::SELECT_CONTACT;
+use super::rows::{ALL_EVENTS, contact_from_row, event_from_row, read_head};
+use crate::domain::{Contact, ContactId, Event};
 use crate::feed::head::Head;
 
 /// Most words of a search that are used (each must match).
@@ -78,51 +78,13 @@ fn escape_like(word: &str) -> String {
     out
 }
 
-pub(super) fn contact_from_row(row: &AnyRow) -> Result<Contact, sqlx::Error> {
-    let id: String = row.try_get("id")?;
-    Ok(Contact {
-        id: ContactId::parse(&id)
-            .ok_or_else(|| sqlx::Error::Decode(format!("bad contact id {id:?}").into()))?,
-        firstname: row.try_get("firstname")?,
-        lastname: row.try_get("lastname")?,
-        email: row.try_get("email")?,
-    })
-}
-
-pub(super) fn event_from_row(row: &AnyRow) -> Result<Event, sqlx::Error> {
-    let decode = |what: String| sqlx::Error::Decode(what.into());
-    let kind: String = row.try_get("type")?;
-    let kind = EventKind::parse(&kind).ok_or_else(|| decode(format!("unknown event type {kind:?}")))?;
-    let id: String = row.try_get("id")?;
-    let contact_id: String = row.try_get("contact_id")?;
-    let data: String = row.try_get("data")?;
-    Ok(Event {
-        sequence: row.try_get("sequence")?,
-        id: Uuid::try_parse(&id).map_err(|e| decode(format!("event id {id:?}: {e}")))?,
-        contact_id: ContactId::parse(&contact_id)
-            .ok_or_else(|| decode(format!("contact id {contact_id:?}")))?,
-        occurred_at: row.try_get("occurred_at")?,
-        data: EventData::from_json(kind, &data).map_err(|e| decode(format!("event data: {e}")))?,
-    })
-}
-
-pub(super) async fn read_head(pool: &AnyPool) -> Result<Head, sqlx::Error> {
-    let row = sqlx::query("SELECT last_sequence, contact_count FROM event_counter WHERE id = 1")
-        .fetch_one(pool)
-        .await?;
-    Ok(Head { sequence: row.try_get(0)?, contacts: row.try_get(1)? })
-}
-
 impl Store {
     pub async fn get(&self, id: ContactId) -> Result<Option<Contact>, sqlx::Error> {
         if let Some(cached) = self.cache.as_ref().and_then(|c| c.get(id, &self.head)) {
             return Ok(cached);
         }
         let read_at = self.head.get().sequence;
-        let row = sqlx::query("SELECT id, firstname, lastname, email FROM contacts WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(&self.db.reader)
-            .await?;
+        let row = sqlx::query(SELECT_CONTACT).bind(id.to_string()).fetch_optional(&self.db.reader).await?;
         let contact = row.as_ref().map(contact_from_row).transpose()?;
         if let Some(cache) = &self.cache {
             cache.put(id, contact.clone(), read_at, &self.head);
@@ -192,14 +154,7 @@ impl Store {
 
     /// Every event, oldest first.
     pub async fn all_events(&self) -> Result<Vec<Event>, sqlx::Error> {
-        sqlx::query(
-            "SELECT sequence, id, type, contact_id, occurred_at, data FROM contact_events ORDER BY sequence",
-        )
-        .fetch_all(&self.db.reader)
-        .await?
-        .iter()
-        .map(event_from_row)
-        .collect()
+        sqlx::query(ALL_EVENTS).fetch_all(&self.db.reader).await?.iter().map(event_from_row).collect()
     }
 
     /// Every contact in the read model, by id.

@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use service_kit::db::Backend;
-
 use super::Store;
+use super::dialect::INSERT_CONTACT;
+use super::rows::{ALL_EVENTS, bind_contact, event_from_row};
 use crate::domain::{Contact, ContactId, replay};
 
 impl Store {
@@ -18,21 +18,19 @@ impl Store {
     /// service stopped or in the service's own process: another process's cache is not cleared.
     pub async fn rebuild_projection(&self) -> Result<usize, sqlx::Error> {
         let mut tx = self.db.writer.begin().await?;
-        if self.db.backend() == Backend::Postgres {
-            sqlx::query("LOCK TABLE contacts, event_counter IN EXCLUSIVE MODE").execute(&mut *tx).await?;
+        if let Some(lock) = self.dialect.lock_for_rebuild() {
+            sqlx::query(lock).execute(&mut *tx).await?;
         }
-        let events = sqlx::query(
-            "SELECT sequence, id, type, contact_id, occurred_at, data FROM contact_events ORDER BY sequence",
-        )
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(super::reads::event_from_row)
-        .collect::<Result<Vec<_>, _>>()?;
+        let events = sqlx::query(ALL_EVENTS)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(event_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
         let state = replay(&events);
         sqlx::query("DELETE FROM contacts").execute(&mut *tx).await?;
         for contact in state.values() {
-            super::bind_contact(sqlx::query(super::INSERT_CONTACT), contact).execute(&mut *tx).await?;
+            bind_contact(sqlx::query(INSERT_CONTACT), contact).execute(&mut *tx).await?;
         }
         sqlx::query("UPDATE event_counter SET contact_count = $1 WHERE id = 1")
             .bind(state.len() as i64)

@@ -12,7 +12,7 @@ async fn send(
     body: String,
 ) -> (StatusCode, Value) {
     let response = app
-        .client
+        .http
         .request(method, app.url(path))
         .header("content-type", content_type)
         .body(body)

@@ -54,7 +54,7 @@ async fn read_after(app: &TestApp, after: i64) -> Vec<i64> {
     let mut found = Vec::new();
     let mut next = Some(app.url("/feed"));
     while let Some(url) = next {
-        let response = app.client.get(&url).send().await.unwrap();
+        let response = app.http.get(&url).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{url}");
         let feed = parse_feed(&response.text().await.unwrap());
         let seqs = sequences(&feed);
@@ -144,7 +144,7 @@ async fn a_long_poll_on_one_replica_wakes_when_another_replica_commits() {
     let etag = waiter.get("/feed").await.headers()["etag"].to_str().unwrap().to_owned();
     let held = tokio::spawn(
         waiter
-            .client
+            .http
             .get(waiter.url("/feed"))
             .header("if-none-match", &etag)
             .header("prefer", "wait=25")

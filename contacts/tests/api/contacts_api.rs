@@ -102,7 +102,7 @@ async fn the_list_is_in_name_order_and_pages_with_a_cursor() {
     let mut pages = 0;
     while let Some(url) = next {
         let url = if url.starts_with(&app.public_url) { app.local(&url) } else { url };
-        let page = json_body(app.client.get(&url).send().await.unwrap()).await;
+        let page = json_body(app.http.get(&url).send().await.unwrap()).await;
         assert!(page["items"].as_array().unwrap().len() <= 2);
         for item in page["items"].as_array().unwrap() {
             names.push(format!(
@@ -152,7 +152,7 @@ async fn search_pages_keep_the_search() {
     assert_eq!(first["items"].as_array().unwrap().len(), 2);
     let next = first["next"].as_str().unwrap();
     assert!(next.contains("q=ann") && next.contains("limit=2"), "{next}");
-    let second = json_body(app.client.get(app.local(next)).send().await.unwrap()).await;
+    let second = json_body(app.http.get(app.local(next)).send().await.unwrap()).await;
     assert_eq!(second["items"].as_array().unwrap().len(), 1);
     assert_eq!(second["items"][0]["lastname"], "Doe2");
     assert!(second["next"].is_null());
@@ -163,7 +163,7 @@ async fn head_answers_wherever_get_does() {
     let app = spawn_app().await;
     let contact = app.create("Jane", "Doe", "jane@example.org").await;
     for path in ["/contacts".to_owned(), TestApp::contact_path(&contact), "/feed".into(), "/".into()] {
-        let response = app.client.head(app.url(&path)).send().await.unwrap();
+        let response = app.http.head(app.url(&path)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "HEAD {path}");
         assert!(response.text().await.unwrap().is_empty());
     }
@@ -178,7 +178,7 @@ async fn undeclared_methods_answer_405_with_allow() {
         (reqwest::Method::DELETE, "/contacts".into()),
         (reqwest::Method::POST, "/feed".into()),
     ] {
-        let response = app.client.request(method.clone(), app.url(&path)).send().await.unwrap();
+        let response = app.http.request(method.clone(), app.url(&path)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
         assert!(response.headers().contains_key("allow"));
         assert_eq!(json_body(response).await["error"], "method_not_allowed");

@@ -130,7 +130,7 @@ async fn a_consumer_following_prev_archive_links_reads_every_event_once_in_order
     let mut seen = Vec::new();
     let mut next = Some(app.url("/feed"));
     while let Some(url) = next {
-        let feed = parse_feed(&app.client.get(&url).send().await.unwrap().text().await.unwrap());
+        let feed = parse_feed(&app.http.get(&url).send().await.unwrap().text().await.unwrap());
         seen.extend(sequences(&feed));
         next = link(&feed, "prev-archive").map(|href| app.local(href));
     }
@@ -184,7 +184,7 @@ async fn a_held_request_is_answered_as_soon_as_an_event_is_committed() {
     let app = spawn_app().await;
     let etag = etag_of(&app, "/feed").await;
     let request =
-        app.client.get(app.url("/feed")).header("if-none-match", &etag).header("prefer", "wait=25").send();
+        app.http.get(app.url("/feed")).header("if-none-match", &etag).header("prefer", "wait=25").send();
     let held = tokio::spawn(request);
     wait_until("the request is held", Duration::from_secs(10), || async {
         (app.store.head().watchers() > 0).then_some(())

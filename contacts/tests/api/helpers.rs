@@ -1,15 +1,16 @@
 //! Starting the service for a test: a fresh database, a random port, real HTTP.
 
+use std::net::SocketAddr;
+use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
 use contacts::config::Settings;
 use contacts::startup::Application;
 use contacts::store::Store;
-use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
-use test_support::{TestDb, http_client, json_body};
+use test_support::{TestClient, TestDb, json_body};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use url::Url;
@@ -28,18 +29,24 @@ impl Default for Options {
     }
 }
 
-/// A running contacts instance on 127.0.0.1.
+/// A running contacts instance on 127.0.0.1. Dereferences to its [`TestClient`], so tests write
+/// `app.get("/contacts")`.
 pub struct TestApp {
-    /// `http://127.0.0.1:<port>`, where requests go.
-    pub address: String,
+    client: TestClient,
     /// The public URL the service puts in links (ends with `/`).
     pub public_url: String,
-    pub client: reqwest::Client,
     pub store: Store,
     /// Kept alive (and cleaned up) with the instance.
     _db: Arc<TestDb>,
     token: CancellationToken,
     task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Deref for TestApp {
+    type Target = TestClient;
+    fn deref(&self) -> &TestClient {
+        &self.client
+    }
 }
 
 impl Drop for TestApp {
@@ -56,21 +63,34 @@ pub async fn spawn_with(options: Options) -> TestApp {
     TestApp::spawn(Arc::new(TestDb::new().await), options).await
 }
 
+/// An instance on a fresh database with settings of its own (limits under test).
+pub async fn spawn_configured(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    TestApp::spawn_configured(Arc::new(TestDb::new().await), configure).await
+}
+
 impl TestApp {
     /// Starts an instance on `db` (several instances on one database are replicas).
     pub async fn spawn(db: Arc<TestDb>, options: Options) -> Self {
+        Self::spawn_configured(db, |settings| {
+            settings.feed_page_size = options.page_size;
+            settings.common.public_url = options.public_url;
+            settings.common.request_timeout = options.request_timeout;
+        })
+        .await
+    }
+
+    /// Starts an instance on `db` with the test settings as `configure` changes them.
+    pub async fn spawn_configured(db: Arc<TestDb>, configure: impl FnOnce(&mut Settings)) -> Self {
         service_kit::telemetry::init_for_tests();
         let mut settings = Settings::for_tests(&db.url);
-        settings.feed_page_size = options.page_size;
-        settings.common.public_url = options.public_url;
-        settings.common.request_timeout = options.request_timeout;
+        configure(&mut settings);
         let app = Application::build(settings).await.expect("build the app");
-        let address = format!("http://127.0.0.1:{}", app.port());
+        let client = TestClient::on_port(app.port());
         let public_url = app.public_url().to_string();
         let store = app.store().clone();
         let token = CancellationToken::new();
         let task = tokio::spawn(app.run_until_stopped(token.clone()));
-        Self { address, public_url, client: http_client(), store, _db: db, token, task: Some(task) }
+        Self { client, public_url, store, _db: db, token, task: Some(task) }
     }
 
     /// Stops the instance and waits until it has.
@@ -81,8 +101,10 @@ impl TestApp {
         }
     }
 
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.address)
+    /// Where the instance listens, for raw connections.
+    pub fn addr(&self) -> SocketAddr {
+        let port = self.address.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port");
+        SocketAddr::from(([127, 0, 0, 1], port))
     }
 
     /// A link the service published, pointed at this instance.
@@ -91,41 +113,6 @@ impl TestApp {
             .strip_prefix(&self.public_url)
             .unwrap_or_else(|| panic!("{href} is not under {}", self.public_url));
         format!("{}/{path}", self.address)
-    }
-
-    pub async fn get(&self, path: &str) -> Response {
-        self.client.get(self.url(path)).send().await.expect("GET")
-    }
-
-    pub async fn get_with(&self, path: &str, headers: &[(&'static str, &str)]) -> Response {
-        let mut map = HeaderMap::new();
-        for (k, v) in headers {
-            map.insert(*k, HeaderValue::from_str(v).expect("header value"));
-        }
-        self.client.get(self.url(path)).headers(map).send().await.expect("GET")
-    }
-
-    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
-        self.client.post(self.url(path)).json(body).send().await.expect("POST")
-    }
-
-    pub async fn put_json(&self, path: &str, body: &Value) -> Response {
-        self.client.put(self.url(path)).json(body).send().await.expect("PUT")
-    }
-
-    pub async fn delete(&self, path: &str) -> Response {
-        self.client.delete(self.url(path)).send().await.expect("DELETE")
-    }
-
-    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Response {
-        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-        self.client
-            .post(self.url(path))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .expect("POST form")
     }
 
     /// Creates a contact and returns its JSON.

@@ -1,68 +1,29 @@
 //! Hostile input against contacts: markup in every field, forms posted from other sites,
-//! spoofed `Host` headers, and clients that send too much, too slowly or too often.
+//! spoofed `Host` headers, bodies over the limit; and one table-driven smoke test that runs the
+//! shared checks of `test_support::hostile` over the service's routes (security headers on every
+//! kind of answer, the server limits wired with the configured settings). How each server
+//! protection behaves in detail is tested once, in `service-kit/tests/hostile_clients.rs`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use contacts::config::Settings;
-use contacts::startup::Application;
-use contacts::store::Store;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use test_support::client::form_body;
 use test_support::hostile::{
-    FIRST_CLIENT, HOSTILE_HOST_HEADERS, HeaderCase, OTHER_CLIENT, assert_links_under,
-    assert_security_headers_of, assert_security_headers_on, connect_from, exchange, get_request, send_raw,
-    trickle,
+    HOSTILE_HOST_HEADERS, HeaderCase, ServerLimits, assert_links_under, assert_security_headers_of,
+    assert_security_headers_on, assert_server_limits,
 };
 use test_support::{TestDb, http_client, json_body};
-use tokio::io::AsyncWriteExt;
-use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::helpers::{Options, TestApp, error_code, spawn_app};
-
-/// Far above every timeout under test: only a server that never acts runs into it.
-const PATIENCE: Duration = Duration::from_secs(30);
+use crate::helpers::{Options, TestApp, error_code, spawn_app, spawn_configured};
 
 const FIRST: &str = "<script>alert('first')</script>";
 /// Ends an attribute value if it is not escaped.
 const LAST: &str = "\"><img src=x onerror=alert('last')>";
 /// A valid address (a quoted local part may hold markup).
 const EMAIL: &str = "\"<svg/onload=alert('email')>\"@example.org";
-
-/// An instance with settings of its own (limits under test).
-struct Configured {
-    address: String,
-    addr: SocketAddr,
-    store: Store,
-    token: CancellationToken,
-    _db: Arc<TestDb>,
-}
-
-impl Drop for Configured {
-    fn drop(&mut self) {
-        self.token.cancel();
-    }
-}
-
-async fn spawn_configured(configure: impl FnOnce(&mut Settings)) -> Configured {
-    service_kit::telemetry::init_for_tests();
-    let db = Arc::new(TestDb::new().await);
-    let mut settings = Settings::for_tests(&db.url);
-    configure(&mut settings);
-    let app = Application::build(settings).await.expect("build the app");
-    let addr: SocketAddr = ([127, 0, 0, 1], app.port()).into();
-    let store = app.store().clone();
-    let token = CancellationToken::new();
-    tokio::spawn(app.run_until_stopped(token.clone()));
-    Configured { address: format!("http://{addr}"), addr, store, token, _db: db }
-}
-
-/// A request as a browser on the page would send it.
-fn form_body(fields: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish()
-}
 
 /// maud's escaping of text and attribute values.
 fn escaped(text: &str) -> String {
@@ -154,7 +115,7 @@ async fn every_form_and_write_refuses_a_post_from_another_site_and_changes_nothi
     for (method, path, content_type, body) in &forms {
         for headers in &foreign {
             let mut request = app
-                .client
+                .http
                 .request(method.clone(), app.url(path))
                 .header("content-type", *content_type)
                 .body(body.clone());
@@ -172,7 +133,7 @@ async fn every_form_and_write_refuses_a_post_from_another_site_and_changes_nothi
 
     // The same form from the service's own page goes through.
     let response = app
-        .client
+        .http
         .post(app.url(&format!("/contacts/{id}/edit")))
         .header("content-type", "application/x-www-form-urlencoded")
         .header("sec-fetch-site", "same-origin")
@@ -185,9 +146,33 @@ async fn every_form_and_write_refuses_a_post_from_another_site_and_changes_nothi
 }
 
 #[tokio::test]
-async fn every_kind_of_response_carries_the_security_headers() {
-    let app =
-        TestApp::spawn(Arc::new(TestDb::new().await), Options { page_size: 1, ..Options::default() }).await;
+async fn every_kind_of_answer_carries_the_security_headers_and_the_server_limits_hold() {
+    let app = spawn_configured(|s| {
+        s.feed_page_size = 1;
+        s.common.header_read_timeout = Duration::from_secs(2);
+        s.common.request_timeout = Duration::from_secs(2);
+        s.common.max_connections_per_client = 4;
+    })
+    .await;
+
+    // The limits first, while no pooled connection of the table's client counts against the
+    // per-client cap.
+    assert_server_limits(ServerLimits {
+        addr: app.addr(),
+        get: "/contacts",
+        writes: vec![
+            ("POST", "/contacts".into(), "application/json"),
+            ("POST", "/contacts/new".into(), "application/x-www-form-urlencoded"),
+        ],
+        max_header_bytes: 32 * 1024,
+        body_limit: 64 * 1024,
+        header_read_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(2),
+        connections_per_client: 4,
+    })
+    .await;
+    assert_eq!(app.store.read_head().await.unwrap().sequence, 0, "nothing was written");
+
     let contact = app.create("Ann", "Lee", "ann@example.org").await;
     app.create("Bob", "Ray", "bob@example.org").await;
     let path = TestApp::contact_path(&contact);
@@ -289,7 +274,7 @@ async fn every_kind_of_response_carries_the_security_headers() {
         ("the OpenAPI document", Method::GET, "/openapi.json".into(), vec![], String::new(), 200),
         ("the stylesheet", Method::GET, "/assets/style.css".into(), vec![], String::new(), 200),
     ];
-    assert_security_headers_on(&app.client, |path| app.url(path), cases).await;
+    assert_security_headers_on(&app.http, |path| app.url(path), cases).await;
     // A 304 has no body, but the same headers.
     let current = app.get("/feed").await.headers()["etag"].to_str().unwrap().to_string();
     let response = app.get_with("/feed", &[("if-none-match", &current)]).await;
@@ -369,18 +354,9 @@ async fn a_spoofed_host_changes_no_published_link() {
 }
 
 #[tokio::test]
-async fn bodies_and_request_heads_over_the_limits_are_refused_and_change_nothing() {
-    let app = spawn_configured(|_| {}).await;
-    let http = http_client();
-    let contact = {
-        let response = http
-            .post(format!("{}/contacts", app.address))
-            .json(&json!({"firstname": "Ann", "lastname": "Lee", "email": "ann@example.org"}))
-            .send()
-            .await
-            .unwrap();
-        json_body(response).await
-    };
+async fn bodies_over_the_limit_are_refused_on_every_write_and_change_nothing() {
+    let app = spawn_app().await;
+    let contact = app.create("Ann", "Lee", "ann@example.org").await;
     let id = contact["id"].as_str().unwrap();
     let huge_name = "x".repeat(70 * 1024);
     let json = json!({"firstname": huge_name, "lastname": "L", "email": "big@example.org"}).to_string();
@@ -391,8 +367,9 @@ async fn bodies_and_request_heads_over_the_limits_are_refused_and_change_nothing
         (Method::POST, "/contacts/new".to_string(), "application/x-www-form-urlencoded", form.clone()),
         (Method::POST, format!("/contacts/{id}/edit"), "application/x-www-form-urlencoded", form),
     ] {
-        let response = http
-            .request(method.clone(), format!("{}{path}", app.address))
+        let response = app
+            .http
+            .request(method.clone(), app.url(&path))
             .header("content-type", content_type)
             .body(body)
             .send()
@@ -403,98 +380,4 @@ async fn bodies_and_request_heads_over_the_limits_are_refused_and_change_nothing
         assert_eq!(error["error"], "payload_too_large", "{method} {path}");
     }
     assert_eq!(app.store.read_head().await.unwrap().sequence, 1, "only the first contact was written");
-
-    // The request head: 32 KiB by default (hyper alone would take about 400 KiB).
-    let fits = "a".repeat(24 * 1024);
-    let answer = send_raw(app.addr, &get_request("/contacts", &[("x-fits", &fits)]), PATIENCE).await.unwrap();
-    assert_eq!(answer.status, 200);
-    let too_big = "a".repeat(40 * 1024);
-    let answer =
-        send_raw(app.addr, &get_request("/contacts", &[("x-big", &too_big)]), PATIENCE).await.unwrap();
-    assert_eq!(answer.status, 431);
-}
-
-#[tokio::test]
-async fn slow_clients_are_cut_off_at_the_configured_timeouts() {
-    let app = spawn_configured(|s| {
-        s.common.header_read_timeout = Duration::from_secs(2);
-        s.common.request_timeout = Duration::from_secs(2);
-    })
-    .await;
-    // Headers byte by byte: closed without an answer at HEADER_READ_TIMEOUT_SECS, well before
-    // the default of 10 s.
-    let stream = connect_from(FIRST_CLIENT, app.addr).await.unwrap();
-    let slow = trickle(
-        stream,
-        b"GET /contacts HTTP/1.1\r\nx-slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-        Duration::from_millis(100),
-        Duration::from_secs(8),
-    )
-    .await;
-    assert!(slow.answer.is_empty(), "{:?}", String::from_utf8_lossy(&slow.answer));
-
-    // A body byte by byte: 408 at REQUEST_TIMEOUT_SECS, and nothing is written.
-    let mut stream = connect_from(FIRST_CLIENT, app.addr).await.unwrap();
-    let head = "POST /contacts HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{\"firstname\": \"";
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let slow = trickle(stream, b"a", Duration::from_millis(100), PATIENCE).await;
-    let answer = String::from_utf8_lossy(&slow.answer);
-    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-    assert!(answer.contains("\"error\":\"request_timeout\""), "{answer}");
-    assert_eq!(app.store.read_head().await.unwrap().sequence, 0, "nothing was written");
-}
-
-#[tokio::test]
-async fn a_client_holding_all_its_connections_does_not_keep_others_from_being_served() {
-    let app = spawn_configured(|s| s.common.max_connections_per_client = 4).await;
-    let mut hogs = Vec::new();
-    for _ in 0..4 {
-        let mut stream = connect_from(FIRST_CLIENT, app.addr).await.unwrap();
-        stream.write_all(b"GET /contacts HTTP/1.1\r\n").await.unwrap();
-        hogs.push(stream);
-    }
-    let mut fifth = connect_from(FIRST_CLIENT, app.addr).await.unwrap();
-    assert!(
-        exchange(&mut fifth, &get_request("/contacts", &[]), PATIENCE).await.is_none(),
-        "the fifth is refused"
-    );
-    for i in 0..10 {
-        let body = json!({"firstname": "Oth", "lastname": "Er", "email": format!("other{i}@example.org")})
-            .to_string();
-        let request = format!(
-            "POST /contacts HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        let mut other = connect_from(OTHER_CLIENT, app.addr).await.unwrap();
-        let answer =
-            exchange(&mut other, request.as_bytes(), PATIENCE).await.expect("another client is served");
-        assert_eq!(answer.status, 201, "{}", answer.text());
-    }
-    assert_eq!(app.store.all_contacts().await.unwrap().len(), 10);
-    drop(hogs);
-}
-
-#[tokio::test]
-async fn the_server_limits_are_wired_with_the_configured_settings() {
-    let app = spawn_configured(|s| {
-        s.common.header_read_timeout = Duration::from_secs(2);
-        s.common.request_timeout = Duration::from_secs(2);
-        s.common.max_connections_per_client = 4;
-    })
-    .await;
-    test_support::hostile::assert_server_limits(test_support::hostile::ServerLimits {
-        addr: app.addr,
-        get: "/contacts",
-        writes: vec![
-            ("POST", "/contacts".into(), "application/json"),
-            ("POST", "/contacts/new".into(), "application/x-www-form-urlencoded"),
-        ],
-        max_header_bytes: 32 * 1024,
-        body_limit: 64 * 1024,
-        header_read_timeout: Duration::from_secs(2),
-        request_timeout: Duration::from_secs(2),
-        connections_per_client: 4,
-    })
-    .await;
-    assert_eq!(app.store.read_head().await.unwrap().sequence, 0, "nothing was written");
 }

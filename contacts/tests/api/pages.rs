@@ -90,7 +90,7 @@ async fn creating_through_the_form_redirects_to_the_new_contact() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     assert!(location.starts_with(&format!("{}contacts/", app.public_url)), "{location}");
-    let contact = test_support::json_body(app.client.get(app.local(&location)).send().await.unwrap()).await;
+    let contact = test_support::json_body(app.http.get(app.local(&location)).send().await.unwrap()).await;
     assert_eq!(contact["firstname"], "Jane");
 }
 
@@ -172,7 +172,7 @@ async fn a_missing_contact_is_a_404_page() {
 async fn cross_site_form_posts_are_refused() {
     let app = spawn_app().await;
     let response = app
-        .client
+        .http
         .post(app.url("/contacts/new"))
         .header("content-type", "application/x-www-form-urlencoded")
         .header("origin", "http://evil.example")

@@ -8,7 +8,7 @@
 
 use service_kit::listen::Notified;
 
-use super::head::Head;
+use crate::feed::head::Head;
 use crate::store::Store;
 
 /// The base of the channel name (`service_kit::listen::channel_for` adds the schema).

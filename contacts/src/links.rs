@@ -6,11 +6,11 @@ use crate::domain::ContactId;
 
 /// The public base URL (ending in `/`) and the addresses under it.
 #[derive(Debug, Clone)]
-pub struct Urls {
+pub struct Links {
     base: String,
 }
 
-impl Urls {
+impl Links {
     pub fn new(public_url: &Url) -> Self {
         let mut base = public_url.to_string();
         if !base.ends_with('/') {
