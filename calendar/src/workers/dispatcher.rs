@@ -22,7 +22,7 @@ use tower_resilience_circuitbreaker::{
     SlidingWindowType,
 };
 
-use super::sender::{Sender, Settled, Temporary};
+use super::notifications::{NotificationsClient, Settled, Temporary};
 use crate::config::NotificationSettings;
 use crate::metrics::{CIRCUIT_BREAKER_STATE, NOTIFICATIONS_DISPATCHED, OUTBOX_PENDING};
 use crate::store::outbox::{self, Job};
@@ -30,7 +30,7 @@ use crate::store::outbox::{self, Job};
 /// The `target` label of `circuit_breaker_state`.
 pub const TARGET: &str = "notifications";
 
-type Breaker = CircuitBreaker<Sender, DefaultClassifier>;
+type Breaker = CircuitBreaker<NotificationsClient, DefaultClassifier>;
 
 /// Drains the outbox. Cheap to clone (shared breaker state).
 #[derive(Clone)]
@@ -58,7 +58,8 @@ impl Dispatcher {
         let breaker = match &settings.service {
             None => None,
             Some(service) => {
-                let sender = Sender::new(client, service, settings.token.clone(), settings.timeout)?;
+                let client =
+                    NotificationsClient::new(client, service, settings.token.clone(), settings.timeout)?;
                 let b = &settings.breaker;
                 let layer = CircuitBreakerLayer::builder()
                     .name(TARGET)
@@ -75,7 +76,7 @@ impl Dispatcher {
                     .build()
                     .map_err(|e| anyhow::anyhow!("circuit breaker configuration: {e}"))?;
                 set_state_gauge(CircuitState::Closed);
-                Some(layer.layer_fn(sender))
+                Some(layer.layer_fn(client))
             }
         };
         Ok(Self { db, settings, breaker, wake })
