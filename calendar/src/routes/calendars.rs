@@ -18,8 +18,7 @@ use super::views::{EventList, EventView};
 use super::{AppState, Paging, parse_id, see_other};
 use crate::domain::{EventDraft, EventForm, EventInput};
 use crate::error::{Error, Result};
-use crate::store::events::{self, Cursor};
-use crate::store::users::{self, User};
+use crate::store::{Cursor, User};
 use crate::{ics, templates};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -87,11 +86,11 @@ pub async fn get_calendar(
 
 async fn load_user(state: &AppState, raw_id: &str) -> Result<User> {
     let id = parse_id(raw_id, "user")?;
-    users::get(&state.db.reader, id).await?.ok_or(Error::NotFound("user"))
+    state.store.user(id).await?.ok_or(Error::NotFound("user"))
 }
 
 async fn ics_calendar(state: &AppState, user: &User) -> Result<Response> {
-    let events = events::all_for_user(&state.db.reader, user.id).await?;
+    let events = state.store.events_of(user.id).await?;
     let body = ics::calendar(user, &events, |e| state.links.event(e.id));
     Ok(([(CONTENT_TYPE, ics::CONTENT_TYPE), (CACHE_CONTROL, "no-cache")], body).into_response())
 }
@@ -102,8 +101,7 @@ async fn json_calendar(state: &AppState, user: &User, query: &CalendarQuery) -> 
     let from_ms = optional_date("from", query.from.as_deref())?.map_or(i64::MIN, midnight_ms);
     let to_ms = optional_date("to", query.to.as_deref())?.map_or(i64::MAX, midnight_ms);
     let cursor = query.cursor.as_deref().filter(|c| !c.is_empty()).map(parse_cursor).transpose()?;
-    let mut page =
-        events::list(&state.db.reader, user.id, from_ms, to_ms, cursor.as_ref(), limit + 1).await?;
+    let mut page = state.store.events(user.id, from_ms, to_ms, cursor.as_ref(), limit + 1).await?;
     let more = page.len() > limit as usize;
     page.truncate(limit as usize);
     let next = match (more, page.last()) {
@@ -139,7 +137,7 @@ pub async fn html_calendar(
     status: StatusCode,
 ) -> Result<Response> {
     let grid = templates::calendar::MonthGrid::new(month);
-    let events = events::list(&state.db.reader, user.id, grid.start_ms(), grid.end_ms(), None, 1000).await?;
+    let events = state.store.events(user.id, grid.start_ms(), grid.end_ms(), None, 1000).await?;
     let page = templates::calendar::page(&state.site, &state.links, user, &grid, &events, form_error);
     Ok((status, page).into_response())
 }
@@ -173,7 +171,7 @@ pub async fn create_event(
         let Form(form) = Form::<EventForm>::from_request(request, &state).await?;
         return match EventDraft::parse(&form.clone().into()) {
             Ok(draft) => {
-                let event = events::insert(&state.db.writer, user.id, &draft).await?;
+                let event = state.store.insert_event(user.id, &draft).await?;
                 Ok(see_other(&state.links.event(event.id)))
             }
             Err(invalid) => {
@@ -187,7 +185,7 @@ pub async fn create_event(
     }
     let Json(input) = Json::<EventInput>::from_request(request, &state).await?;
     let draft = EventDraft::parse(&input)?;
-    let event = events::insert(&state.db.writer, user.id, &draft).await?;
+    let event = state.store.insert_event(user.id, &draft).await?;
     let location = state.links.event(event.id);
     Ok((StatusCode::CREATED, [(LOCATION, location)], axum::Json(EventView::new(&state.links, &event)))
         .into_response())

@@ -18,9 +18,7 @@ use super::{AppState, parse_id, see_other};
 use crate::domain::{EmailAddress, EventDraft, EventInput, Invalid, When};
 use crate::error::{Error, Result};
 use crate::metrics::EVENT_PARTICIPANTS;
-use crate::store::events::{self, AddOutcome, StoredEvent};
-use crate::store::outbox::{self, NewJob};
-use crate::store::users::{self, User};
+use crate::store::{AddOutcome, NewJob, StoredEvent, User};
 use crate::templates;
 
 /// Most e-mails accepted in one invitation request.
@@ -35,7 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 async fn load_event(state: &AppState, raw_id: &str) -> Result<StoredEvent> {
     let id = parse_id(raw_id, "event")?;
-    events::get(&state.db.reader, id).await?.ok_or(Error::NotFound("event"))
+    state.store.event(id).await?.ok_or(Error::NotFound("event"))
 }
 
 /// One event (HTML for browsers: with its participants and an invitation form).
@@ -69,9 +67,9 @@ pub async fn event_page(
     error: Option<&Error>,
     status: StatusCode,
 ) -> Result<Response> {
-    let owner = users::get(&state.db.reader, event.owner_id).await?;
-    let participants = events::participants(&state.db.reader, event.id).await?;
-    let invitations = outbox::for_event(&state.db.reader, event.id).await?;
+    let owner = state.store.user(event.owner_id).await?;
+    let participants = state.store.participants(event.id).await?;
+    let invitations = state.store.jobs_of_event(event.id).await?;
     let page = templates::event::page(
         &state.site,
         &state.links,
@@ -107,7 +105,7 @@ pub async fn update_event(
 ) -> Result<Response> {
     let id = parse_id(&id, "event")?;
     let draft = EventDraft::parse(&input)?;
-    let event = events::update(&state.db.writer, id, &draft).await?.ok_or(Error::NotFound("event"))?;
+    let event = state.store.update_event(id, &draft).await?.ok_or(Error::NotFound("event"))?;
     Ok(axum::Json(EventView::new(&state.links, &event)).into_response())
 }
 
@@ -125,11 +123,8 @@ pub async fn update_event(
 #[tracing::instrument(skip_all, fields(event = %id))]
 pub async fn delete_event(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode> {
     let id = parse_id(&id, "event")?;
-    if events::delete(&state.db.writer, id).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(Error::NotFound("event"))
-    }
+    state.store.delete_event(id).await?.ok_or(Error::NotFound("event"))?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The participants of an event, as user URLs (the original app's format).
@@ -146,7 +141,7 @@ pub async fn delete_event(State(state): State<AppState>, Path(id): Path<String>)
 #[tracing::instrument(skip_all, fields(event = %id))]
 pub async fn get_participants(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
     let event = load_event(&state, &id).await?;
-    let participants = events::participants(&state.db.reader, event.id).await?;
+    let participants = state.store.participants(event.id).await?;
     Ok(axum::Json(participant_urls(&state, &participants)).into_response())
 }
 
@@ -220,14 +215,14 @@ async fn invite(
         return Err(Invalid::new("emails", format!("at most {MAX_INVITES} e-mails at once")).into());
     }
     let emails = raw.iter().map(|e| EmailAddress::parse(e)).collect::<Result<Vec<_>, _>>()?;
-    let owner = users::get(&state.db.reader, event.owner_id).await?;
+    let owner = state.store.user(event.owner_id).await?;
     let event_url = state.links.event(event.id);
     let job = |user: &User| invitation(user, event, owner.as_ref(), &event_url);
-    match events::add_participants(&state.db.writer, event.id, &emails, request_id.as_str(), job).await? {
+    match state.store.add_participants(event.id, &emails, request_id.as_str(), job).await? {
         AddOutcome::NoEvent => Err(Error::NotFound("event")),
         AddOutcome::Unknown(unknown) => Err(Error::UnknownParticipants(unknown)),
         AddOutcome::Added { added } => {
-            let participants = events::participants(&state.db.reader, event.id).await?;
+            let participants = state.store.participants(event.id).await?;
             metrics::histogram!(EVENT_PARTICIPANTS).record(participants.len() as f64);
             if !added.is_empty() {
                 tracing::info!(event = %event.id, added = added.len(), "participants added; invitations queued");
@@ -286,10 +281,10 @@ pub async fn remove_participant(
 pub async fn remove(state: &AppState, id: &str, user_id: &str) -> Result<Uuid> {
     let event = load_event(state, id).await?;
     let user = parse_id(user_id, "participant")?;
-    if !events::remove_participant(&state.db.writer, event.id, user).await? {
+    if !state.store.remove_participant(event.id, user).await? {
         return Err(Error::NotFound("participant"));
     }
-    let count = events::participants(&state.db.reader, event.id).await?.len();
+    let count = state.store.participants(event.id).await?.len();
     metrics::histogram!(EVENT_PARTICIPANTS).record(count as f64);
     Ok(event.id)
 }

@@ -12,7 +12,6 @@ use super::events::{event_page, remove};
 use super::{AppState, parse_id, see_other};
 use crate::domain::{EventDraft, EventForm};
 use crate::error::{Error, Result};
-use crate::store::events;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -23,9 +22,8 @@ pub fn router() -> Router<AppState> {
 
 async fn delete_event(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
     let id = parse_id(&id, "event")?;
-    let event = events::get(&state.db.reader, id).await?.ok_or(Error::NotFound("event"))?;
-    events::delete(&state.db.writer, id).await?;
-    Ok(see_other(&state.links.calendar(event.owner_id)))
+    let owner = state.store.delete_event(id).await?.ok_or(Error::NotFound("event"))?;
+    Ok(see_other(&state.links.calendar(owner)))
 }
 
 async fn edit_event(
@@ -34,10 +32,10 @@ async fn edit_event(
     Form(form): Form<EventForm>,
 ) -> Result<Response> {
     let id = parse_id(&id, "event")?;
-    let event = events::get(&state.db.reader, id).await?.ok_or(Error::NotFound("event"))?;
+    let event = state.store.event(id).await?.ok_or(Error::NotFound("event"))?;
     match EventDraft::parse(&form.into()) {
         Ok(draft) => {
-            events::update(&state.db.writer, id, &draft).await?;
+            state.store.update_event(id, &draft).await?;
             Ok(see_other(&state.links.event(id)))
         }
         Err(invalid) => {

@@ -15,7 +15,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
-use service_kit::db::Db;
 use service_kit::html::{NavLink, Site};
 use tokio::sync::Notify;
 use url::Url;
@@ -24,11 +23,12 @@ use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use crate::error::Error;
+use crate::store::Store;
 
 /// Shared by every handler.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    pub db: Db,
+    pub store: Store,
     pub links: Links,
     pub site: Arc<Site>,
     /// Wakes the outbox dispatcher after new jobs were written.
@@ -36,10 +36,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(db: Db, public_url: Url, dispatcher_wake: Arc<Notify>) -> Self {
+    pub fn new(store: Store, public_url: Url, dispatcher_wake: Arc<Notify>) -> Self {
         let site =
             Site { name: "calendar", home: "/users".into(), nav: vec![NavLink::new("/users", "Users")] };
-        Self { db, links: Links { base: public_url }, site: Arc::new(site), dispatcher_wake }
+        Self { store, links: Links { base: public_url }, site: Arc::new(site), dispatcher_wake }
     }
 }
 

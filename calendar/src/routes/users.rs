@@ -12,7 +12,6 @@ use uuid::Uuid;
 use super::views::{UserList, UserView};
 use super::{AppState, Paging, parse_id};
 use crate::error::{Error, Result};
-use crate::store::users;
 use crate::templates;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -41,7 +40,7 @@ pub async fn list_users(
         None => None,
         Some(raw) => Some(Uuid::parse_str(raw).map_err(|_| Error::BadRequest("cursor is not valid".into()))?),
     };
-    let mut page = users::list(&state.db.reader, after, limit + 1).await?;
+    let mut page = state.store.users(after, limit + 1).await?;
     let more = page.len() > limit as usize;
     page.truncate(limit as usize);
     let next = match (more, page.last()) {
@@ -73,7 +72,7 @@ pub async fn get_user(
     Path(id): Path<String>,
 ) -> Result<Response> {
     let id = parse_id(&id, "user")?;
-    let user = users::get(&state.db.reader, id).await?.ok_or(Error::NotFound("user"))?;
+    let user = state.store.user(id).await?.ok_or(Error::NotFound("user"))?;
     if wants_html(&headers) {
         return Ok(templates::users::one(&state.site, &state.links, &user).into_response());
     }

@@ -7,8 +7,7 @@ use uuid::Uuid;
 
 use super::Links;
 use crate::domain::When;
-use crate::store::events::StoredEvent;
-use crate::store::users::User;
+use crate::store::{StoredEvent, User};
 
 /// A user of the replica.
 #[derive(Debug, Serialize, ToSchema)]

@@ -10,8 +10,7 @@ use crate::domain::{EventForm, When};
 use crate::error::Error;
 use crate::routes::Links;
 use crate::routes::calendars::neighbours;
-use crate::store::events::StoredEvent;
-use crate::store::users::User;
+use crate::store::{StoredEvent, User};
 
 /// Six weeks, Monday first, covering `month`.
 #[derive(Debug, Clone, Copy)]

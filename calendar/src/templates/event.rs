@@ -8,9 +8,7 @@ use super::calendar::form_values;
 use super::{error_notice, when_text};
 use crate::error::Error;
 use crate::routes::Links;
-use crate::store::events::StoredEvent;
-use crate::store::outbox::JobStatus;
-use crate::store::users::User;
+use crate::store::{JobStatus, JobSummary, StoredEvent, User};
 
 pub fn page(
     site: &Site,
@@ -18,7 +16,7 @@ pub fn page(
     event: &StoredEvent,
     owner: Option<&User>,
     participants: &[User],
-    invitations: &[JobStatus],
+    invitations: &[JobSummary],
     error: Option<&Error>,
 ) -> Markup {
     let form = form_values(event);
@@ -80,7 +78,7 @@ pub fn page(
                         @for job in invitations {
                             tr {
                                 td { (job.email) }
-                                td { span class={ "badge " (badge(&job.status)) } { (job.status) } }
+                                td { span class={ "badge " (badge(job.status)) } { (job.status) } }
                                 td { (job.attempts) }
                                 td.muted { (job.last_error.as_deref().unwrap_or("")) }
                             }
@@ -108,10 +106,10 @@ pub fn page(
     )
 }
 
-fn badge(status: &str) -> &'static str {
+fn badge(status: JobStatus) -> &'static str {
     match status {
-        "sent" => "sent",
-        "failed" | "cancelled" => "failed",
-        _ => "queued",
+        JobStatus::Sent => "sent",
+        JobStatus::Failed | JobStatus::Cancelled => "failed",
+        JobStatus::Pending => "queued",
     }
 }

@@ -14,7 +14,7 @@ use serde::Serialize;
 use service_kit::config::Secret;
 use url::Url;
 
-use crate::store::outbox::Job;
+use crate::store::Job;
 
 /// How a delivery settled.
 #[derive(Debug, Clone, PartialEq, Eq)]
