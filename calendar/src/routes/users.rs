@@ -9,8 +9,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::actions::load_user;
+use super::params::Paging;
+use super::state::AppState;
 use super::views::{UserList, UserView};
-use super::{AppState, Paging, parse_id};
 use crate::error::{Error, Result};
 use crate::templates;
 
@@ -71,8 +73,7 @@ pub async fn get_user(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let id = parse_id(&id, "user")?;
-    let user = state.store.user(id).await?.ok_or(Error::NotFound("user"))?;
+    let user = load_user(&state, &id).await?;
     if wants_html(&headers) {
         return Ok(templates::users::one(&state.site, &state.links, &user).into_response());
     }

@@ -5,8 +5,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::Links;
 use crate::domain::When;
+use crate::links::Links;
 use crate::store::{StoredEvent, User};
 
 /// A user of the replica.

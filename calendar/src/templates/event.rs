@@ -7,7 +7,7 @@ use service_kit::html::Site;
 use super::calendar::form_values;
 use super::{error_notice, when_text};
 use crate::error::Error;
-use crate::routes::Links;
+use crate::links::Links;
 use crate::store::{JobStatus, JobSummary, StoredEvent, User};
 
 pub fn page(
@@ -63,7 +63,7 @@ pub fn page(
                 }
             }
             h2 id="invite" { "Invite" }
-            form.stack method="post" action={ "/event/" (event.id) "/participants" } {
+            form.stack method="post" action={ "/event/" (event.id) "/invite" } {
                 label {
                     "E-mail addresses of known users (separated by commas or new lines)"
                     textarea name="emails" required {}

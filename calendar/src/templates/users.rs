@@ -3,7 +3,7 @@
 use maud::{Markup, html};
 use service_kit::html::Site;
 
-use crate::routes::Links;
+use crate::links::Links;
 use crate::store::User;
 
 pub fn list(site: &Site, users: &[User], next: Option<&str>) -> Markup {

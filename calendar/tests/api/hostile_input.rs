@@ -113,7 +113,7 @@ async fn markup_in_every_field_shows_as_text_on_every_page() {
     // Input reflected into pages: the add-event form and the invitation form shown again.
     let response = app
         .post_form(
-            &format!("/calendar/{guest}"),
+            &format!("/calendar/{guest}/new"),
             &[
                 ("title", TITLE),
                 ("date", "2026-02-30"),
@@ -125,8 +125,7 @@ async fn markup_in_every_field_shows_as_text_on_every_page() {
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_inert("the add-event form shown again", &response.text().await.unwrap(), &event_fields);
     let bad_address = "<script>alert('invite')</script>";
-    let response =
-        app.post_form(&format!("/event/{event_id}/participants"), &[("emails", bad_address)]).await;
+    let response = app.post_form(&format!("/event/{event_id}/invite"), &[("emails", bad_address)]).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_inert("the invitation form's error", &response.text().await.unwrap(), &[bad_address]);
 
@@ -220,14 +219,9 @@ async fn every_form_and_write_refuses_a_post_from_another_site_and_changes_nothi
     let json = "application/json";
     let event_form = form_body(&[("title", "Hijacked"), ("date", "2026-12-25")]);
     let writes = [
-        (Method::POST, format!("/calendar/{owner}"), form, event_form.clone()),
+        (Method::POST, format!("/calendar/{owner}/new"), form, event_form.clone()),
         (Method::POST, format!("/event/{event}/edit"), form, event_form.clone()),
-        (
-            Method::POST,
-            format!("/event/{event}/participants"),
-            form,
-            form_body(&[("emails", "vic@example.org")]),
-        ),
+        (Method::POST, format!("/event/{event}/invite"), form, form_body(&[("emails", "vic@example.org")])),
         (Method::POST, format!("/event/{event}/participants/{guest}/remove"), form, String::new()),
         (Method::POST, format!("/event/{event}/delete"), form, String::new()),
         (
@@ -313,7 +307,7 @@ async fn every_kind_of_response_carries_the_security_headers() {
         (
             "a form redirect",
             Method::POST,
-            format!("/calendar/{owner}"),
+            format!("/calendar/{owner}/new"),
             vec![form],
             form_body(&[("title", "F"), ("date", "2026-12-06")]),
             303,
@@ -321,7 +315,7 @@ async fn every_kind_of_response_carries_the_security_headers() {
         (
             "a form with errors",
             Method::POST,
-            format!("/calendar/{owner}"),
+            format!("/calendar/{owner}/new"),
             vec![form],
             form_body(&[("title", "F"), ("date", "2026-02-30")]),
             422,
@@ -373,6 +367,14 @@ async fn every_kind_of_response_carries_the_security_headers() {
             422,
         ),
         ("malformed JSON", Method::POST, format!("/calendar/{owner}"), vec![json], "{".into(), 400),
+        (
+            "a form posted to a JSON endpoint",
+            Method::POST,
+            format!("/calendar/{owner}"),
+            vec![form],
+            form_body(&[("title", "F"), ("date", "2026-12-06")]),
+            415,
+        ),
         (
             "a wrong media type",
             Method::PUT,
@@ -446,7 +448,7 @@ async fn a_spoofed_host_changes_no_published_link() {
         events.push(body["id"].as_str().unwrap().to_string());
         published.push(("a created event", body.to_string()));
     }
-    let response = spoofed(Method::POST, &format!("/calendar/{owner}"))
+    let response = spoofed(Method::POST, &format!("/calendar/{owner}/new"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(form_body(&[("title", "Form"), ("date", "2026-12-09")]))
         .send()
@@ -505,13 +507,13 @@ async fn bodies_request_heads_and_invitations_over_the_limits_are_refused_and_ch
     let emails: Vec<String> = (0..3000).map(|i| format!("person{i}@example.org")).collect();
     for (method, path, content_type, body) in [
         (Method::POST, format!("/calendar/{owner}"), "application/json", json.clone()),
-        (Method::POST, format!("/calendar/{owner}"), "application/x-www-form-urlencoded", form.clone()),
+        (Method::POST, format!("/calendar/{owner}/new"), "application/x-www-form-urlencoded", form.clone()),
         (Method::PUT, format!("/event/{event}"), "application/json", json),
         (Method::POST, format!("/event/{event}/edit"), "application/x-www-form-urlencoded", form),
         (Method::POST, format!("/event/{event}/participants"), "application/json", json!(emails).to_string()),
         (
             Method::POST,
-            format!("/event/{event}/participants"),
+            format!("/event/{event}/invite"),
             "application/x-www-form-urlencoded",
             form_body(&[("emails", &emails.join(","))]),
         ),
