@@ -89,11 +89,11 @@ async fn cross_site_form_posts_are_refused() {
     let app = spawn_app(&feed).await;
     app.wait_for_user(ann).await;
     let response = app
-        .client
+        .http
         .post(app.url(&format!("/calendar/{ann}/new")))
         .header("origin", "http://evil.example")
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(crate::helpers::form_body(&[("title", "Spam"), ("date", "2026-01-01")]))
+        .body(test_support::client::form_body(&[("title", "Spam"), ("date", "2026-01-01")]))
         .send()
         .await
         .unwrap();
