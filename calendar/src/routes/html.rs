@@ -20,6 +20,8 @@ pub async fn calendar_page(
 ) -> Result<Response> {
     let grid = templates::calendar::MonthGrid::new(month);
     let events = state.store.events(user.id, grid.start_ms(), grid.end_ms(), None, 1000).await?;
+    let shown = form_error.map(|(error, form)| (error.user_message(), form));
+    let form_error = shown.as_ref().map(|(message, form)| (message.as_str(), *form));
     let page = templates::calendar::page(&state.site, &state.links, user, &grid, &events, form_error);
     Ok((status, page).into_response())
 }
@@ -41,7 +43,7 @@ pub async fn event_page(
         owner.as_ref(),
         &participants,
         &invitations,
-        error,
+        error.map(Error::user_message).as_deref(),
     );
     Ok((status, page).into_response())
 }

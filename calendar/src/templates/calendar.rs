@@ -7,7 +7,6 @@ use service_kit::html::Site;
 
 use super::{error_notice, when_text};
 use crate::domain::{EventForm, Month, When};
-use crate::error::Error;
 use crate::links::Links;
 use crate::store::{StoredEvent, User};
 
@@ -53,7 +52,7 @@ pub fn page(
     user: &User,
     grid: &MonthGrid,
     events: &[StoredEvent],
-    form_error: Option<(&Error, &EventForm)>,
+    form_error: Option<(&str, &EventForm)>,
 ) -> Markup {
     let name = user.display_name();
     let month = grid.month.first_day();
@@ -109,7 +108,7 @@ pub fn page(
                 }
             }
             h2 id="add" { "Add an event" }
-            (error_notice(form_error.map(|(e, _)| e.user_message()).as_deref()))
+            (error_notice(form_error.map(|(message, _)| message)))
             form.stack method="post" action={ "/calendar/" (user.id) "/new" } {
                 label { "Title" input type="text" name="title" required maxlength="200" value=[form.title.as_deref()]; }
                 label { "Date" input type="date" name="date" required value=(form.date.as_deref().unwrap_or(&default_date)); }

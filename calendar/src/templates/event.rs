@@ -6,7 +6,6 @@ use service_kit::html::Site;
 
 use super::calendar::form_values;
 use super::{error_notice, when_text};
-use crate::error::Error;
 use crate::links::Links;
 use crate::store::{JobStatus, JobSummary, StoredEvent, User};
 
@@ -17,7 +16,7 @@ pub fn page(
     owner: Option<&User>,
     participants: &[User],
     invitations: &[JobSummary],
-    error: Option<&Error>,
+    error: Option<&str>,
 ) -> Markup {
     let form = form_values(event);
     site.page(
@@ -25,7 +24,7 @@ pub fn page(
         None,
         html! {
             h1 { (event.title) }
-            (error_notice(error.map(Error::user_message).as_deref()))
+            (error_notice(error))
             div.card {
                 dl.fields {
                     dt { "When" } dd { (when_text(&event.when)) }
