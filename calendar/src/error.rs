@@ -1,4 +1,6 @@
 //! calendar's errors and how each answers over HTTP (the shared `{"error","message"}` shape).
+//! Malformed bodies, paths and queries never reach a handler: service-kit's extractors answer
+//! them in the same shape.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -24,9 +26,6 @@ pub enum Error {
     /// `500`, logged with detail.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
-    /// A ready-made API error (extractor rejections).
-    #[error("{0}")]
-    Api(ApiError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -34,12 +33,6 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl From<Invalid> for Error {
     fn from(e: Invalid) -> Self {
         Self::Invalid(e)
-    }
-}
-
-impl From<ApiError> for Error {
-    fn from(e: ApiError) -> Self {
-        Self::Api(e)
     }
 }
 
@@ -63,7 +56,6 @@ impl Error {
     pub fn user_message(&self) -> String {
         match self {
             Self::Database(_) => "something went wrong; please try again".into(),
-            Self::Api(e) => e.body.message.clone(),
             other => other.to_string(),
         }
     }
@@ -74,7 +66,6 @@ impl Error {
             Self::Invalid(_) | Self::UnknownParticipants(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::Api(e) => e.status,
         }
     }
 }
@@ -96,7 +87,6 @@ impl IntoResponse for Error {
                 .into_response(),
             Self::BadRequest(message) => ApiError::bad_request(message).into_response(),
             Self::Database(e) => ApiError::from(e).into_response(),
-            Self::Api(e) => e.into_response(),
         }
     }
 }

@@ -5,8 +5,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use icalendar::{Calendar, Component, EventLike};
 
 use crate::domain::When;
-use crate::store::events::StoredEvent;
-use crate::store::users::User;
+use crate::store::{StoredEvent, User};
 
 pub const CONTENT_TYPE: &str = "text/calendar; charset=utf-8";
 const PRODID: &str = "-//microservices demo//calendar service//EN";

@@ -13,6 +13,7 @@ use url::Url;
 
 use crate::config::Settings;
 use crate::routes::{self, AppState};
+use crate::store::Store;
 use crate::workers::dispatcher::Dispatcher;
 use crate::workers::feed::Follower;
 
@@ -35,7 +36,7 @@ pub struct Application {
     bound: Bound,
     router: axum::Router,
     limits: ServerLimits,
-    db: Db,
+    store: Store,
     follower: Follower,
     dispatcher: Dispatcher,
 }
@@ -43,10 +44,11 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let db = Db::connect(&ConnectOptions::from_settings(&settings.common), &MIGRATIONS).await?;
+        let store = Store::new(db.clone());
         let bound = Bound::bind(&settings.common).await?;
         let public_url: Url = bound.public_url.clone();
         let wake = Arc::new(Notify::new());
-        let (api, openapi) = routes::router(AppState::new(db.clone(), public_url.clone(), wake.clone()));
+        let (api, openapi) = routes::router(AppState::new(store.clone(), public_url.clone(), wake.clone()));
         let mut http = HttpOptions::new(public_url);
         http.request_timeout = settings.common.request_timeout;
         let router = app::router(
@@ -57,9 +59,9 @@ impl Application {
         crate::metrics::describe();
         let limits = ServerLimits::from_settings(&settings.common);
         let client = reqwest::Client::builder().no_proxy().build()?;
-        let dispatcher = Dispatcher::new(db.clone(), settings.notifications.clone(), client, wake)?;
-        let follower = Follower::new(db.clone(), settings.feed.clone())?;
-        Ok(Self { bound, router, limits, db, follower, dispatcher })
+        let dispatcher = Dispatcher::new(store.clone(), settings.notifications.clone(), client, wake)?;
+        let follower = Follower::new(store.clone(), settings.feed.clone())?;
+        Ok(Self { bound, router, limits, store, follower, dispatcher })
     }
 
     pub fn port(&self) -> u16 {
@@ -83,7 +85,7 @@ impl Application {
             ("outbox dispatcher", Box::pin(self.dispatcher.run(shutdown.clone()))),
         ];
         let result = app::run(self.bound, self.router, self.limits, workers, shutdown).await;
-        self.db.close().await;
+        self.store.close().await;
         result
     }
 }

@@ -62,7 +62,7 @@ async fn a_contact_made_in_the_browser_gets_an_event_whose_invitation_is_readabl
         let calendar_link = browser.find(Locator::Css(&format!("a[href='/calendar/{id}']"))).await.unwrap();
         click_and_wait(&browser, &calendar_link).await;
         assert_eq!(text_of(&browser, "h1").await, "Hanna Hostess’s calendar");
-        let form = format!("form[action='/calendar/{id}']");
+        let form = format!("form[action='/calendar/{id}/new']");
         fill(&browser, &form, "title", "Garden party").await;
         fill(&browser, &form, "location", "The garden").await;
         submit(&browser, &form).await;
@@ -76,7 +76,7 @@ async fn a_contact_made_in_the_browser_gets_an_event_whose_invitation_is_readabl
 
         // calendar: invite the guest from the event page.
         browser.goto(event_url.as_str()).await.unwrap();
-        let form = format!("form[action='/event/{event_id}/participants']");
+        let form = format!("form[action='/event/{event_id}/invite']");
         fill(&browser, &form, "emails", &guest.email).await;
         submit(&browser, &form).await;
         let participants = text_of(&browser, "table").await;

@@ -29,7 +29,7 @@ async fn an_event_can_be_added_from_the_form_of_a_calendar_page_opened_at_127_0_
         let owner = system.create_contact("Lou", "Loopback", "lou@example.org").await;
         system.wait_for_users(&[&owner]).await;
         browser.goto(&system.calendar.url(&format!("calendar/{}", owner.id))).await.unwrap();
-        let form = format!("form[action='/calendar/{}']", owner.id);
+        let form = format!("form[action='/calendar/{}/new']", owner.id);
         fill(&browser, &form, "title", "Loop party").await;
         submit(&browser, &form).await;
         assert_eq!(text_of(&browser, "h1").await, "Loop party", "the new event's page");

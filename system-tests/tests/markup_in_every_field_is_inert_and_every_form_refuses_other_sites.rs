@@ -160,12 +160,12 @@ async fn every_form_of_every_service_refuses_a_post_from_another_site_and_change
             (&system.contacts, "/contacts/new".into(), "contacts/new".into(), mallory.to_vec()),
             (&system.contacts, "/contacts/{id}/edit".into(), format!("contacts/{v}/edit"), mallory.to_vec()),
             (&system.contacts, "/contacts/{id}/delete".into(), format!("contacts/{v}/delete"), vec![]),
-            (&system.calendar, "/calendar/{userId}".into(), format!("calendar/{v}"), hijack.to_vec()),
+            (&system.calendar, "/calendar/{userId}/new".into(), format!("calendar/{v}/new"), hijack.to_vec()),
             (&system.calendar, "/event/{id}/edit".into(), format!("event/{e}/edit"), hijack.to_vec()),
             (
                 &system.calendar,
-                "/event/{id}/participants".into(),
-                format!("event/{e}/participants"),
+                "/event/{id}/invite".into(),
+                format!("event/{e}/invite"),
                 vec![("emails", "vic@example.org")],
             ),
             (

@@ -1,4 +1,4 @@
-use super::Invalid;
+use super::invalid::Invalid;
 
 /// Longest address SMTP allows (RFC 5321 path limit).
 const MAX_LEN: usize = 254;

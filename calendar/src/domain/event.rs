@@ -5,13 +5,13 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::Invalid;
+use super::invalid::Invalid;
 
 const MAX_TITLE: usize = 200;
 const MAX_LOCATION: usize = 200;
 const MAX_DESCRIPTION: usize = 4000;
 /// Years a calendar entry may fall in; keeps exports readable by every calendar client.
-const YEARS: std::ops::RangeInclusive<i32> = 1900..=2999;
+pub(super) const YEARS: std::ops::RangeInclusive<i32> = 1900..=2999;
 /// Longest timed event.
 const MAX_SPAN_DAYS: i64 = 366;
 

@@ -2,19 +2,10 @@
 
 mod email;
 mod event;
+mod invalid;
+mod month;
 
 pub use email::EmailAddress;
 pub use event::{EventDraft, EventForm, EventInput, EventTitle, NumberOrText, When};
-
-/// Input that failed validation: the field at fault and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invalid {
-    pub field: &'static str,
-    pub message: String,
-}
-
-impl Invalid {
-    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
-        Self { field, message: message.into() }
-    }
-}
+pub use invalid::Invalid;
+pub use month::Month;

@@ -1,26 +1,28 @@
 //! A user's calendar: `GET /calendar/{userId}` (iCalendar by default, JSON or HTML by `Accept`),
-//! `GET /calendar/{userId}.ics`, and `POST /calendar/{userId}` to add an event (JSON from API
-//! clients, a form from the page).
+//! `GET /calendar/{userId}.ics`, and `POST /calendar/{userId}` to add an event (JSON; the page's
+//! form posts to `/calendar/{userId}/new`, see `forms`).
 
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::{Datelike, Months, NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::Deserialize;
-use service_kit::error::{Form, Json, Path, Query};
+use service_kit::error::{Json, Path, Query};
 use service_kit::negotiate::preferred;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::actions::load_user;
+use super::html::calendar_page;
+use super::params::page_limit;
+use super::state::AppState;
 use super::views::{EventList, EventView};
-use super::{AppState, Paging, parse_id, see_other};
-use crate::domain::{EventDraft, EventForm, EventInput};
+use crate::domain::{EventDraft, EventInput, Month};
 use crate::error::{Error, Result};
-use crate::store::events::{self, Cursor};
-use crate::store::users::{self, User};
-use crate::{ics, templates};
+use crate::ics;
+use crate::store::{Cursor, User};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_calendar, create_event))
@@ -78,32 +80,25 @@ pub async fn get_calendar(
     match representation {
         1 => json_calendar(&state, &user, &query).await,
         2 => {
-            let month = parse_month(query.month.as_deref())?;
-            html_calendar(&state, &user, month, None, StatusCode::OK).await
+            let month = month_param(query.month.as_deref())?;
+            calendar_page(&state, &user, month, None, StatusCode::OK).await
         }
         _ => ics_calendar(&state, &user).await,
     }
 }
 
-async fn load_user(state: &AppState, raw_id: &str) -> Result<User> {
-    let id = parse_id(raw_id, "user")?;
-    users::get(&state.db.reader, id).await?.ok_or(Error::NotFound("user"))
-}
-
 async fn ics_calendar(state: &AppState, user: &User) -> Result<Response> {
-    let events = events::all_for_user(&state.db.reader, user.id).await?;
+    let events = state.store.events_of(user.id).await?;
     let body = ics::calendar(user, &events, |e| state.links.event(e.id));
     Ok(([(CONTENT_TYPE, ics::CONTENT_TYPE), (CACHE_CONTROL, "no-cache")], body).into_response())
 }
 
 async fn json_calendar(state: &AppState, user: &User, query: &CalendarQuery) -> Result<Response> {
-    let paging = Paging { limit: query.limit.clone(), cursor: None };
-    let limit = paging.limit()?;
+    let limit = page_limit(query.limit.as_deref())?;
     let from_ms = optional_date("from", query.from.as_deref())?.map_or(i64::MIN, midnight_ms);
     let to_ms = optional_date("to", query.to.as_deref())?.map_or(i64::MAX, midnight_ms);
     let cursor = query.cursor.as_deref().filter(|c| !c.is_empty()).map(parse_cursor).transpose()?;
-    let mut page =
-        events::list(&state.db.reader, user.id, from_ms, to_ms, cursor.as_ref(), limit + 1).await?;
+    let mut page = state.store.events(user.id, from_ms, to_ms, cursor.as_ref(), limit + 1).await?;
     let more = page.len() > limit as usize;
     page.truncate(limit as usize);
     let next = match (more, page.last()) {
@@ -130,23 +125,8 @@ async fn json_calendar(state: &AppState, user: &User, query: &CalendarQuery) -> 
         .into_response())
 }
 
-/// Renders the month page (also after a form error, with the error and the entered values).
-pub async fn html_calendar(
-    state: &AppState,
-    user: &User,
-    month: NaiveDate,
-    form_error: Option<(&Error, &EventForm)>,
-    status: StatusCode,
-) -> Result<Response> {
-    let grid = templates::calendar::MonthGrid::new(month);
-    let events = events::list(&state.db.reader, user.id, grid.start_ms(), grid.end_ms(), None, 1000).await?;
-    let page = templates::calendar::page(&state.site, &state.links, user, &grid, &events, form_error);
-    Ok((status, page).into_response())
-}
-
 /// Adds an event to the user's calendar. The original app's body `{"title","day","month","year"}`
-/// still works; `date` or `start`/`end` (RFC 3339) are the newer forms. A browser form
-/// (`application/x-www-form-urlencoded`) is answered with a redirect to the event page.
+/// still works; `date` or `start`/`end` (RFC 3339) are the newer forms.
 #[utoipa::path(
     post,
     path = "/calendar/{userId}",
@@ -155,7 +135,6 @@ pub async fn html_calendar(
     request_body = EventInput,
     responses(
         (status = 201, description = "Created; Location names the event", body = EventView),
-        (status = 303, description = "Created from the HTML form; see the event page"),
         (status = 400, description = "Malformed JSON", body = service_kit::error::ErrorBody),
         (status = 404, description = "Unknown user", body = service_kit::error::ErrorBody),
         (status = 415, description = "Not JSON", body = service_kit::error::ErrorBody),
@@ -166,38 +145,14 @@ pub async fn html_calendar(
 pub async fn create_event(
     State(state): State<AppState>,
     Path(user_id): Path<String>,
-    request: Request,
+    Json(input): Json<EventInput>,
 ) -> Result<Response> {
     let user = load_user(&state, &user_id).await?;
-    if is_form(request.headers()) {
-        let Form(form) = Form::<EventForm>::from_request(request, &state).await?;
-        return match EventDraft::parse(&form.clone().into()) {
-            Ok(draft) => {
-                let event = events::insert(&state.db.writer, user.id, &draft).await?;
-                Ok(see_other(&state.links.event(event.id)))
-            }
-            Err(invalid) => {
-                let month = parse_month(form.date.as_deref().and_then(|d| d.get(..7)))
-                    .unwrap_or_else(|_| this_month());
-                let error = Error::Invalid(invalid);
-                html_calendar(&state, &user, month, Some((&error, &form)), StatusCode::UNPROCESSABLE_ENTITY)
-                    .await
-            }
-        };
-    }
-    let Json(input) = Json::<EventInput>::from_request(request, &state).await?;
     let draft = EventDraft::parse(&input)?;
-    let event = events::insert(&state.db.writer, user.id, &draft).await?;
+    let event = state.store.insert_event(user.id, &draft).await?;
     let location = state.links.event(event.id);
     Ok((StatusCode::CREATED, [(LOCATION, location)], axum::Json(EventView::new(&state.links, &event)))
         .into_response())
-}
-
-pub fn is_form(headers: &HeaderMap) -> bool {
-    headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"))
 }
 
 fn parse_cursor(raw: &str) -> Result<Cursor> {
@@ -219,21 +174,11 @@ fn midnight_ms(date: NaiveDate) -> i64 {
     date.and_hms_opt(0, 0, 0).map_or(0, |d| d.and_utc().timestamp_millis())
 }
 
-pub fn this_month() -> NaiveDate {
-    let today = Utc::now().date_naive();
-    today.with_day(1).unwrap_or(today)
-}
-
-/// `YYYY-MM` → the first of that month (years 1900 to 2999, like events).
-pub fn parse_month(raw: Option<&str>) -> Result<NaiveDate> {
-    let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else { return Ok(this_month()) };
-    NaiveDate::parse_from_str(&format!("{raw}-01"), "%Y-%m-%d")
-        .ok()
-        .filter(|d| (1900..=2999).contains(&d.year()))
-        .ok_or_else(|| Error::BadRequest(format!("month must look like 2026-12, got {raw:?}")))
-}
-
-/// The first of the month before and after `month`.
-pub fn neighbours(month: NaiveDate) -> (Option<NaiveDate>, Option<NaiveDate>) {
-    (month.checked_sub_months(Months::new(1)), month.checked_add_months(Months::new(1)))
+/// `?month=` of the HTML page: `YYYY-MM`, this month when absent or empty.
+fn month_param(raw: Option<&str>) -> Result<Month> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(Month::current()),
+        Some(raw) => Month::parse(raw)
+            .ok_or_else(|| Error::BadRequest(format!("month must look like 2026-12, got {raw:?}"))),
+    }
 }

@@ -1,41 +1,30 @@
 //! Events and their participants: `GET/PUT/DELETE /event/{id}`, `GET/POST
-//! /event/{id}/participants`, `DELETE /event/{id}/participants/{userId}`.
+//! /event/{id}/participants`, `DELETE /event/{id}/participants/{userId}` (JSON; the page's
+//! forms post to routes of their own, see `forms`).
 
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use service_kit::error::{Form, Json, Path};
+use service_kit::error::{Json, Path};
 use service_kit::http::RequestId;
 use service_kit::negotiate::wants_html;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
-use super::calendars::is_form;
+use super::actions::{self, invite, load_event};
+use super::html::event_page;
+use super::params::parse_id;
+use super::state::AppState;
 use super::views::EventView;
-use super::{AppState, parse_id, see_other};
-use crate::domain::{EmailAddress, EventDraft, EventInput, Invalid, When};
+use crate::domain::{EventDraft, EventInput};
 use crate::error::{Error, Result};
-use crate::metrics::EVENT_PARTICIPANTS;
-use crate::store::events::{self, AddOutcome, StoredEvent};
-use crate::store::outbox::{self, NewJob};
-use crate::store::users::{self, User};
-use crate::templates;
-
-/// Most e-mails accepted in one invitation request.
-const MAX_INVITES: usize = 100;
+use crate::store::User;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_event, update_event, delete_event))
         .routes(routes!(get_participants, add_participants))
         .routes(routes!(remove_participant))
-}
-
-async fn load_event(state: &AppState, raw_id: &str) -> Result<StoredEvent> {
-    let id = parse_id(raw_id, "event")?;
-    events::get(&state.db.reader, id).await?.ok_or(Error::NotFound("event"))
 }
 
 /// One event (HTML for browsers: with its participants and an invitation form).
@@ -62,28 +51,6 @@ pub async fn get_event(
     Ok(axum::Json(EventView::new(&state.links, &event)).into_response())
 }
 
-/// Renders the event page, optionally with an error from a form post.
-pub async fn event_page(
-    state: &AppState,
-    event: &StoredEvent,
-    error: Option<&Error>,
-    status: StatusCode,
-) -> Result<Response> {
-    let owner = users::get(&state.db.reader, event.owner_id).await?;
-    let participants = events::participants(&state.db.reader, event.id).await?;
-    let invitations = outbox::for_event(&state.db.reader, event.id).await?;
-    let page = templates::event::page(
-        &state.site,
-        &state.links,
-        event,
-        owner.as_ref(),
-        &participants,
-        &invitations,
-        error,
-    );
-    Ok((status, page).into_response())
-}
-
 /// Replaces an event's title, time, description and location (same body as creating one).
 #[utoipa::path(
     put,
@@ -107,7 +74,7 @@ pub async fn update_event(
 ) -> Result<Response> {
     let id = parse_id(&id, "event")?;
     let draft = EventDraft::parse(&input)?;
-    let event = events::update(&state.db.writer, id, &draft).await?.ok_or(Error::NotFound("event"))?;
+    let event = state.store.update_event(id, &draft).await?.ok_or(Error::NotFound("event"))?;
     Ok(axum::Json(EventView::new(&state.links, &event)).into_response())
 }
 
@@ -125,11 +92,8 @@ pub async fn update_event(
 #[tracing::instrument(skip_all, fields(event = %id))]
 pub async fn delete_event(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode> {
     let id = parse_id(&id, "event")?;
-    if events::delete(&state.db.writer, id).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(Error::NotFound("event"))
-    }
+    state.store.delete_event(id).await?.ok_or(Error::NotFound("event"))?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The participants of an event, as user URLs (the original app's format).
@@ -146,18 +110,12 @@ pub async fn delete_event(State(state): State<AppState>, Path(id): Path<String>)
 #[tracing::instrument(skip_all, fields(event = %id))]
 pub async fn get_participants(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
     let event = load_event(&state, &id).await?;
-    let participants = events::participants(&state.db.reader, event.id).await?;
+    let participants = state.store.participants(event.id).await?;
     Ok(axum::Json(participant_urls(&state, &participants)).into_response())
 }
 
 fn participant_urls(state: &AppState, participants: &[User]) -> Vec<String> {
     participants.iter().map(|u| state.links.user(u.id)).collect()
-}
-
-/// The invitation form's field: e-mails separated by commas, semicolons or white space.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct InviteForm {
-    pub emails: Option<String>,
 }
 
 /// Adds participants by e-mail (a JSON array, as in the original app). All or nothing: when any
@@ -172,7 +130,6 @@ pub struct InviteForm {
     request_body(content = Vec<String>, description = "E-mail addresses", example = json!(["ann@example.org"])),
     responses(
         (status = 200, description = "All participants now (user URLs)", body = Vec<String>),
-        (status = 303, description = "Invited from the HTML form; see the event page"),
         (status = 400, description = "Malformed JSON", body = service_kit::error::ErrorBody),
         (status = 404, description = "Unknown event", body = service_kit::error::ErrorBody),
         (status = 415, description = "Not JSON", body = service_kit::error::ErrorBody),
@@ -184,82 +141,11 @@ pub async fn add_participants(
     State(state): State<AppState>,
     Path(id): Path<String>,
     request_id: RequestId,
-    request: Request,
+    Json(raw): Json<Vec<String>>,
 ) -> Result<Response> {
     let event = load_event(&state, &id).await?;
-    if is_form(request.headers()) {
-        let Form(form) = Form::<InviteForm>::from_request(request, &state).await?;
-        let raw: Vec<String> = form
-            .emails
-            .unwrap_or_default()
-            .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect();
-        return match invite(&state, &event, &raw, &request_id).await {
-            Ok(_) => Ok(see_other(&state.links.event(event.id))),
-            Err(e @ (Error::Invalid(_) | Error::UnknownParticipants(_))) => {
-                event_page(&state, &event, Some(&e), StatusCode::UNPROCESSABLE_ENTITY).await
-            }
-            Err(e) => Err(e),
-        };
-    }
-    let Json(raw) = Json::<Vec<String>>::from_request(request, &state).await?;
     let participants = invite(&state, &event, &raw, &request_id).await?;
     Ok(axum::Json(participant_urls(&state, &participants)).into_response())
-}
-
-/// Validates the addresses, adds the participants with their outbox jobs, wakes the dispatcher.
-async fn invite(
-    state: &AppState,
-    event: &StoredEvent,
-    raw: &[String],
-    request_id: &RequestId,
-) -> Result<Vec<User>> {
-    if raw.len() > MAX_INVITES {
-        return Err(Invalid::new("emails", format!("at most {MAX_INVITES} e-mails at once")).into());
-    }
-    let emails = raw.iter().map(|e| EmailAddress::parse(e)).collect::<Result<Vec<_>, _>>()?;
-    let owner = users::get(&state.db.reader, event.owner_id).await?;
-    let event_url = state.links.event(event.id);
-    let job = |user: &User| invitation(user, event, owner.as_ref(), &event_url);
-    match events::add_participants(&state.db.writer, event.id, &emails, request_id.as_str(), job).await? {
-        AddOutcome::NoEvent => Err(Error::NotFound("event")),
-        AddOutcome::Unknown(unknown) => Err(Error::UnknownParticipants(unknown)),
-        AddOutcome::Added { added } => {
-            let participants = events::participants(&state.db.reader, event.id).await?;
-            metrics::histogram!(EVENT_PARTICIPANTS).record(participants.len() as f64);
-            if !added.is_empty() {
-                tracing::info!(event = %event.id, added = added.len(), "participants added; invitations queued");
-                state.dispatcher_wake.notify_one();
-            }
-            Ok(participants)
-        }
-    }
-}
-
-/// The invitation e-mail (plain text) for one new participant.
-fn invitation(guest: &User, event: &StoredEvent, owner: Option<&User>, event_url: &str) -> NewJob {
-    let host = owner.map_or_else(|| "Someone".to_string(), User::display_name);
-    let when = match event.when {
-        When::AllDay(date) => date.format("%A, %-d %B %Y").to_string(),
-        When::Timed { start, end } => {
-            format!(
-                "{} to {} (UTC)",
-                start.format("%A, %-d %B %Y, %H:%M"),
-                end.format("%A, %-d %B %Y, %H:%M")
-            )
-        }
-    };
-    let place = event.location.as_deref().map(|l| format!("\nWhere: {l}")).unwrap_or_default();
-    NewJob {
-        email: guest.email.clone(),
-        subject: format!("Invitation: {}", event.title),
-        message: format!(
-            "{host} invites you to \"{}\".\n\nWhen: {when}{place}\n\nDetails: {event_url}\n",
-            event.title
-        ),
-    }
 }
 
 /// Removes one participant.
@@ -278,18 +164,6 @@ pub async fn remove_participant(
     State(state): State<AppState>,
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    remove(&state, &id, &user_id).await?;
+    actions::remove_participant(&state, &id, &user_id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Shared by the API and the page's form.
-pub async fn remove(state: &AppState, id: &str, user_id: &str) -> Result<Uuid> {
-    let event = load_event(state, id).await?;
-    let user = parse_id(user_id, "participant")?;
-    if !events::remove_participant(&state.db.writer, event.id, user).await? {
-        return Err(Error::NotFound("participant"));
-    }
-    let count = events::participants(&state.db.reader, event.id).await?.len();
-    metrics::histogram!(EVENT_PARTICIPANTS).record(count as f64);
-    Ok(event.id)
 }

@@ -1,31 +1,63 @@
-//! Endpoints for the HTML pages' forms, which can only GET and POST: deleting and editing an
-//! event, removing a participant. Each answers `303 See Other` to the page to show next.
+//! Endpoints for the HTML pages' forms, which can only GET and POST: adding an event, editing
+//! and deleting one, inviting participants, removing one. Each answers `303 See Other` to the
+//! page to show next, or the page again with the error (`422`) when the input was refused. The
+//! JSON endpoints of the same resources take JSON only.
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::header::LOCATION;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use serde::Deserialize;
 use service_kit::error::{Form, Path};
+use service_kit::http::RequestId;
 
-use super::events::{event_page, remove};
-use super::{AppState, parse_id, see_other};
-use crate::domain::{EventDraft, EventForm};
+use super::actions::{invite, load_event, load_user, remove_participant};
+use super::html::{calendar_page, event_page};
+use super::params::parse_id;
+use super::state::AppState;
+use crate::domain::{EventDraft, EventForm, Month};
 use crate::error::{Error, Result};
-use crate::store::events;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/event/{id}/delete", post(delete_event))
+        .route("/calendar/{userId}/new", post(create_event))
         .route("/event/{id}/edit", post(edit_event))
-        .route("/event/{id}/participants/{userId}/remove", post(remove_participant))
+        .route("/event/{id}/delete", post(delete_event))
+        .route("/event/{id}/invite", post(invite_participants))
+        .route("/event/{id}/participants/{userId}/remove", post(remove))
 }
 
-async fn delete_event(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
-    let id = parse_id(&id, "event")?;
-    let event = events::get(&state.db.reader, id).await?.ok_or(Error::NotFound("event"))?;
-    events::delete(&state.db.writer, id).await?;
-    Ok(see_other(&state.links.calendar(event.owner_id)))
+/// `303 See Other` to `location`.
+fn see_other(location: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(LOCATION, location.to_string())]).into_response()
+}
+
+/// Adds an event from the calendar page's form; on refusal, the month of the entered date is
+/// shown again with the error and the values.
+async fn create_event(
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+    Form(form): Form<EventForm>,
+) -> Result<Response> {
+    let user = load_user(&state, &user_id).await?;
+    match EventDraft::parse(&form.clone().into()) {
+        Ok(draft) => {
+            let event = state.store.insert_event(user.id, &draft).await?;
+            Ok(see_other(&state.links.event(event.id)))
+        }
+        Err(invalid) => {
+            let month = form
+                .date
+                .as_deref()
+                .and_then(|d| d.get(..7))
+                .and_then(Month::parse)
+                .unwrap_or_else(Month::current);
+            let error = Error::Invalid(invalid);
+            calendar_page(&state, &user, month, Some((&error, &form)), StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
 }
 
 async fn edit_event(
@@ -33,12 +65,11 @@ async fn edit_event(
     Path(id): Path<String>,
     Form(form): Form<EventForm>,
 ) -> Result<Response> {
-    let id = parse_id(&id, "event")?;
-    let event = events::get(&state.db.reader, id).await?.ok_or(Error::NotFound("event"))?;
+    let event = load_event(&state, &id).await?;
     match EventDraft::parse(&form.into()) {
         Ok(draft) => {
-            events::update(&state.db.writer, id, &draft).await?;
-            Ok(see_other(&state.links.event(id)))
+            state.store.update_event(event.id, &draft).await?.ok_or(Error::NotFound("event"))?;
+            Ok(see_other(&state.links.event(event.id)))
         }
         Err(invalid) => {
             event_page(&state, &event, Some(&Error::Invalid(invalid)), StatusCode::UNPROCESSABLE_ENTITY).await
@@ -46,10 +77,48 @@ async fn edit_event(
     }
 }
 
-async fn remove_participant(
+async fn delete_event(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
+    let id = parse_id(&id, "event")?;
+    let owner = state.store.delete_event(id).await?.ok_or(Error::NotFound("event"))?;
+    Ok(see_other(&state.links.calendar(owner)))
+}
+
+/// The invitation form's field: e-mails separated by commas, semicolons or white space.
+#[derive(Debug, Clone, Default, Deserialize)]
+struct InviteForm {
+    emails: Option<String>,
+}
+
+impl InviteForm {
+    fn emails(&self) -> Vec<String> {
+        self.emails
+            .as_deref()
+            .unwrap_or_default()
+            .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// Invites from the event page's form; refused addresses are named on the page.
+async fn invite_participants(
     State(state): State<AppState>,
-    Path((id, user)): Path<(String, String)>,
+    Path(id): Path<String>,
+    request_id: RequestId,
+    Form(form): Form<InviteForm>,
 ) -> Result<Response> {
-    let event = remove(&state, &id, &user).await?;
+    let event = load_event(&state, &id).await?;
+    match invite(&state, &event, &form.emails(), &request_id).await {
+        Ok(_) => Ok(see_other(&state.links.event(event.id))),
+        Err(e @ (Error::Invalid(_) | Error::UnknownParticipants(_))) => {
+            event_page(&state, &event, Some(&e), StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn remove(State(state): State<AppState>, Path((id, user)): Path<(String, String)>) -> Result<Response> {
+    let event = remove_participant(&state, &id, &user).await?;
     Ok(see_other(&state.links.event(event)))
 }

@@ -1,77 +1,27 @@
-//! HTTP routes, one module per resource. JSON endpoints are registered through utoipa-axum's
-//! `OpenApiRouter`, so the OpenAPI document cannot drift from the router; HTML form endpoints
-//! (the browser's way to delete or edit) are plain routes.
+//! HTTP routes. One file per resource (`users`, `calendars`, `events`) with its JSON endpoints
+//! and the one handler that negotiates JSON, HTML or iCalendar for it; `forms` has the HTML
+//! pages' form endpoints. What a JSON endpoint and a form both do lives in `actions`, the pages
+//! both show in `html`; handlers never call each other. JSON endpoints are registered through
+//! utoipa-axum's `OpenApiRouter`, so the OpenAPI document cannot drift from the router; the form
+//! endpoints are plain routes (not part of the API).
 
+mod actions;
 pub mod calendars;
 pub mod events;
-pub mod forms;
+mod forms;
+mod html;
+pub mod params;
+mod state;
 pub mod users;
 pub mod views;
 
-use std::sync::Arc;
-
 use axum::Router;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Redirect;
 use axum::routing::get;
-use serde::Deserialize;
-use service_kit::db::Db;
-use service_kit::html::{NavLink, Site};
-use tokio::sync::Notify;
-use url::Url;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
-use uuid::Uuid;
 
-use crate::error::Error;
-
-/// Shared by every handler.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    pub db: Db,
-    pub links: Links,
-    pub site: Arc<Site>,
-    /// Wakes the outbox dispatcher after new jobs were written.
-    pub dispatcher_wake: Arc<Notify>,
-}
-
-impl AppState {
-    pub fn new(db: Db, public_url: Url, dispatcher_wake: Arc<Notify>) -> Self {
-        let site =
-            Site { name: "calendar", home: "/users".into(), nav: vec![NavLink::new("/users", "Users")] };
-        Self { db, links: Links { base: public_url }, site: Arc::new(site), dispatcher_wake }
-    }
-}
-
-/// Absolute URLs of calendar's resources, built from `PUBLIC_URL` (never from `Host`).
-#[derive(Debug, Clone)]
-pub struct Links {
-    pub base: Url,
-}
-
-impl Links {
-    fn join(&self, path: &str) -> String {
-        self.base.join(path).map(String::from).unwrap_or_else(|_| format!("{}{path}", self.base))
-    }
-    pub fn user(&self, id: Uuid) -> String {
-        self.join(&format!("users/{id}"))
-    }
-    pub fn users(&self) -> String {
-        self.join("users")
-    }
-    pub fn calendar(&self, user: Uuid) -> String {
-        self.join(&format!("calendar/{user}"))
-    }
-    pub fn ics(&self, user: Uuid) -> String {
-        self.join(&format!("calendar/{user}.ics"))
-    }
-    pub fn event(&self, id: Uuid) -> String {
-        self.join(&format!("event/{id}"))
-    }
-    pub fn participants(&self, id: Uuid) -> String {
-        self.join(&format!("event/{id}/participants"))
-    }
-}
+pub use state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -93,38 +43,4 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let app =
         api.merge(forms::router()).route("/", get(|| async { Redirect::to("/users") })).with_state(state);
     (app, openapi)
-}
-
-/// `?limit=&cursor=` of list endpoints.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Paging {
-    /// Page size, 1 to 200 (default 50).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
-    pub limit: Option<String>,
-    /// Position from a previous page's `next` (a user id).
-    #[param(value_type = Option<String>, format = Uuid)]
-    pub cursor: Option<String>,
-}
-
-impl Paging {
-    pub fn limit(&self) -> Result<u32, Error> {
-        match self.limit.as_deref() {
-            None | Some("") => Ok(50),
-            Some(raw) => match raw.parse::<u32>() {
-                Ok(n) if (1..=200).contains(&n) => Ok(n),
-                _ => Err(Error::BadRequest(format!("limit must be a number from 1 to 200, got {raw:?}"))),
-            },
-        }
-    }
-}
-
-/// Parses an id from the path; anything else is a `404` (no such resource can exist).
-pub fn parse_id(raw: &str, what: &'static str) -> Result<Uuid, Error> {
-    Uuid::parse_str(raw).map_err(|_| Error::NotFound(what))
-}
-
-/// `303 See Other` to `location` (after a form post).
-pub fn see_other(location: &str) -> Response {
-    (StatusCode::SEE_OTHER, [(axum::http::header::LOCATION, location.to_string())]).into_response()
 }

@@ -9,10 +9,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::actions::load_user;
+use super::params::Paging;
+use super::state::AppState;
 use super::views::{UserList, UserView};
-use super::{AppState, Paging, parse_id};
 use crate::error::{Error, Result};
-use crate::store::users;
 use crate::templates;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -41,7 +42,7 @@ pub async fn list_users(
         None => None,
         Some(raw) => Some(Uuid::parse_str(raw).map_err(|_| Error::BadRequest("cursor is not valid".into()))?),
     };
-    let mut page = users::list(&state.db.reader, after, limit + 1).await?;
+    let mut page = state.store.users(after, limit + 1).await?;
     let more = page.len() > limit as usize;
     page.truncate(limit as usize);
     let next = match (more, page.last()) {
@@ -72,8 +73,7 @@ pub async fn get_user(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let id = parse_id(&id, "user")?;
-    let user = users::get(&state.db.reader, id).await?.ok_or(Error::NotFound("user"))?;
+    let user = load_user(&state, &id).await?;
     if wants_html(&headers) {
         return Ok(templates::users::one(&state.site, &state.links, &user).into_response());
     }

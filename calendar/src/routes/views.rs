@@ -5,10 +5,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::Links;
 use crate::domain::When;
-use crate::store::events::StoredEvent;
-use crate::store::users::User;
+use crate::links::Links;
+use crate::store::{StoredEvent, User};
 
 /// A user of the replica.
 #[derive(Debug, Serialize, ToSchema)]

@@ -6,9 +6,9 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use super::outbox::{self, NewJob};
+use super::handle::{Store, uuid_column};
+use super::outbox::NewJob;
 use super::users::{self, User};
-use super::uuid_column;
 use crate::domain::{EmailAddress, EventDraft, When};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,155 +63,11 @@ fn start_date_column(when: &When) -> Option<String> {
     }
 }
 
-pub async fn insert(
-    pool: &sqlx::AnyPool,
-    owner: Uuid,
-    draft: &EventDraft,
-) -> Result<StoredEvent, sqlx::Error> {
-    let now = service_kit::db::now_millis();
-    let event = StoredEvent {
-        id: Uuid::now_v7(),
-        owner_id: owner,
-        title: draft.title.as_str().to_string(),
-        description: draft.description.clone(),
-        location: draft.location.clone(),
-        when: draft.when,
-        revision: 0,
-        created_at: now,
-        updated_at: now,
-    };
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-    )))
-    .bind(event.id.to_string())
-    .bind(owner.to_string())
-    .bind(&event.title)
-    .bind(event.description.clone())
-    .bind(event.location.clone())
-    .bind(i64::from(matches!(event.when, When::AllDay(_))))
-    .bind(start_date_column(&event.when))
-    .bind(event.when.start_ms())
-    .bind(event.when.end_ms())
-    .bind(event.revision)
-    .bind(now)
-    .bind(now)
-    .execute(pool)
-    .await?;
-    Ok(event)
-}
-
-pub async fn get(pool: &sqlx::AnyPool, id: Uuid) -> Result<Option<StoredEvent>, sqlx::Error> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM events WHERE id = $1")))
-        .bind(id.to_string())
-        .fetch_optional(pool)
-        .await?;
-    row.as_ref().map(from_row).transpose()
-}
-
 /// A position in a calendar listing: after the event starting at `start_ms` with id `id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
     pub start_ms: i64,
     pub id: Uuid,
-}
-
-/// The owner's events overlapping `[from_ms, to_ms)`, ordered by start, after `cursor`.
-pub async fn list(
-    pool: &sqlx::AnyPool,
-    owner: Uuid,
-    from_ms: i64,
-    to_ms: i64,
-    cursor: Option<&Cursor>,
-    limit: u32,
-) -> Result<Vec<StoredEvent>, sqlx::Error> {
-    let (after_ms, after_id) = cursor.map_or((i64::MIN, String::new()), |c| (c.start_ms, c.id.to_string()));
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM events WHERE owner_id = $1 AND end_at > $2 AND start_at < $3 \
-         AND (start_at > $4 OR (start_at = $4 AND id > $5)) ORDER BY start_at, id LIMIT $6"
-    )))
-    .bind(owner.to_string())
-    .bind(from_ms)
-    .bind(to_ms)
-    .bind(after_ms)
-    .bind(after_id)
-    .bind(i64::from(limit))
-    .fetch_all(pool)
-    .await?;
-    rows.iter().map(from_row).collect()
-}
-
-/// Every event the user owns or was invited to (the iCalendar export: a subscription shows
-/// everything its user takes part in).
-pub async fn all_for_user(pool: &sqlx::AnyPool, user: Uuid) -> Result<Vec<StoredEvent>, sqlx::Error> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM events WHERE owner_id = $1 \
-         OR id IN (SELECT event_id FROM participants WHERE user_id = $1) ORDER BY start_at, id"
-    )))
-    .bind(user.to_string())
-    .fetch_all(pool)
-    .await?;
-    rows.iter().map(from_row).collect()
-}
-
-/// Replaces an event's content; `None` when it does not exist.
-pub async fn update(
-    pool: &sqlx::AnyPool,
-    id: Uuid,
-    draft: &EventDraft,
-) -> Result<Option<StoredEvent>, sqlx::Error> {
-    let result = sqlx::query(
-        "UPDATE events SET title = $2, description = $3, location = $4, all_day = $5, start_date = $6, \
-         start_at = $7, end_at = $8, revision = revision + 1, updated_at = $9 WHERE id = $1",
-    )
-    .bind(id.to_string())
-    .bind(draft.title.as_str().to_string())
-    .bind(draft.description.clone())
-    .bind(draft.location.clone())
-    .bind(i64::from(matches!(draft.when, When::AllDay(_))))
-    .bind(start_date_column(&draft.when))
-    .bind(draft.when.start_ms())
-    .bind(draft.when.end_ms())
-    .bind(service_kit::db::now_millis())
-    .execute(pool)
-    .await?;
-    if result.rows_affected() == 0 {
-        return Ok(None);
-    }
-    get(pool, id).await
-}
-
-/// Deletes an event with its participants and cancels its undelivered invitations.
-pub async fn delete(pool: &sqlx::AnyPool, id: Uuid) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let id = id.to_string();
-    outbox::cancel_for_event(&mut tx, &id).await?;
-    sqlx::query("DELETE FROM participants WHERE event_id = $1").bind(&id).execute(&mut *tx).await?;
-    let deleted = sqlx::query("DELETE FROM events WHERE id = $1").bind(&id).execute(&mut *tx).await?;
-    tx.commit().await?;
-    Ok(deleted.rows_affected() > 0)
-}
-
-/// The event's participants, in the order they were added.
-pub async fn participants(pool: &sqlx::AnyPool, event_id: Uuid) -> Result<Vec<User>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT u.id, u.email, u.firstname, u.lastname, u.contact_url, u.updated_at \
-         FROM participants p JOIN users u ON u.id = p.user_id WHERE p.event_id = $1 ORDER BY p.added_at, u.id",
-    )
-    .bind(event_id.to_string())
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(User {
-                id: uuid_column(&row.try_get::<String, _>("id")?)?,
-                email: row.try_get("email")?,
-                firstname: row.try_get("firstname")?,
-                lastname: row.try_get("lastname")?,
-                contact_url: row.try_get("contact_url")?,
-                updated_at: row.try_get("updated_at")?,
-            })
-        })
-        .collect()
 }
 
 /// What adding participants did.
@@ -225,69 +81,209 @@ pub enum AddOutcome {
     NoEvent,
 }
 
-/// Adds the users with these e-mails as participants, all or nothing, and writes one outbox job
-/// per new participant in the same transaction. `job` builds the job for a new participant.
-pub async fn add_participants(
-    pool: &sqlx::AnyPool,
-    event_id: Uuid,
-    emails: &[EmailAddress],
-    request_id: &str,
-    job: impl Fn(&User) -> NewJob,
-) -> Result<AddOutcome, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let exists = sqlx::query("SELECT id FROM events WHERE id = $1")
-        .bind(event_id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?
-        .is_some();
-    if !exists {
-        return Ok(AddOutcome::NoEvent);
+impl Store {
+    pub async fn insert_event(&self, owner: Uuid, draft: &EventDraft) -> Result<StoredEvent, sqlx::Error> {
+        let now = service_kit::db::now_millis();
+        let event = StoredEvent {
+            id: Uuid::now_v7(),
+            owner_id: owner,
+            title: draft.title.as_str().to_string(),
+            description: draft.description.clone(),
+            location: draft.location.clone(),
+            when: draft.when,
+            revision: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        )))
+        .bind(event.id.to_string())
+        .bind(owner.to_string())
+        .bind(&event.title)
+        .bind(event.description.clone())
+        .bind(event.location.clone())
+        .bind(i64::from(matches!(event.when, When::AllDay(_))))
+        .bind(start_date_column(&event.when))
+        .bind(event.when.start_ms())
+        .bind(event.when.end_ms())
+        .bind(event.revision)
+        .bind(now)
+        .bind(now)
+        .execute(self.writer())
+        .await?;
+        Ok(event)
     }
-    let mut found = Vec::with_capacity(emails.len());
-    let mut unknown = Vec::new();
-    for email in emails {
-        match users::find_by_email_in(&mut tx, email).await? {
-            Some(user) => found.push(user),
-            None => unknown.push(email.as_str().to_string()),
+
+    pub async fn event(&self, id: Uuid) -> Result<Option<StoredEvent>, sqlx::Error> {
+        Self::event_on(self.reader(), id).await
+    }
+
+    async fn event_on(pool: &sqlx::AnyPool, id: Uuid) -> Result<Option<StoredEvent>, sqlx::Error> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM events WHERE id = $1")))
+            .bind(id.to_string())
+            .fetch_optional(pool)
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// The owner's events overlapping `[from_ms, to_ms)`, ordered by start, after `cursor`.
+    pub async fn events(
+        &self,
+        owner: Uuid,
+        from_ms: i64,
+        to_ms: i64,
+        cursor: Option<&Cursor>,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, sqlx::Error> {
+        let (after_ms, after_id) =
+            cursor.map_or((i64::MIN, String::new()), |c| (c.start_ms, c.id.to_string()));
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM events WHERE owner_id = $1 AND end_at > $2 AND start_at < $3 \
+             AND (start_at > $4 OR (start_at = $4 AND id > $5)) ORDER BY start_at, id LIMIT $6"
+        )))
+        .bind(owner.to_string())
+        .bind(from_ms)
+        .bind(to_ms)
+        .bind(after_ms)
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Every event the user owns or was invited to (the iCalendar export: a subscription shows
+    /// everything its user takes part in).
+    pub async fn events_of(&self, user: Uuid) -> Result<Vec<StoredEvent>, sqlx::Error> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM events WHERE owner_id = $1 \
+             OR id IN (SELECT event_id FROM participants WHERE user_id = $1) ORDER BY start_at, id"
+        )))
+        .bind(user.to_string())
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Replaces an event's content; `None` when it does not exist.
+    pub async fn update_event(
+        &self,
+        id: Uuid,
+        draft: &EventDraft,
+    ) -> Result<Option<StoredEvent>, sqlx::Error> {
+        let result = sqlx::query(
+            "UPDATE events SET title = $2, description = $3, location = $4, all_day = $5, start_date = $6, \
+             start_at = $7, end_at = $8, revision = revision + 1, updated_at = $9 WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .bind(draft.title.as_str().to_string())
+        .bind(draft.description.clone())
+        .bind(draft.location.clone())
+        .bind(i64::from(matches!(draft.when, When::AllDay(_))))
+        .bind(start_date_column(&draft.when))
+        .bind(draft.when.start_ms())
+        .bind(draft.when.end_ms())
+        .bind(service_kit::db::now_millis())
+        .execute(self.writer())
+        .await?;
+        if result.rows_affected() == 0 {
+            return Ok(None);
         }
+        // From the writer: the answer shows this very change.
+        Self::event_on(self.writer(), id).await
     }
-    if !unknown.is_empty() {
-        unknown.dedup();
-        return Ok(AddOutcome::Unknown(unknown));
+
+    /// Deletes an event with its participants and cancels its undelivered invitations. Returns
+    /// the owner of the deleted event, `None` when there was no such event.
+    pub async fn delete_event(&self, id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+        let mut tx = self.begin().await?;
+        let id = id.to_string();
+        tx.cancel_jobs_of_event(&id).await?;
+        sqlx::query("DELETE FROM participants WHERE event_id = $1").bind(&id).execute(tx.conn()).await?;
+        let owner = sqlx::query("DELETE FROM events WHERE id = $1 RETURNING owner_id")
+            .bind(&id)
+            .fetch_optional(tx.conn())
+            .await?
+            .map(|row| uuid_column(&row.try_get::<String, _>("owner_id")?))
+            .transpose()?;
+        tx.commit().await?;
+        Ok(owner)
     }
-    let now = service_kit::db::now_millis();
-    let mut added: Vec<User> = Vec::new();
-    for user in found {
-        if added.iter().any(|u| u.id == user.id) {
-            continue;
-        }
-        let inserted = sqlx::query(
-            "INSERT INTO participants (event_id, user_id, added_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (event_id, user_id) DO NOTHING",
+
+    /// The event's participants, in the order they were added.
+    pub async fn participants(&self, event_id: Uuid) -> Result<Vec<User>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT u.id, u.email, u.firstname, u.lastname, u.contact_url, u.updated_at \
+             FROM participants p JOIN users u ON u.id = p.user_id WHERE p.event_id = $1 ORDER BY p.added_at, u.id",
         )
         .bind(event_id.to_string())
-        .bind(user.id.to_string())
-        .bind(now)
-        .execute(&mut *tx)
+        .fetch_all(self.reader())
         .await?;
-        if inserted.rows_affected() == 1 {
-            outbox::insert(&mut tx, event_id, user.id, &job(&user), request_id).await?;
-            added.push(user);
-        }
+        rows.iter().map(users::from_row).collect()
     }
-    tx.commit().await?;
-    Ok(AddOutcome::Added { added })
-}
 
-pub async fn remove_participant(
-    pool: &sqlx::AnyPool,
-    event_id: Uuid,
-    user_id: Uuid,
-) -> Result<bool, sqlx::Error> {
-    let removed = sqlx::query("DELETE FROM participants WHERE event_id = $1 AND user_id = $2")
-        .bind(event_id.to_string())
-        .bind(user_id.to_string())
-        .execute(pool)
-        .await?;
-    Ok(removed.rows_affected() > 0)
+    /// Adds the users with these e-mails as participants, all or nothing, and writes one outbox
+    /// job per new participant in the same transaction. `job` builds the job for a new
+    /// participant.
+    pub async fn add_participants(
+        &self,
+        event_id: Uuid,
+        emails: &[EmailAddress],
+        request_id: &str,
+        job: impl Fn(&User) -> NewJob,
+    ) -> Result<AddOutcome, sqlx::Error> {
+        let mut tx = self.begin().await?;
+        let exists = sqlx::query("SELECT id FROM events WHERE id = $1")
+            .bind(event_id.to_string())
+            .fetch_optional(tx.conn())
+            .await?
+            .is_some();
+        if !exists {
+            return Ok(AddOutcome::NoEvent);
+        }
+        let mut found = Vec::with_capacity(emails.len());
+        let mut unknown = Vec::new();
+        for email in emails {
+            match tx.user_by_email(email).await? {
+                Some(user) => found.push(user),
+                None => unknown.push(email.as_str().to_string()),
+            }
+        }
+        if !unknown.is_empty() {
+            unknown.dedup();
+            return Ok(AddOutcome::Unknown(unknown));
+        }
+        let now = service_kit::db::now_millis();
+        let mut added: Vec<User> = Vec::new();
+        for user in found {
+            if added.iter().any(|u| u.id == user.id) {
+                continue;
+            }
+            let inserted = sqlx::query(
+                "INSERT INTO participants (event_id, user_id, added_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (event_id, user_id) DO NOTHING",
+            )
+            .bind(event_id.to_string())
+            .bind(user.id.to_string())
+            .bind(now)
+            .execute(tx.conn())
+            .await?;
+            if inserted.rows_affected() == 1 {
+                tx.insert_job(event_id, user.id, &job(&user), request_id).await?;
+                added.push(user);
+            }
+        }
+        tx.commit().await?;
+        Ok(AddOutcome::Added { added })
+    }
+
+    pub async fn remove_participant(&self, event_id: Uuid, user_id: Uuid) -> Result<bool, sqlx::Error> {
+        let removed = sqlx::query("DELETE FROM participants WHERE event_id = $1 AND user_id = $2")
+            .bind(event_id.to_string())
+            .bind(user_id.to_string())
+            .execute(self.writer())
+            .await?;
+        Ok(removed.rows_affected() > 0)
+    }
 }

@@ -1,17 +1,23 @@
-//! SQL, one module per table group. Queries run on both SQLite and PostgreSQL through sqlx's
-//! `Any` driver (see `service_kit::db` for the rules that keeps working).
+//! calendar's database: one [`Store`] that owns the pools and picks the reader or the writer for
+//! each statement itself, so handlers and workers only call its methods (SQLite's single-writer
+//! rule lives here, nowhere else). A worker that needs several statements in one transaction
+//! gets a [`WriteTx`] from [`Store::begin`]. Queries run on both SQLite and PostgreSQL through
+//! sqlx's `Any` driver (see `service_kit::db` for the rules that keep that working); the
+//! statements the two spell differently are built in [`dialect`].
+//!
+//! One file per table group, each adding its methods to [`Store`] and [`WriteTx`]: `users` (the
+//! replica), `events` (events and participants), `outbox` (notification jobs), `checkpoint`
+//! (the feed follower's position).
 
-pub mod checkpoint;
-pub mod events;
-pub mod outbox;
-pub mod users;
+mod checkpoint;
+mod dialect;
+mod events;
+mod handle;
+mod outbox;
+mod users;
 
-use uuid::Uuid;
-
-/// Parses an id column; the store only ever writes UUIDs there.
-fn uuid_column(raw: &str) -> Result<Uuid, sqlx::Error> {
-    Uuid::parse_str(raw).map_err(|e| sqlx::Error::Decode(format!("bad UUID in the database: {e}").into()))
-}
-
-/// A transaction on the writer pool.
-pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+pub use checkpoint::Checkpoint;
+pub use events::{AddOutcome, Cursor, StoredEvent};
+pub use handle::{Store, WriteTx};
+pub use outbox::{Job, JobStatus, JobSummary, NewJob};
+pub use users::User;

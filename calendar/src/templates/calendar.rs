@@ -6,24 +6,22 @@ use maud::{Markup, html};
 use service_kit::html::Site;
 
 use super::{error_notice, when_text};
-use crate::domain::{EventForm, When};
-use crate::error::Error;
-use crate::routes::Links;
-use crate::routes::calendars::neighbours;
-use crate::store::events::StoredEvent;
-use crate::store::users::User;
+use crate::domain::{EventForm, Month, When};
+use crate::links::Links;
+use crate::store::{StoredEvent, User};
 
 /// Six weeks, Monday first, covering `month`.
 #[derive(Debug, Clone, Copy)]
 pub struct MonthGrid {
-    pub month: NaiveDate,
+    pub month: Month,
     pub first: NaiveDate,
 }
 
 impl MonthGrid {
-    pub fn new(month: NaiveDate) -> Self {
-        let back = i64::from(month.weekday().num_days_from_monday());
-        Self { month, first: month - TimeDelta::days(back) }
+    pub fn new(month: Month) -> Self {
+        let day_one = month.first_day();
+        let back = i64::from(day_one.weekday().num_days_from_monday());
+        Self { month, first: day_one - TimeDelta::days(back) }
     }
 
     fn days(&self) -> impl Iterator<Item = NaiveDate> + '_ {
@@ -54,21 +52,20 @@ pub fn page(
     user: &User,
     grid: &MonthGrid,
     events: &[StoredEvent],
-    form_error: Option<(&Error, &EventForm)>,
+    form_error: Option<(&str, &EventForm)>,
 ) -> Markup {
     let name = user.display_name();
-    let (prev, next) = neighbours(grid.month);
-    let month_param = |m: NaiveDate| m.format("%Y-%m").to_string();
+    let month = grid.month.first_day();
+    let (prev, next) = (grid.month.previous(), grid.month.next());
     let in_month: Vec<&StoredEvent> = events
         .iter()
         .filter(|e| {
-            let first = grid.month;
-            let after = first.checked_add_months(chrono::Months::new(1)).unwrap_or(first);
-            e.when.start_ms() < day_start_ms(after) && e.when.end_ms() > day_start_ms(first)
+            let after = next.map_or(month, Month::first_day);
+            e.when.start_ms() < day_start_ms(after) && e.when.end_ms() > day_start_ms(month)
         })
         .collect();
     let form = form_error.map(|(_, f)| f.clone()).unwrap_or_default();
-    let default_date = grid.month.format("%Y-%m-%d").to_string();
+    let default_date = month.format("%Y-%m-%d").to_string();
     site.page(
         &format!("{name}: calendar"),
         None,
@@ -76,11 +73,11 @@ pub fn page(
             h1 { (name) "’s calendar" }
             nav.pager aria-label="Months" {
                 @if let Some(prev) = prev {
-                    a href={ "?month=" (month_param(prev)) } rel="prev" { "← " (prev.format("%B %Y")) }
+                    a href={ "?month=" (prev.param()) } rel="prev" { "← " (prev.first_day().format("%B %Y")) }
                 }
-                strong { (grid.month.format("%B %Y")) }
+                strong { (month.format("%B %Y")) }
                 @if let Some(next) = next {
-                    a href={ "?month=" (month_param(next)) } rel="next" { (next.format("%B %Y")) " →" }
+                    a href={ "?month=" (next.param()) } rel="next" { (next.first_day().format("%B %Y")) " →" }
                 }
             }
             table.month {
@@ -89,7 +86,7 @@ pub fn page(
                     @for week in grid.days().collect::<Vec<_>>().chunks(7) {
                         tr {
                             @for day in week {
-                                td class=[(day.month() != grid.month.month()).then_some("other")] {
+                                td class=[(day.month() != month.month()).then_some("other")] {
                                     div.day { (day.day()) }
                                     @for event in events.iter().filter(|e| on_day(e, *day)) {
                                         div { a href={ "/event/" (event.id) } { (event.title) } }
@@ -102,7 +99,7 @@ pub fn page(
             }
             h2 { "This month" }
             @if in_month.is_empty() {
-                p.muted { "No events in " (grid.month.format("%B %Y")) "." }
+                p.muted { "No events in " (month.format("%B %Y")) "." }
             } @else {
                 ul {
                     @for event in &in_month {
@@ -111,8 +108,8 @@ pub fn page(
                 }
             }
             h2 id="add" { "Add an event" }
-            (error_notice(form_error.map(|(e, _)| e.user_message()).as_deref()))
-            form.stack method="post" action={ "/calendar/" (user.id) } {
+            (error_notice(form_error.map(|(message, _)| message)))
+            form.stack method="post" action={ "/calendar/" (user.id) "/new" } {
                 label { "Title" input type="text" name="title" required maxlength="200" value=[form.title.as_deref()]; }
                 label { "Date" input type="date" name="date" required value=(form.date.as_deref().unwrap_or(&default_date)); }
                 label { "Starts at (UTC, empty for all day)" input type="time" name="start_time" value=[form.start_time.as_deref()]; }

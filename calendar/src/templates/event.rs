@@ -6,11 +6,8 @@ use service_kit::html::Site;
 
 use super::calendar::form_values;
 use super::{error_notice, when_text};
-use crate::error::Error;
-use crate::routes::Links;
-use crate::store::events::StoredEvent;
-use crate::store::outbox::JobStatus;
-use crate::store::users::User;
+use crate::links::Links;
+use crate::store::{JobStatus, JobSummary, StoredEvent, User};
 
 pub fn page(
     site: &Site,
@@ -18,8 +15,8 @@ pub fn page(
     event: &StoredEvent,
     owner: Option<&User>,
     participants: &[User],
-    invitations: &[JobStatus],
-    error: Option<&Error>,
+    invitations: &[JobSummary],
+    error: Option<&str>,
 ) -> Markup {
     let form = form_values(event);
     site.page(
@@ -27,7 +24,7 @@ pub fn page(
         None,
         html! {
             h1 { (event.title) }
-            (error_notice(error.map(Error::user_message).as_deref()))
+            (error_notice(error))
             div.card {
                 dl.fields {
                     dt { "When" } dd { (when_text(&event.when)) }
@@ -65,7 +62,7 @@ pub fn page(
                 }
             }
             h2 id="invite" { "Invite" }
-            form.stack method="post" action={ "/event/" (event.id) "/participants" } {
+            form.stack method="post" action={ "/event/" (event.id) "/invite" } {
                 label {
                     "E-mail addresses of known users (separated by commas or new lines)"
                     textarea name="emails" required {}
@@ -80,7 +77,7 @@ pub fn page(
                         @for job in invitations {
                             tr {
                                 td { (job.email) }
-                                td { span class={ "badge " (badge(&job.status)) } { (job.status) } }
+                                td { span class={ "badge " (badge(job.status)) } { (job.status) } }
                                 td { (job.attempts) }
                                 td.muted { (job.last_error.as_deref().unwrap_or("")) }
                             }
@@ -108,10 +105,10 @@ pub fn page(
     )
 }
 
-fn badge(status: &str) -> &'static str {
+fn badge(status: JobStatus) -> &'static str {
     match status {
-        "sent" => "sent",
-        "failed" | "cancelled" => "failed",
-        _ => "queued",
+        JobStatus::Sent => "sent",
+        JobStatus::Failed | JobStatus::Cancelled => "failed",
+        JobStatus::Pending => "queued",
     }
 }

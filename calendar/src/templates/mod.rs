@@ -1,8 +1,11 @@
 //! Server-rendered pages (maud: every interpolated value is escaped), in the shared layout.
-//! Usable without JavaScript: links and forms that post and redirect.
+//! Usable without JavaScript: links and forms that post and redirect. Also the invitation
+//! e-mail's text. Templates take what they show as arguments (domain values, store rows,
+//! [`crate::links::Links`]) and know nothing of routes or requests.
 
 pub mod calendar;
 pub mod event;
+pub mod invitation;
 pub mod users;
 
 use chrono::{DateTime, Utc};

@@ -3,8 +3,8 @@
 use maud::{Markup, html};
 use service_kit::html::Site;
 
-use crate::routes::Links;
-use crate::store::users::User;
+use crate::links::Links;
+use crate::store::User;
 
 pub fn list(site: &Site, users: &[User], next: Option<&str>) -> Markup {
     site.page(

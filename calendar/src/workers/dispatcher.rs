@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use service_kit::db::{Db, now_millis};
+use service_kit::db::now_millis;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tower::{Service, ServiceExt};
@@ -22,22 +22,22 @@ use tower_resilience_circuitbreaker::{
     SlidingWindowType,
 };
 
-use super::sender::{Sender, Settled, Temporary};
+use super::notifications::{NotificationsClient, Settled, Temporary};
 use crate::config::NotificationSettings;
 use crate::metrics::{
     CIRCUIT_BREAKER_STATE, NOTIFICATIONS_DISPATCHED, OUTBOX_OLDEST_PENDING_AGE, OUTBOX_PENDING,
 };
-use crate::store::outbox::{self, Job};
+use crate::store::{Job, Store};
 
 /// The `target` label of `circuit_breaker_state`.
 pub const TARGET: &str = "notifications";
 
-type Breaker = CircuitBreaker<Sender, DefaultClassifier>;
+type Breaker = CircuitBreaker<NotificationsClient, DefaultClassifier>;
 
 /// Drains the outbox. Cheap to clone (shared breaker state).
 #[derive(Clone)]
 pub struct Dispatcher {
-    db: Db,
+    store: Store,
     settings: NotificationSettings,
     breaker: Option<Breaker>,
     wake: Arc<Notify>,
@@ -52,7 +52,7 @@ impl std::fmt::Debug for Dispatcher {
 impl Dispatcher {
     /// `wake` is notified by the API when it writes new rows.
     pub fn new(
-        db: Db,
+        store: Store,
         settings: NotificationSettings,
         client: reqwest::Client,
         wake: Arc<Notify>,
@@ -60,7 +60,8 @@ impl Dispatcher {
         let breaker = match &settings.service {
             None => None,
             Some(service) => {
-                let sender = Sender::new(client, service, settings.token.clone(), settings.timeout)?;
+                let client =
+                    NotificationsClient::new(client, service, settings.token.clone(), settings.timeout)?;
                 let b = &settings.breaker;
                 let layer = CircuitBreakerLayer::builder()
                     .name(TARGET)
@@ -77,10 +78,10 @@ impl Dispatcher {
                     .build()
                     .map_err(|e| anyhow::anyhow!("circuit breaker configuration: {e}"))?;
                 set_state_gauge(CircuitState::Closed);
-                Some(layer.layer_fn(sender))
+                Some(layer.layer_fn(client))
             }
         };
-        Ok(Self { db, settings, breaker, wake })
+        Ok(Self { store, settings, breaker, wake })
     }
 
     pub fn enabled(&self) -> bool {
@@ -104,9 +105,7 @@ impl Dispatcher {
         let Some(breaker) = &self.breaker else { return Ok(0) };
         let lease = self.settings.timeout * 2 + Duration::from_secs(5);
         let lease_until = now_millis() + millis(lease);
-        let jobs =
-            outbox::claim_due(&self.db.writer, self.db.backend(), lease_until, self.settings.batch_size)
-                .await?;
+        let jobs = self.store.claim_due(lease_until, self.settings.batch_size).await?;
         let mut settled = 0;
         let mut jobs = jobs.into_iter();
         while let Some(job) = jobs.next() {
@@ -121,13 +120,13 @@ impl Dispatcher {
             };
             match result {
                 Ok(Settled::Delivered) => {
-                    outbox::mark_sent(&self.db.writer, job.id, job.attempts + 1).await?;
+                    self.store.mark_sent(job.id, job.attempts + 1).await?;
                     metrics::counter!(NOTIFICATIONS_DISPATCHED, "outcome" => "sent").increment(1);
                     tracing::info!(job = %job.id, request_id = job.request_id.as_deref().unwrap_or(""), "invitation delivered");
                     settled += 1;
                 }
                 Ok(Settled::Rejected(reason)) => {
-                    outbox::mark_failed(&self.db.writer, job.id, job.attempts + 1, &reason).await?;
+                    self.store.mark_failed(job.id, job.attempts + 1, &reason).await?;
                     metrics::counter!(NOTIFICATIONS_DISPATCHED, "outcome" => "rejected").increment(1);
                     tracing::error!(job = %job.id, reason, "notifications refused the invitation; marked failed");
                     settled += 1;
@@ -153,7 +152,7 @@ impl Dispatcher {
         let attempts = job.attempts + 1;
         if attempts >= i64::from(self.settings.max_attempts) {
             let reason = format!("gave up after {attempts} attempts: {}", temporary.reason);
-            outbox::mark_failed(&self.db.writer, job.id, attempts, &reason).await?;
+            self.store.mark_failed(job.id, attempts, &reason).await?;
             metrics::counter!(NOTIFICATIONS_DISPATCHED, "outcome" => "failed").increment(1);
             tracing::error!(job = %job.id, reason, "invitation not delivered; marked failed");
             return Ok(());
@@ -161,8 +160,7 @@ impl Dispatcher {
         let attempt = u32::try_from(attempts).unwrap_or(u32::MAX);
         let delay =
             self.settings.retry.delay_for_attempt(attempt).max(temporary.retry_after.unwrap_or_default());
-        outbox::retry_at(&self.db.writer, job.id, attempts, now_millis() + millis(delay), &temporary.reason)
-            .await?;
+        self.store.retry_at(job.id, attempts, now_millis() + millis(delay), &temporary.reason).await?;
         metrics::counter!(NOTIFICATIONS_DISPATCHED, "outcome" => "retry").increment(1);
         tracing::warn!(job = %job.id, attempts, retry_in_ms = millis(delay), reason = temporary.reason, "delivery failed; will retry");
         Ok(())
@@ -170,17 +168,17 @@ impl Dispatcher {
 
     async fn release(&self, jobs: impl Iterator<Item = Job>, at: i64) -> anyhow::Result<()> {
         for job in jobs {
-            outbox::release(&self.db.writer, job.id, at).await?;
+            self.store.release(job.id, at).await?;
         }
         Ok(())
     }
 
     async fn update_pending_gauge(&self) {
-        match outbox::pending_count(&self.db.reader).await {
+        match self.store.pending_count().await {
             Ok(n) => metrics::gauge!(OUTBOX_PENDING).set(n as f64),
             Err(e) => tracing::warn!(error = %e, "cannot count pending invitations"),
         }
-        match outbox::oldest_pending_created_at(&self.db.reader).await {
+        match self.store.oldest_pending_created_at().await {
             Ok(oldest) => {
                 let age = oldest.map_or(0, |created| (now_millis() - created).max(0));
                 metrics::gauge!(OUTBOX_OLDEST_PENDING_AGE).set(age as f64 / 1000.0);

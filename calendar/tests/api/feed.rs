@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use calendar::startup::MIGRATIONS;
+use calendar::store::Store;
 use calendar::workers::feed::{Follower, Step};
 use serde_json::json;
 use service_kit::db::{ConnectOptions, Db};
@@ -69,7 +70,7 @@ async fn each_event_is_applied_exactly_once_across_a_crash() {
     let first: Vec<_> =
         (0..30).map(|i| feed.create_contact(&format!("a{i}@example.org"), "A", "B")).collect();
     let db = connect().await;
-    let mut follower = Follower::new(db.clone(), settings.feed.clone()).unwrap();
+    let mut follower = Follower::new(Store::new(db.clone()), settings.feed.clone()).unwrap();
     assert_eq!(follower.step(&token).await.unwrap(), Step::Applied(30));
     // The process dies here: nothing of the follower survives but what it committed.
     drop(follower);
@@ -81,9 +82,9 @@ async fn each_event_is_applied_exactly_once_across_a_crash() {
         feed.create_contact(&format!("b{i}@example.org"), "B", "C");
     }
     let db = connect().await;
-    let mut follower = Follower::new(db.clone(), settings.feed.clone()).unwrap();
+    let mut follower = Follower::new(Store::new(db.clone()), settings.feed.clone()).unwrap();
     assert_eq!(follower.step(&token).await.unwrap(), Step::Applied(12), "only the 12 new events are applied");
-    let mut again = Follower::new(db.clone(), settings.feed.clone()).unwrap();
+    let mut again = Follower::new(Store::new(db.clone()), settings.feed.clone()).unwrap();
     assert_eq!(
         again.step(&token).await.unwrap(),
         Step::Unchanged,

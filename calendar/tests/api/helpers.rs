@@ -6,7 +6,7 @@ use calendar::config::Settings;
 use calendar::startup::Application;
 use calendar::workers::dispatcher::Dispatcher;
 use serde_json::Value;
-use test_support::{TestDb, http_client, json_body, wait_until};
+use test_support::{TestClient, TestDb, json_body, wait_until};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -16,9 +16,9 @@ use crate::notifications_stub::{NotificationsStub, TOKEN};
 
 pub const WAIT: Duration = Duration::from_secs(20);
 
+/// A running calendar; dereferences to its [`TestClient`] (`app.get("/users")`).
 pub struct TestApp {
-    pub address: String,
-    pub client: reqwest::Client,
+    pub client: TestClient,
     pub dispatcher: Dispatcher,
     pub db: TestDb,
     token: CancellationToken,
@@ -44,11 +44,19 @@ pub async fn spawn_app(feed: &FeedServer) -> TestApp {
 pub async fn spawn_with(db: TestDb, settings: Settings) -> TestApp {
     service_kit::telemetry::init_for_tests();
     let app = Application::build(settings).await.expect("build calendar");
-    let address = format!("http://127.0.0.1:{}", app.port());
+    let client = TestClient::on_port(app.port());
     let dispatcher = app.dispatcher();
     let token = CancellationToken::new();
     let handle = tokio::spawn(app.run_until_stopped(token.clone()));
-    TestApp { address, client: http_client(), dispatcher, db, token, handle }
+    TestApp { client, dispatcher, db, token, handle }
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = TestClient;
+
+    fn deref(&self) -> &TestClient {
+        &self.client
+    }
 }
 
 impl TestApp {
@@ -57,38 +65,6 @@ impl TestApp {
         self.token.cancel();
         self.handle.await.expect("join").expect("calendar stopped cleanly");
         self.db
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.address)
-    }
-
-    pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.expect("GET")
-    }
-
-    pub async fn get_accept(&self, path: &str, accept: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).header("accept", accept).send().await.expect("GET")
-    }
-
-    pub async fn get_json(&self, path: &str) -> (u16, Value) {
-        let response = self.get_accept(path, "application/json").await;
-        let status = response.status().as_u16();
-        (status, json_body(response).await)
-    }
-
-    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.client.post(self.url(path)).json(body).send().await.expect("POST")
-    }
-
-    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        self.client
-            .post(self.url(path))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form_body(form))
-            .send()
-            .await
-            .expect("POST form")
     }
 
     /// Waits until the replica has the user.
@@ -114,7 +90,7 @@ impl TestApp {
         let mut next = Some(self.url("/users?limit=200"));
         while let Some(url) = next {
             let body =
-                json_body(self.client.get(url).header("accept", "application/json").send().await.unwrap())
+                json_body(self.http.get(url).header("accept", "application/json").send().await.unwrap())
                     .await;
             items.extend(body["items"].as_array().unwrap().iter().cloned());
             next = body["next"].as_str().map(str::to_string);
@@ -142,9 +118,4 @@ impl TestApp {
         assert_eq!(response.status(), 201);
         json_body(response).await["id"].as_str().unwrap().to_string()
     }
-}
-
-/// `application/x-www-form-urlencoded` body.
-pub fn form_body(pairs: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
 }

@@ -61,9 +61,9 @@ async fn inviting_an_unknown_email_adds_nobody() {
     assert_eq!(app.post_json(&path, &json!(["bob@example.org", "ann@example.org"])).await.status(), 200);
     assert_eq!(app.get_json(&path).await.1.as_array().unwrap().len(), 2);
 
-    let remove = app.client.delete(app.url(&format!("{path}/{bob}"))).send().await.unwrap();
+    let remove = app.http.delete(app.url(&format!("{path}/{bob}"))).send().await.unwrap();
     assert_eq!(remove.status(), 204);
-    assert_eq!(app.client.delete(app.url(&format!("{path}/{bob}"))).send().await.unwrap().status(), 404);
+    assert_eq!(app.http.delete(app.url(&format!("{path}/{bob}"))).send().await.unwrap().status(), 404);
     assert_eq!(app.get_json(&path).await.1.as_array().unwrap().len(), 1);
     app.stop().await;
 }
@@ -80,7 +80,7 @@ async fn invitations_reach_notifications_once_with_key_token_and_request_id() {
     let event = app.create_event(ann, "Party").await;
 
     let response = app
-        .client
+        .http
         .post(app.url(&format!("/event/{event}/participants")))
         .header("x-request-id", "invite-request-1")
         .json(&json!(["bob@example.org"]))

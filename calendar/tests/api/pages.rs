@@ -1,6 +1,7 @@
 //! The HTML pages: usable without JavaScript, forms post and redirect.
 
 use serde_json::json;
+use test_support::json_body;
 
 use crate::feed_server::FeedServer;
 use crate::helpers::spawn_app;
@@ -22,14 +23,14 @@ async fn the_pages_link_users_calendars_events_and_the_subscription() {
         app.get_accept(&format!("/calendar/{ann}?month=2026-12"), "text/html").await.text().await.unwrap();
     assert!(calendar.contains("December 2026"));
     assert!(calendar.contains("?month=2026-11") && calendar.contains("?month=2027-01"), "pages by month");
-    assert!(calendar.contains(&format!("action=\"/calendar/{ann}\"")), "a form to add an event");
+    assert!(calendar.contains(&format!("action=\"/calendar/{ann}/new\"")), "a form to add an event");
     assert!(calendar.contains(&format!("/calendar/{ann}.ics")), "a subscription link");
     assert_eq!(app.get_accept(&format!("/calendar/{ann}?month=December"), "text/html").await.status(), 400);
 
     // Adding an event through the form redirects to its page.
     let created = app
         .post_form(
-            &format!("/calendar/{ann}"),
+            &format!("/calendar/{ann}/new"),
             &[
                 ("title", "Dinner"),
                 ("date", "2026-12-05"),
@@ -51,20 +52,19 @@ async fn the_pages_link_users_calendars_events_and_the_subscription() {
     assert!(calendar.contains("Dinner"));
 
     let invalid =
-        app.post_form(&format!("/calendar/{ann}"), &[("title", "Bad"), ("date", "2026-02-30")]).await;
+        app.post_form(&format!("/calendar/{ann}/new"), &[("title", "Bad"), ("date", "2026-02-30")]).await;
     assert_eq!(invalid.status(), 422);
     assert!(invalid.text().await.unwrap().contains("not a real date"));
 
     let page = app.get_accept(&event_path, "text/html").await.text().await.unwrap();
     assert!(page.contains("Dinner") && page.contains("Home") && page.contains("name=\"emails\""), "{page}");
+    assert!(page.contains(&format!("action=\"{event_path}/invite\"")), "an invitation form: {page}");
 
     // Invite through the form; unknown addresses are named on the page.
-    let unknown =
-        app.post_form(&format!("{event_path}/participants"), &[("emails", "nobody@example.org")]).await;
+    let unknown = app.post_form(&format!("{event_path}/invite"), &[("emails", "nobody@example.org")]).await;
     assert_eq!(unknown.status(), 422);
     assert!(unknown.text().await.unwrap().contains("nobody@example.org"));
-    let invited =
-        app.post_form(&format!("{event_path}/participants"), &[("emails", "ann@example.org")]).await;
+    let invited = app.post_form(&format!("{event_path}/invite"), &[("emails", "ann@example.org")]).await;
     assert_eq!(invited.status(), 303);
     assert_eq!(app.get_json(&format!("{event_path}/participants")).await.1.as_array().unwrap().len(), 1);
     let removed = app.post_form(&format!("{event_path}/participants/{ann}/remove"), &[]).await;
@@ -89,15 +89,36 @@ async fn cross_site_form_posts_are_refused() {
     let app = spawn_app(&feed).await;
     app.wait_for_user(ann).await;
     let response = app
-        .client
-        .post(app.url(&format!("/calendar/{ann}")))
+        .http
+        .post(app.url(&format!("/calendar/{ann}/new")))
         .header("origin", "http://evil.example")
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(crate::helpers::form_body(&[("title", "Spam"), ("date", "2026-01-01")]))
+        .body(test_support::client::form_body(&[("title", "Spam"), ("date", "2026-01-01")]))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 403);
     assert_eq!(app.get_json(&format!("/calendar/{ann}")).await.1["items"], json!([]));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_json_endpoints_take_no_forms_and_change_nothing() {
+    let feed = FeedServer::start(20).await;
+    let ann = feed.create_contact("ann@example.org", "Ann", "Lee");
+    let app = spawn_app(&feed).await;
+    app.wait_for_user(ann).await;
+    let event = app.create_event(ann, "Party").await;
+    for (path, form) in [
+        (format!("/calendar/{ann}"), &[("title", "Dinner"), ("date", "2026-12-05")][..]),
+        (format!("/event/{event}/participants"), &[("emails", "ann@example.org")][..]),
+    ] {
+        let response = app.post_form(&path, form).await;
+        assert_eq!(response.status(), 415, "{path}");
+        assert_eq!(json_body(response).await["error"], "unsupported_media_type", "{path}");
+    }
+    let (_, calendar) = app.get_json(&format!("/calendar/{ann}")).await;
+    assert_eq!(calendar["items"].as_array().unwrap().len(), 1, "no event was added");
+    assert_eq!(app.get_json(&format!("/event/{event}/participants")).await.1, json!([]));
     app.stop().await;
 }

@@ -7,7 +7,7 @@ use url::Url;
 use uuid::Uuid;
 
 use super::document::FeedEvent;
-use crate::store::users::{self, User};
+use crate::store::{User, WriteTx};
 
 pub const CREATED: &str = "contact-created";
 pub const UPDATED: &str = "contact-updated";
@@ -88,7 +88,7 @@ pub enum ApplyError {
 /// Applies `event` inside `tx`. `fetched` is the contact fetched after a
 /// [`Applied::NeedsContact`] (`Some(None)`: the contact no longer exists).
 pub async fn apply(
-    tx: &mut crate::store::Tx,
+    tx: &mut WriteTx,
     event: &FeedEvent,
     fetched: Option<Option<Contact>>,
 ) -> Result<Applied, ApplyError> {
@@ -98,7 +98,7 @@ pub async fn apply(
             let contact: Contact =
                 serde_json::from_value(event.payload.clone()).map_err(|e| malformed(event, e))?;
             check_email(event, &contact.email)?;
-            users::upsert(tx, &contact.into_user(None, at)).await?;
+            tx.upsert_user(&contact.into_user(None, at)).await?;
             Ok(Applied::Done)
         }
         UPDATED => {
@@ -128,7 +128,7 @@ pub async fn apply(
                 match fetched {
                     Some(contact) if contact.id == update.id => {
                         check_email(event, &contact.email)?;
-                        users::upsert(tx, &contact.into_user(update.contact.as_deref(), at)).await?;
+                        tx.upsert_user(&contact.into_user(update.contact.as_deref(), at)).await?;
                     }
                     Some(contact) => {
                         return Err(malformed(
@@ -143,14 +143,14 @@ pub async fn apply(
                 }
                 return Ok(Applied::Done);
             }
-            match users::get_in(tx, update.id).await? {
+            match tx.user(update.id).await? {
                 Some(mut user) => {
                     fields.apply(&mut user);
                     user.updated_at = at;
                     if let Some(url) = web_url(update.contact.as_deref()) {
                         user.contact_url = url;
                     }
-                    users::upsert(tx, &user).await?;
+                    tx.upsert_user(&user).await?;
                     Ok(Applied::Done)
                 }
                 None => {
@@ -167,7 +167,7 @@ pub async fn apply(
         DELETED => {
             let deleted: Deleted =
                 serde_json::from_value(event.payload.clone()).map_err(|e| malformed(event, e))?;
-            users::delete(tx, deleted.id).await?;
+            tx.delete_user(deleted.id).await?;
             Ok(Applied::Done)
         }
         other => {

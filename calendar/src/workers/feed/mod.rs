@@ -14,7 +14,7 @@ pub mod fetch;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use service_kit::db::{Db, now_millis};
+use service_kit::db::now_millis;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
@@ -25,7 +25,7 @@ use crate::config::FeedSettings;
 use crate::metrics::{
     FEED_CHECKPOINT, FEED_CONSUMER_LAG, FEED_ERRORS, FEED_EVENTS_PROCESSED, FEED_LAST_SUCCESS,
 };
-use crate::store::checkpoint::{self, Checkpoint};
+use crate::store::{Checkpoint, Store};
 
 const ATOM: &str = "application/atom+xml, application/xml;q=0.9";
 
@@ -117,7 +117,7 @@ struct Walked {
 
 #[derive(Debug)]
 pub struct Follower {
-    db: Db,
+    store: Store,
     settings: FeedSettings,
     fetcher: Fetcher,
     /// ETag of the subscription document, once everything in it is applied.
@@ -125,9 +125,9 @@ pub struct Follower {
 }
 
 impl Follower {
-    pub fn new(db: Db, settings: FeedSettings) -> anyhow::Result<Self> {
+    pub fn new(store: Store, settings: FeedSettings) -> anyhow::Result<Self> {
         let fetcher = Fetcher::new(settings.max_bytes, settings.fetch_timeout)?;
-        Ok(Self { db, settings, fetcher, etag: None })
+        Ok(Self { store, settings, fetcher, etag: None })
     }
 
     /// One poll of the feed and whatever catch-up it calls for.
@@ -157,7 +157,7 @@ impl Follower {
         };
         let page = document::parse(&current.url, &current.body)
             .map_err(|source| FeedError::Document { url: current.url.clone(), source })?;
-        let start = checkpoint::load(&self.db.reader).await?;
+        let start = self.store.checkpoint().await?;
         let walked = self.walk_back(page, start, shutdown).await?;
         let mut applied = 0;
         for page in walked.into_iter().rev() {
@@ -239,8 +239,8 @@ impl Follower {
         let mut applied = 0;
         let mut next = 0;
         while next < events.len() {
-            let mut tx = self.db.writer.begin().await?;
-            let mut position = checkpoint::load_locked(&mut tx, self.db.backend()).await?;
+            let mut tx = self.store.begin().await?;
+            let mut position = tx.checkpoint_for_update().await?;
             let mut counted: Vec<&'static str> = Vec::new();
             let mut outcome: Result<Option<Url>, FeedError> = Ok(None);
             while next < events.len() {
@@ -273,7 +273,7 @@ impl Follower {
                     }
                 }
             }
-            checkpoint::save(&mut tx, position).await?;
+            tx.save_checkpoint(position).await?;
             tx.commit().await?;
             applied += counted.len();
             for kind in counted {
@@ -294,8 +294,8 @@ impl Follower {
         event: &FeedEvent,
         contact: Option<Contact>,
     ) -> Result<usize, FeedError> {
-        let mut tx = self.db.writer.begin().await?;
-        let position = checkpoint::load_locked(&mut tx, self.db.backend()).await?;
+        let mut tx = self.store.begin().await?;
+        let position = tx.checkpoint_for_update().await?;
         if event.sequence <= position.sequence {
             return Ok(0);
         }
@@ -307,8 +307,7 @@ impl Follower {
             )));
         }
         apply::apply(&mut tx, event, Some(contact)).await?;
-        checkpoint::save(&mut tx, Checkpoint { sequence: event.sequence, event_timestamp: event.timestamp })
-            .await?;
+        tx.save_checkpoint(Checkpoint { sequence: event.sequence, event_timestamp: event.timestamp }).await?;
         tx.commit().await?;
         metrics::counter!(FEED_EVENTS_PROCESSED, "type" => apply::type_label(&event.kind)).increment(1);
         Ok(1)
@@ -343,7 +342,7 @@ impl Follower {
 
     /// Sets the checkpoint and lag gauges from the stored checkpoint.
     async fn update_lag(&self, caught_up: bool) {
-        let checkpoint = match checkpoint::load(&self.db.reader).await {
+        let checkpoint = match self.store.checkpoint().await {
             Ok(cp) => cp,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the feed checkpoint for the metrics");

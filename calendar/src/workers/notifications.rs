@@ -14,7 +14,7 @@ use serde::Serialize;
 use service_kit::config::Secret;
 use url::Url;
 
-use crate::store::outbox::Job;
+use crate::store::Job;
 
 /// How a delivery settled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,16 +42,16 @@ struct Body<'a> {
     message: &'a str,
 }
 
-/// Sends jobs to `{NOTIFICATION_SERVICE}/notifications`.
+/// The HTTP client of notifications: sends jobs to `{NOTIFICATION_SERVICE}/notifications`.
 #[derive(Debug, Clone)]
-pub struct Sender {
+pub struct NotificationsClient {
     client: reqwest::Client,
     endpoint: Url,
     token: Secret,
     timeout: Duration,
 }
 
-impl Sender {
+impl NotificationsClient {
     pub fn new(
         client: reqwest::Client,
         service: &Url,
@@ -117,7 +117,7 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
-impl tower::Service<Job> for Sender {
+impl tower::Service<Job> for NotificationsClient {
     type Response = Settled;
     type Error = Temporary;
     type Future = Pin<Box<dyn Future<Output = Result<Settled, Temporary>> + Send>>;

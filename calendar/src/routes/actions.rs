@@ -1,0 +1,70 @@
+//! What a JSON endpoint and a page's form both do: find the user or event a path names, invite
+//! participants, remove one. Handlers call these; these call no handler.
+
+use service_kit::http::RequestId;
+use uuid::Uuid;
+
+use super::params::parse_id;
+use super::state::AppState;
+use crate::domain::{EmailAddress, Invalid};
+use crate::error::{Error, Result};
+use crate::metrics::EVENT_PARTICIPANTS;
+use crate::store::{AddOutcome, StoredEvent, User};
+use crate::templates::invitation::invitation;
+
+/// Most e-mails accepted in one invitation request.
+const MAX_INVITES: usize = 100;
+
+/// The user a path names, or `404`.
+pub async fn load_user(state: &AppState, raw_id: &str) -> Result<User> {
+    let id = parse_id(raw_id, "user")?;
+    state.store.user(id).await?.ok_or(Error::NotFound("user"))
+}
+
+/// The event a path names, or `404`.
+pub async fn load_event(state: &AppState, raw_id: &str) -> Result<StoredEvent> {
+    let id = parse_id(raw_id, "event")?;
+    state.store.event(id).await?.ok_or(Error::NotFound("event"))
+}
+
+/// Validates the addresses, adds the participants with their outbox jobs (all or nothing),
+/// wakes the dispatcher, records the participant count. Returns all participants now.
+pub async fn invite(
+    state: &AppState,
+    event: &StoredEvent,
+    raw: &[String],
+    request_id: &RequestId,
+) -> Result<Vec<User>> {
+    if raw.len() > MAX_INVITES {
+        return Err(Invalid::new("emails", format!("at most {MAX_INVITES} e-mails at once")).into());
+    }
+    let emails = raw.iter().map(|e| EmailAddress::parse(e)).collect::<Result<Vec<_>, _>>()?;
+    let owner = state.store.user(event.owner_id).await?;
+    let event_url = state.links.event(event.id);
+    let job = |user: &User| invitation(user, event, owner.as_ref(), &event_url);
+    match state.store.add_participants(event.id, &emails, request_id.as_str(), job).await? {
+        AddOutcome::NoEvent => Err(Error::NotFound("event")),
+        AddOutcome::Unknown(unknown) => Err(Error::UnknownParticipants(unknown)),
+        AddOutcome::Added { added } => {
+            let participants = state.store.participants(event.id).await?;
+            metrics::histogram!(EVENT_PARTICIPANTS).record(participants.len() as f64);
+            if !added.is_empty() {
+                tracing::info!(event = %event.id, added = added.len(), "participants added; invitations queued");
+                state.dispatcher_wake.notify_one();
+            }
+            Ok(participants)
+        }
+    }
+}
+
+/// Removes the participant `raw_user` from the event `raw_event`; returns the event's id.
+pub async fn remove_participant(state: &AppState, raw_event: &str, raw_user: &str) -> Result<Uuid> {
+    let event = load_event(state, raw_event).await?;
+    let user = parse_id(raw_user, "participant")?;
+    if !state.store.remove_participant(event.id, user).await? {
+        return Err(Error::NotFound("participant"));
+    }
+    let count = state.store.participants(event.id).await?.len();
+    metrics::histogram!(EVENT_PARTICIPANTS).record(count as f64);
+    Ok(event.id)
+}

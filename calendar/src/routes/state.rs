@@ -1,0 +1,28 @@
+//! What every handler is given.
+
+use std::sync::Arc;
+
+use service_kit::html::{NavLink, Site};
+use tokio::sync::Notify;
+use url::Url;
+
+use crate::links::Links;
+use crate::store::Store;
+
+/// Shared by every handler.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub links: Links,
+    pub site: Arc<Site>,
+    /// Wakes the outbox dispatcher after new jobs were written.
+    pub dispatcher_wake: Arc<Notify>,
+}
+
+impl AppState {
+    pub fn new(store: Store, public_url: Url, dispatcher_wake: Arc<Notify>) -> Self {
+        let site =
+            Site { name: "calendar", home: "/users".into(), nav: vec![NavLink::new("/users", "Users")] };
+        Self { store, links: Links::new(public_url), site: Arc::new(site), dispatcher_wake }
+    }
+}
