@@ -282,7 +282,7 @@ async fn state(app: &TestApp, owner: Uuid, event: &str) -> (Value, Value) {
 }
 
 #[tokio::test]
-async fn every_kind_of_answer_carries_the_security_headers_and_the_server_limits_are_wired() {
+async fn every_kind_of_answer_carries_the_security_headers_and_the_server_limits_hold() {
     let feed = FeedServer::start(20).await;
     let db = TestDb::new().await;
     let mut settings = settings(&db, &feed, None);

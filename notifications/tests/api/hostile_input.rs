@@ -306,7 +306,7 @@ async fn markup_in_every_field_and_in_smtp_replies_shows_as_text_on_the_pages() 
 /// with the configured settings (431, 413, slow heads and bodies cut off, the per-client
 /// connection cap), then the security headers on every kind of answer.
 #[tokio::test]
-async fn the_shared_hostile_checks_pass_on_every_kind_of_answer() {
+async fn every_kind_of_answer_carries_the_security_headers_and_the_server_limits_hold() {
     let (header_read_timeout, request_timeout, connections_per_client) =
         (Duration::from_secs(2), Duration::from_secs(2), 4);
     let app = TestApp::spawn_with(|s| {
