@@ -33,6 +33,7 @@ use self::document::{DocumentError, FeedEvent, Order, Page};
 use self::fetch::{Conditions, FetchError, Fetched, Fetcher};
 use self::lag::Lag;
 pub use self::origins::{Origins, on_origin_of};
+use self::park::advance;
 use self::recovery::Recovery;
 use crate::config::FeedSettings;
 use crate::metrics::{FEED_ENTRIES_PARKED, FEED_ERRORS, FEED_EVENTS_PROCESSED, FEED_LAST_SUCCESS};
@@ -511,16 +512,6 @@ impl Follower {
             }
         }
     }
-}
-
-/// Moves `position` past `event`.
-fn advance(position: &mut Checkpoint, event: &FeedEvent) {
-    if let Some(sequence) = event.sequence {
-        position.sequence = sequence;
-    }
-    position.event_timestamp = event.timestamp;
-    position.entry_id.clone_from(&event.entry_id);
-    position.applied += 1;
 }
 
 fn count(applied: &[&'static str], parked: &[&'static str]) {

@@ -37,8 +37,18 @@ pub async fn park(
         attempts: i64::from(why.attempts),
     })
     .await?;
-    super::advance(position, event);
+    advance(position, event);
     Ok(())
+}
+
+/// Moves `position` past `event` (applied or parked).
+pub fn advance(position: &mut Checkpoint, event: &FeedEvent) {
+    if let Some(sequence) = event.sequence {
+        position.sequence = sequence;
+    }
+    position.event_timestamp = event.timestamp;
+    position.entry_id.clone_from(&event.entry_id);
+    position.applied += 1;
 }
 
 /// `text` cut to at most `max` bytes at a character boundary, saying so when it was cut.
