@@ -4,7 +4,8 @@
 //! Two things the crate (0.17) leaves to us: it escapes `\`, `;`, `,` and LF in the properties
 //! it knows as TEXT, but never CR, so every text is normalised to LF line breaks first (a CR
 //! would end the content line for some readers); and it does not know RFC 7986's `NAME` as
-//! TEXT, so that value is escaped here. No parameter carries text of ours.
+//! TEXT, so it and `X-WR-CALNAME` carry `VALUE=TEXT`, through which the crate escapes them. No
+//! parameter carries text of ours.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use icalendar::{Calendar, Component, EventLike, Property};
@@ -22,9 +23,12 @@ pub fn calendar(owner: &User, events: &[StoredEvent], event_url: impl Fn(&Stored
     calendar.append_property(("PRODID", PRODID));
     calendar.append_property(("CALSCALE", "GREGORIAN"));
     calendar.append_property(("METHOD", "PUBLISH"));
+    // `VALUE=TEXT` makes the crate escape them, and tells readers that do not know the
+    // property (icalendar reads unknown ones verbatim) that the value is escaped TEXT.
     let name = text(&format!("{} (calendar)", owner.display_name()));
-    calendar.append_property(Property::new("NAME", escape_text(&name)));
-    calendar.append_property(Property::new("X-WR-CALNAME", name));
+    for key in ["NAME", "X-WR-CALNAME"] {
+        calendar.append_property(Property::new(key, &name).add_parameter("VALUE", "TEXT").done());
+    }
     for stored in events {
         let mut event = icalendar::Event::new();
         event
@@ -57,22 +61,6 @@ pub fn calendar(owner: &User, events: &[StoredEvent], event_url: impl Fn(&Stored
 /// Text with every line break as LF (`\r\n` and a lone `\r` alike), which the crate escapes.
 fn text(raw: &str) -> String {
     raw.replace("\r\n", "\n").replace('\r', "\n")
-}
-
-/// A TEXT value escaped per RFC 5545 §3.3.11, for a property the crate does not escape.
-fn escape_text(value: &str) -> String {
-    let mut escaped = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '\\' | ';' | ',' => {
-                escaped.push('\\');
-                escaped.push(c);
-            }
-            '\n' => escaped.push_str("\\n"),
-            _ => escaped.push(c),
-        }
-    }
-    escaped
 }
 
 fn instant(ms: i64) -> DateTime<Utc> {
@@ -142,11 +130,13 @@ mod tests {
         let ics = calendar(&owner, &[hostile], |_| "http://localhost:3002/event/x".to_string());
         let unfolded = ics.replace("\r\n ", "");
         assert!(
-            unfolded.contains("\r\nNAME:Ann\\nEND:VCALENDAR Lee\\;\\nJr\\, \\\\x (calendar)\r\n"),
+            unfolded.contains("\r\nNAME;VALUE=TEXT:Ann\\nEND:VCALENDAR Lee\\;\\nJr\\, \\\\x (calendar)\r\n"),
             "{unfolded}"
         );
         assert!(
-            unfolded.contains("\r\nX-WR-CALNAME:Ann\\nEND:VCALENDAR Lee\\;\\nJr\\, \\\\x (calendar)\r\n"),
+            unfolded.contains(
+                "\r\nX-WR-CALNAME;VALUE=TEXT:Ann\\nEND:VCALENDAR Lee\\;\\nJr\\, \\\\x (calendar)\r\n"
+            ),
             "{unfolded}"
         );
         assert!(unfolded.contains("\r\nSUMMARY:a\\nb\\nc\r\n"), "{unfolded}");

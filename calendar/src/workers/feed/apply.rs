@@ -144,8 +144,10 @@ pub async fn apply(
     };
     match event.kind.as_str() {
         CREATED => {
-            let contact: Contact = serde_json::from_value(payload()?)
-                .map_err(|e| Refusal::malformed(format!("payload: {e}")))?;
+            let payload = payload()?;
+            text_fields(&payload, &["firstname", "lastname", "email"])?;
+            let contact: Contact =
+                serde_json::from_value(payload).map_err(|e| Refusal::malformed(format!("payload: {e}")))?;
             let id = contact.id;
             tx.upsert_user(&contact.into_user(event.related.as_deref(), at, origins)?).await?;
             tx.resolve_parked_of(id, "recovered by a later contact-created").await?;
@@ -223,6 +225,18 @@ pub async fn apply(
             Ok(Applied::Skipped)
         }
     }
+}
+
+/// Names the first of `fields` that is missing or no string (serde's message names no field).
+fn text_fields(payload: &Value, fields: &[&str]) -> Result<(), Refusal> {
+    for field in fields {
+        match payload.get(*field) {
+            Some(Value::String(_)) => {}
+            None => return Err(Refusal::malformed(format!("{field} is missing"))),
+            Some(other) => return Err(Refusal::malformed(format!("{field} is {other}, not a string"))),
+        }
+    }
+    Ok(())
 }
 
 /// A contact fetched from its URL, for the operator's retry: validated as the feed's are.
