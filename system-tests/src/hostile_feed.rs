@@ -36,7 +36,19 @@ pub enum Mode {
     ArchiveCycle,
     /// A valid feed of three `contact-created` events, sequences 1 to 3.
     Good,
+    /// The subscription document links archive 100; archives 100 down to 1 are each about
+    /// [`HUGE_PAGE_BYTES`] of entries with large payloads, and even the oldest starts past the
+    /// first event: a walk that never reaches the checkpoint.
+    HugeArchives,
+    /// A valid feed of three events whose second has a 3 MB first name.
+    HugeName,
 }
+
+/// The size of each page in [`Mode::HugeArchives`]: just under calendar's default
+/// `FEED_MAX_BYTES` (4 MiB).
+pub const HUGE_PAGE_BYTES: usize = 4_000_000;
+/// How many archive pages [`Mode::HugeArchives`] has.
+pub const HUGE_PAGES: i64 = 100;
 
 /// One request the server answered.
 #[derive(Debug, Clone)]
@@ -230,7 +242,48 @@ async fn answer(stream: &mut TcpStream, mode: Mode, path: &str, addr: SocketAddr
             let body = feed(&base, &events(1..=3), None);
             let _ = write_document(stream, "application/atom+xml", body.as_bytes()).await;
         }
+        Mode::HugeArchives => {
+            let page = path.strip_prefix("/archive/").and_then(|n| n.parse::<i64>().ok());
+            let body = match page {
+                Some(n @ 1..=HUGE_PAGES) => huge_page(&base, n),
+                _ => feed(&base, &[], Some(&format!("/archive/{HUGE_PAGES}"))),
+            };
+            let _ = write_document(stream, "application/atom+xml", body.as_bytes()).await;
+        }
+        Mode::HugeName => {
+            let mut entries = events(1..=3);
+            let contact = uuid::Uuid::from_u128(0xC0_0000 + 2);
+            entries[1].1 = json!({
+                "id": uuid::Uuid::from_u128(0xE0_0000 + 2), "type": "contact-created", "timestamp": 1_790_000_000_002_i64,
+                "sequence": 2, "payload": {"id": contact, "firstname": "x".repeat(3 * 1024 * 1024), "lastname": "Big",
+                "email": email_of(2)}
+            })
+            .to_string();
+            let body = feed(&base, &entries, None);
+            let _ = write_document(stream, "application/atom+xml", body.as_bytes()).await;
+        }
     }
+}
+
+/// Archive page `n` of [`Mode::HugeArchives`]: 20 events of sequences `1000*n + 1 ..= 1000*n + 20`,
+/// each with an ignored field large enough that the page is about [`HUGE_PAGE_BYTES`].
+fn huge_page(base: &str, n: i64) -> String {
+    let per_entry = HUGE_PAGE_BYTES / 20 - 600;
+    let entries: Vec<(i64, String)> = (1..=20)
+        .map(|i| {
+            let sequence = 1000 * n + i;
+            let event = json!({
+                "id": uuid::Uuid::from_u128(0xE1_0000_0000 + sequence as u128), "type": "contact-created",
+                "timestamp": 1_790_000_000_000_i64 + sequence, "sequence": sequence,
+                "payload": {"id": uuid::Uuid::from_u128(0xC1_0000_0000 + sequence as u128), "firstname": "Huge",
+                            "lastname": "Page", "email": format!("huge{sequence}@example.org"),
+                            "notes": "n".repeat(per_entry)}
+            });
+            (sequence, event.to_string())
+        })
+        .collect();
+    let prev = (n > 1).then(|| format!("/archive/{}", n - 1));
+    feed(base, &entries, prev.as_deref())
 }
 
 async fn write_document(stream: &mut TcpStream, content_type: &str, body: &[u8]) -> std::io::Result<()> {
