@@ -134,3 +134,29 @@ pub fn atom_check(document: &[u8]) -> Option<CheckOutput> {
 pub fn ics_check(document: &[u8]) -> Option<CheckOutput> {
     check("ics_check.py", document)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Installs the tools (CI runs this first, as `.ci/check-tools.sh`) and shows each reader
+    /// can tell a good document from a broken one, so a test relying on them can fail.
+    #[test]
+    fn the_readers_accept_good_documents_and_refuse_broken_ones() {
+        let feed = br#"<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><id>urn:x</id><title>t</title><updated>2026-01-01T00:00:00Z</updated><entry><id>urn:e</id><title>e</title><updated>2026-01-01T00:00:00Z</updated><content type="application/json">{"a":1}</content></entry></feed>"#;
+        let Some(good) = atom_check(feed) else { return };
+        assert!(good.accepted, "{}", good.report);
+        assert_eq!(good.report["entries"][0]["content"], "{\"a\":1}");
+        let broken = String::from_utf8_lossy(feed).replace("<title>t</title>", "<title>t\u{FFFE}</title>");
+        let bad = atom_check(broken.as_bytes()).unwrap();
+        assert!(!bad.accepted, "U+FFFE is no XML character: {}", bad.report);
+
+        let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART;VALUE=DATE:20261224\r\nSUMMARY:a\\, b\\; c\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let good = ics_check(ics.as_bytes()).unwrap();
+        assert!(good.accepted, "{}", good.report);
+        assert_eq!(good.report["icalendar"]["events"][0]["summary"], "a, b; c");
+        assert_eq!(good.report["vobject"]["events"][0]["summary"], "a, b; c");
+        let bad = ics_check(ics.replace("END:VCALENDAR\r\n", "").as_bytes()).unwrap();
+        assert!(!bad.accepted, "an unterminated calendar: {}", bad.report);
+    }
+}
