@@ -356,7 +356,7 @@ impl Follower {
             self.lag.publish(now_millis(), &position);
             if let Some(url) = outcome? {
                 let event = &events[next];
-                match self.apply_fetched(event, &url, shutdown).await? {
+                match self.apply_fetched(event, &url, *expected, shutdown).await? {
                     Some(n) => {
                         done += n;
                         *expected += 1;
@@ -376,6 +376,7 @@ impl Follower {
         &mut self,
         event: &FeedEvent,
         url: &Url,
+        expected: i64,
         shutdown: &CancellationToken,
     ) -> Result<Option<usize>, FeedError> {
         let fetched = recovery::fetch_contact(&self.fetcher, self.settings.contact_max_bytes, url, shutdown)
@@ -387,7 +388,7 @@ impl Follower {
             if !Self::is_next(event, &position)? {
                 return Ok(None);
             }
-        } else if position.entry_id == event.entry_id {
+        } else if position.applied != expected {
             return Ok(None);
         }
         let result = match fetched {
