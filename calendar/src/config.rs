@@ -32,6 +32,16 @@ pub struct FeedSettings {
     pub max_pages: usize,
     /// `FEED_RETRY_MIN_MS` / `FEED_RETRY_MAX_MS`: backoff after an error (default 500 ms to 60 s).
     pub retry: Backoff,
+    /// `CONTACTS_ALLOWED_ORIGINS`: origins besides `CONTACTS_FEED`'s that links may be fetched
+    /// from (comma-separated `scheme://host[:port]`; default none).
+    pub allowed_origins: Vec<url::Origin>,
+    /// `CONTACT_MAX_BYTES`: largest contact document accepted (default 64 KiB).
+    pub contact_max_bytes: usize,
+    /// `FEED_WALK_MEMORY_BYTES`: how much of the walked pages' entries a catch-up keeps in
+    /// memory (default 8 MiB); older pages are fetched again when their turn comes.
+    pub walk_memory_bytes: usize,
+    /// `FEED_ENTRY_MAX_ATTEMPTS`: attempts at applying one entry before it is parked (default 5).
+    pub entry_max_attempts: u32,
 }
 
 /// Where and how invitations are delivered.
@@ -87,6 +97,10 @@ struct Env {
     feed_max_pages: Option<usize>,
     feed_retry_min_ms: Option<u64>,
     feed_retry_max_ms: Option<u64>,
+    contacts_allowed_origins: Option<String>,
+    contact_max_bytes: Option<usize>,
+    feed_walk_memory_bytes: Option<usize>,
+    feed_entry_max_attempts: Option<u32>,
     notification_service: Option<String>,
     notification_token: Option<Secret>,
     notification_timeout_ms: Option<u64>,
@@ -146,6 +160,17 @@ impl Settings {
                 ("FEED_RETRY_MIN_MS", env.feed_retry_min_ms, 500),
                 ("FEED_RETRY_MAX_MS", env.feed_retry_max_ms, 60_000),
             )?,
+            allowed_origins: parse_origins(
+                "CONTACTS_ALLOWED_ORIGINS",
+                env.contacts_allowed_origins.as_deref().unwrap_or(""),
+            )?,
+            contact_max_bytes: positive("CONTACT_MAX_BYTES", env.contact_max_bytes, 64 * 1024)?,
+            walk_memory_bytes: positive(
+                "FEED_WALK_MEMORY_BYTES",
+                env.feed_walk_memory_bytes,
+                8 * 1024 * 1024,
+            )?,
+            entry_max_attempts: positive("FEED_ENTRY_MAX_ATTEMPTS", env.feed_entry_max_attempts, 5)?,
         };
 
         let service = match env.notification_service.filter(|s| !s.is_empty()) {
@@ -198,6 +223,10 @@ impl Settings {
                 max_bytes: 1024 * 1024,
                 max_pages: 1000,
                 retry: Backoff::new(Duration::from_millis(20), Duration::from_millis(200)),
+                allowed_origins: Vec::new(),
+                contact_max_bytes: 64 * 1024,
+                walk_memory_bytes: 8 * 1024 * 1024,
+                entry_max_attempts: 3,
             },
             notifications: NotificationSettings {
                 service: None,
@@ -223,6 +252,26 @@ fn parse_absolute_url(var: &str, raw: &str) -> Result<Url, ConfigError> {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(url),
         _ => Err(ConfigError::invalid(var, "an absolute http(s) URL", raw)),
     }
+}
+
+/// A comma-separated list of origins (`https://contacts.example.org`, `http://10.0.0.5:3000`):
+/// a scheme, a host and an optional port, nothing else.
+fn parse_origins(var: &str, raw: &str) -> Result<Vec<url::Origin>, ConfigError> {
+    let expected = "comma-separated http(s) origins such as https://contacts.example.org";
+    let mut origins = Vec::new();
+    for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let url = Url::parse(item).map_err(|_| ConfigError::invalid(var, expected, item))?;
+        let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
+        if !matches!(url.scheme(), "http" | "https")
+            || url.host().is_none()
+            || !bare
+            || !url.username().is_empty()
+        {
+            return Err(ConfigError::invalid(var, expected, item));
+        }
+        origins.push(url.origin());
+    }
+    Ok(origins)
 }
 
 fn positive<T>(var: &str, raw: Option<T>, default: T) -> Result<T, ConfigError>
@@ -268,6 +317,18 @@ mod tests {
     }
 
     #[test]
+    fn allowed_origins_are_read_as_origins() {
+        let s = Settings::from_vars(vars(&[(
+            "CONTACTS_ALLOWED_ORIGINS",
+            " https://contacts.example.org , http://10.0.0.5:3000/ ",
+        )]))
+        .unwrap();
+        let origins: Vec<String> = s.feed.allowed_origins.iter().map(|o| o.ascii_serialization()).collect();
+        assert_eq!(origins, ["https://contacts.example.org", "http://10.0.0.5:3000"]);
+        assert!(Settings::from_vars(vars(&[])).unwrap().feed.allowed_origins.is_empty());
+    }
+
+    #[test]
     fn a_notification_service_needs_a_token() {
         let err =
             Settings::from_vars(vars(&[("NOTIFICATION_SERVICE", "http://localhost:3003")])).unwrap_err();
@@ -290,6 +351,12 @@ mod tests {
             ("BREAKER_FAILURE_RATE", "1.5"),
             ("BREAKER_MIN_CALLS", "many"),
             ("OUTBOX_RETRY_MAX_MS", "1"),
+            ("CONTACTS_ALLOWED_ORIGINS", "https://ok.example.org, ftp://files.example.org"),
+            ("CONTACTS_ALLOWED_ORIGINS", "https://contacts.example.org/feed"),
+            ("CONTACTS_ALLOWED_ORIGINS", "not an origin"),
+            ("FEED_WALK_MEMORY_BYTES", "0"),
+            ("FEED_ENTRY_MAX_ATTEMPTS", "0"),
+            ("CONTACT_MAX_BYTES", "lots"),
         ] {
             let err = Settings::from_vars(vars(&[(var, value)])).unwrap_err();
             assert!(err.to_string().contains(var), "{var}: {err}");

@@ -23,6 +23,16 @@ pub enum Error {
     /// `400`: a malformed query or path value.
     #[error("{0}")]
     BadRequest(String),
+    /// `409`: the request conflicts with the resource's state.
+    #[error("{0}")]
+    Conflict(String),
+    /// `422 not_retryable`: a parked feed entry calendar cannot retry (no contact URL to fetch,
+    /// or one on an origin it does not fetch from).
+    #[error("{0}")]
+    NotRetryable(String),
+    /// `502 bad_upstream`: contacts still answers with something calendar cannot apply.
+    #[error("{0}")]
+    BadUpstream(String),
     /// `500`, logged with detail.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -65,6 +75,9 @@ impl Error {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Invalid(_) | Self::UnknownParticipants(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::NotRetryable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BadUpstream(_) => StatusCode::BAD_GATEWAY,
             Self::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -86,6 +99,13 @@ impl IntoResponse for Error {
             )
                 .into_response(),
             Self::BadRequest(message) => ApiError::bad_request(message).into_response(),
+            Self::Conflict(message) => ApiError::conflict(message).into_response(),
+            Self::NotRetryable(message) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "not_retryable", message).into_response()
+            }
+            Self::BadUpstream(message) => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "bad_upstream", message).into_response()
+            }
             Self::Database(e) => ApiError::from(e).into_response(),
         }
     }

@@ -1,8 +1,14 @@
 //! iCalendar (RFC 5545) export of a user's calendar, built with the `icalendar` crate (which
-//! does the escaping, CRLF line endings and line folding).
+//! does the escaping of TEXT values, CRLF line endings and line folding).
+//!
+//! Two things the crate (0.17) leaves to us: it escapes `\`, `;`, `,` and LF in the properties
+//! it knows as TEXT, but never CR, so every text is normalised to LF line breaks first (a CR
+//! would end the content line for some readers); and it does not know RFC 7986's `NAME` as
+//! TEXT, so it and `X-WR-CALNAME` carry `VALUE=TEXT`, through which the crate escapes them. No
+//! parameter carries text of ours.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use icalendar::{Calendar, Component, EventLike};
+use icalendar::{Calendar, Component, EventLike, Property};
 
 use crate::domain::When;
 use crate::store::{StoredEvent, User};
@@ -17,7 +23,12 @@ pub fn calendar(owner: &User, events: &[StoredEvent], event_url: impl Fn(&Stored
     calendar.append_property(("PRODID", PRODID));
     calendar.append_property(("CALSCALE", "GREGORIAN"));
     calendar.append_property(("METHOD", "PUBLISH"));
-    calendar.name(&format!("{} (calendar)", owner.display_name()));
+    // `VALUE=TEXT` makes the crate escape them, and tells readers that do not know the
+    // property (icalendar reads unknown ones verbatim) that the value is escaped TEXT.
+    let name = text(&format!("{} (calendar)", owner.display_name()));
+    for key in ["NAME", "X-WR-CALNAME"] {
+        calendar.append_property(Property::new(key, &name).add_parameter("VALUE", "TEXT").done());
+    }
     for stored in events {
         let mut event = icalendar::Event::new();
         event
@@ -26,7 +37,7 @@ pub fn calendar(owner: &User, events: &[StoredEvent], event_url: impl Fn(&Stored
             .created(instant(stored.created_at))
             .last_modified(instant(stored.updated_at))
             .sequence(u32::try_from(stored.revision).unwrap_or(u32::MAX))
-            .summary(&stored.title)
+            .summary(&text(&stored.title))
             .url(&event_url(stored));
         match stored.when {
             When::AllDay(date) => {
@@ -37,14 +48,19 @@ pub fn calendar(owner: &User, events: &[StoredEvent], event_url: impl Fn(&Stored
             }
         }
         if let Some(description) = &stored.description {
-            event.description(description);
+            event.description(&text(description));
         }
         if let Some(location) = &stored.location {
-            event.location(location);
+            event.location(&text(location));
         }
         calendar.push(event.done());
     }
     calendar.done().to_string()
+}
+
+/// Text with every line break as LF (`\r\n` and a lone `\r` alike), which the crate escapes.
+fn text(raw: &str) -> String {
+    raw.replace("\r\n", "\n").replace('\r', "\n")
 }
 
 fn instant(ms: i64) -> DateTime<Utc> {
@@ -101,5 +117,35 @@ mod tests {
         assert_eq!(ics.matches("DTSTAMP:").count(), 2);
         assert!(ics.lines().all(|l| l.len() <= 75), "lines are folded: {ics}");
         assert!(!ics.replace("\r\n", "").contains('\n'), "only CRLF line endings");
+    }
+
+    #[test]
+    fn names_and_texts_with_line_breaks_and_separators_stay_inside_their_properties() {
+        let mut owner = user();
+        owner.firstname = "Ann\r\nEND:VCALENDAR".into();
+        owner.lastname = "Lee;\rJr, \\x".into();
+        let date = NaiveDate::from_ymd_opt(2026, 12, 24).unwrap();
+        let mut hostile = event(When::AllDay(date), "a\rb\r\nc");
+        hostile.description = Some("one\r\ntwo\rthree".into());
+        let ics = calendar(&owner, &[hostile], |_| "http://localhost:3002/event/x".to_string());
+        let unfolded = ics.replace("\r\n ", "");
+        assert!(
+            unfolded.contains("\r\nNAME;VALUE=TEXT:Ann\\nEND:VCALENDAR Lee\\;\\nJr\\, \\\\x (calendar)\r\n"),
+            "{unfolded}"
+        );
+        assert!(
+            unfolded.contains(
+                "\r\nX-WR-CALNAME;VALUE=TEXT:Ann\\nEND:VCALENDAR Lee\\;\\nJr\\, \\\\x (calendar)\r\n"
+            ),
+            "{unfolded}"
+        );
+        assert!(unfolded.contains("\r\nSUMMARY:a\\nb\\nc\r\n"), "{unfolded}");
+        assert!(unfolded.contains("\r\nDESCRIPTION:one\\ntwo\\nthree\r\n"), "{unfolded}");
+        assert!(!ics.replace("\r\n", "").contains('\r'), "no CR but in line ends: {ics:?}");
+        assert_eq!(
+            unfolded.matches("END:VCALENDAR").count(),
+            3,
+            "the end, and the escaped text in the two names"
+        );
     }
 }

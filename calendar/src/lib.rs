@@ -12,8 +12,9 @@
 //! - [`templates`] (HTML pages and the invitation e-mail), [`ics`] (iCalendar), [`links`]
 //!   (absolute URLs from `PUBLIC_URL`), [`metrics`] (metric names and descriptions).
 //!
-//! Arrows point one way: routes → templates, store, domain; workers → store; templates → domain,
-//! links, store's row types; store → domain.
+//! Arrows point one way: routes → templates, store, domain, and the feed worker's retry handle
+//! (operators retry parked entries); workers → store; templates → domain, links, store's row
+//! types; store → domain.
 
 pub mod config;
 pub mod domain;

@@ -38,6 +38,10 @@ impl Links {
         self.join(&format!("event/{id}"))
     }
 
+    pub fn parked(&self) -> String {
+        self.join("feed/parked")
+    }
+
     pub fn participants(&self, id: Uuid) -> String {
         self.join(&format!("event/{id}/participants"))
     }

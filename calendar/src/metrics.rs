@@ -6,15 +6,19 @@ pub const FEED_EVENTS_PROCESSED: &str = "feed_events_processed_total";
 pub const FEED_CONSUMER_LAG: &str = "feed_consumer_lag_seconds";
 pub const FEED_LAST_SUCCESS: &str = "feed_last_success_timestamp_seconds";
 pub const FEED_CHECKPOINT: &str = "feed_checkpoint_sequence";
+pub const FEED_CONSUMER_POSITION: &str = "feed_consumer_position";
+pub const FEED_ENTRIES_PARKED: &str = "feed_entries_parked_total";
 pub const FEED_ERRORS: &str = "feed_errors_total";
 pub const OUTBOX_PENDING: &str = "outbox_pending";
 pub const OUTBOX_OLDEST_PENDING_AGE: &str = "outbox_oldest_pending_age_seconds";
 pub const NOTIFICATIONS_DISPATCHED: &str = "notifications_dispatched_total";
 pub const CIRCUIT_BREAKER_STATE: &str = "circuit_breaker_state";
 
-/// The `type` values of `feed_events_processed_total` (`apply::type_label`).
+/// The `type` values of `feed_events_processed_total` and `feed_entries_parked_total`
+/// (`apply::type_label`).
 const FEED_EVENT_TYPES: &[&str] = &["contact-created", "contact-updated", "contact-deleted", "unknown"];
-/// The `kind` values of `feed_errors_total` (`FeedError::kind`; `cancelled` is never counted).
+/// The `kind` values of `feed_errors_total` (`FeedError::kind`, and `Refusal::kind` for a failed
+/// attempt at an entry; `cancelled` is never counted).
 const FEED_ERROR_KINDS: &[&str] = &[
     "timeout",
     "connect",
@@ -22,8 +26,11 @@ const FEED_ERROR_KINDS: &[&str] = &[
     "http_status",
     "too_large",
     "body",
+    "forbidden_origin",
+    "charset",
     "malformed_document",
     "malformed_entry",
+    "refused_entry",
     "gap",
     "cycle",
     "too_many_pages",
@@ -46,7 +53,15 @@ pub fn describe() {
     metrics::describe_gauge!(
         FEED_CONSUMER_LAG,
         metrics::Unit::Seconds,
-        "Age of the newest applied feed event, or 0 when caught up"
+        "Age of the oldest feed event not applied yet (while failing, at least the time since the last successful step); 0 only when caught up"
+    );
+    metrics::describe_gauge!(
+        FEED_CONSUMER_POSITION,
+        "The last feed entry applied: its sequence, or for feeds without sequences the count applied"
+    );
+    metrics::describe_counter!(
+        FEED_ENTRIES_PARKED,
+        "Feed entries that could not be applied and were parked for an operator, by type"
     );
     metrics::describe_gauge!(
         FEED_LAST_SUCCESS,
@@ -73,6 +88,12 @@ pub fn describe() {
     for kind in FEED_EVENT_TYPES {
         metrics::counter!(FEED_EVENTS_PROCESSED, "type" => *kind).increment(0);
     }
+    for kind in FEED_EVENT_TYPES {
+        metrics::counter!(FEED_ENTRIES_PARKED, "type" => *kind).increment(0);
+    }
+    metrics::gauge!(FEED_CONSUMER_LAG).set(0.0);
+    metrics::gauge!(FEED_CONSUMER_POSITION).set(0.0);
+    metrics::gauge!(FEED_CHECKPOINT).set(0.0);
     for kind in FEED_ERROR_KINDS {
         metrics::counter!(FEED_ERRORS, "kind" => *kind).increment(0);
     }

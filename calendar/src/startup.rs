@@ -18,16 +18,30 @@ use crate::workers::dispatcher::Dispatcher;
 use crate::workers::feed::Follower;
 
 pub const MIGRATIONS: Migrations = Migrations {
-    sqlite: &[MigrationFile {
-        version: 1,
-        description: "initial",
-        sql: include_str!("../migrations/sqlite/0001_initial.sql"),
-    }],
-    postgres: &[MigrationFile {
-        version: 1,
-        description: "initial",
-        sql: include_str!("../migrations/postgres/0001_initial.sql"),
-    }],
+    sqlite: &[
+        MigrationFile {
+            version: 1,
+            description: "initial",
+            sql: include_str!("../migrations/sqlite/0001_initial.sql"),
+        },
+        MigrationFile {
+            version: 2,
+            description: "feed entries",
+            sql: include_str!("../migrations/sqlite/0002_feed_entries.sql"),
+        },
+    ],
+    postgres: &[
+        MigrationFile {
+            version: 1,
+            description: "initial",
+            sql: include_str!("../migrations/postgres/0001_initial.sql"),
+        },
+        MigrationFile {
+            version: 2,
+            description: "feed entries",
+            sql: include_str!("../migrations/postgres/0002_feed_entries.sql"),
+        },
+    ],
 };
 
 /// A built, bound, not yet running calendar service.
@@ -48,7 +62,9 @@ impl Application {
         let bound = Bound::bind(&settings.common).await?;
         let public_url: Url = bound.public_url.clone();
         let wake = Arc::new(Notify::new());
-        let (api, openapi) = routes::router(AppState::new(store.clone(), public_url.clone(), wake.clone()));
+        let follower = Follower::new(store.clone(), settings.feed.clone())?;
+        let state = AppState::new(store.clone(), public_url.clone(), wake.clone(), follower.recovery());
+        let (api, openapi) = routes::router(state);
         let mut http = HttpOptions::new(public_url);
         http.request_timeout = settings.common.request_timeout;
         let router = app::router(
@@ -60,7 +76,6 @@ impl Application {
         let limits = ServerLimits::from_settings(&settings.common);
         let client = reqwest::Client::builder().no_proxy().build()?;
         let dispatcher = Dispatcher::new(store.clone(), settings.notifications.clone(), client, wake)?;
-        let follower = Follower::new(store.clone(), settings.feed.clone())?;
         Ok(Self { bound, router, limits, store, follower, dispatcher })
     }
 

@@ -5,7 +5,7 @@
 //! ([`metrics`]), health checks ([`health`]), shutdown ([`shutdown`]), database connection and
 //! migrations ([`db`]), the error-response shape and extractors ([`error`]), the server loop
 //! ([`server`]), start-up ([`app`]), the pages' shared look ([`html`]), content negotiation
-//! ([`negotiate`]), the retry schedule ([`backoff`]) and PostgreSQL `LISTEN`/`NOTIFY` as a
+//! ([`negotiate`]), the retry schedule ([`backoff`]), which characters stored text may hold ([`text`]) and PostgreSQL `LISTEN`/`NOTIFY` as a
 //! background worker ([`listen`]). No domain types: each service owns its model and its database.
 
 pub mod app;
@@ -22,5 +22,6 @@ pub mod negotiate;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+pub mod text;
 
 pub use error::ApiError;

@@ -36,7 +36,110 @@ pub enum Mode {
     ArchiveCycle,
     /// A valid feed of three `contact-created` events, sequences 1 to 3.
     Good,
+    /// The subscription document links archive 100; archives 100 down to 1 are each about
+    /// [`HUGE_PAGE_BYTES`] of entries with large payloads, and even the oldest starts past the
+    /// first event: a walk that never reaches the checkpoint.
+    HugeArchives,
+    /// A valid feed of three events whose second has a 3 MB first name.
+    HugeName,
+    /// The talk's own format: [`TALK_EVENTS`] events without `sequence`, epoch-millisecond
+    /// dates, `type="json"`, Latin-1 bytes under a UTF-8 declaration served as
+    /// `charset=iso-8859-1`, no ETag; archive pages of 20, answered after 30 ms each.
+    Talk,
 }
+
+/// Events in [`Mode::Talk`]'s feed: every seventh changes an earlier contact's last name.
+pub const TALK_EVENTS: i64 = 610;
+/// First names of [`Mode::Talk`]'s contacts, cycled: every one outside ASCII.
+const TALK_NAMES: &[&str] = &["Jürgen", "Zoë", "Grüße", "Ångström", "Renée", "Søren", "Élodie", "Bärbel"];
+
+/// What [`Mode::Talk`]'s feed comes to: for each contact (by e-mail) its first and last name.
+pub fn talk_contacts() -> std::collections::BTreeMap<String, (String, String)> {
+    let mut contacts = std::collections::BTreeMap::new();
+    for n in 1..=TALK_EVENTS {
+        match talk_event(n) {
+            TalkEvent::Created { email, first, last, .. } => {
+                contacts.insert(email, (first, last));
+            }
+            TalkEvent::Updated { of, last } => {
+                if let Some(contact) = contacts.get_mut(&talk_email(of)) {
+                    contact.1 = last;
+                }
+            }
+        }
+    }
+    contacts
+}
+
+enum TalkEvent {
+    Created { id: uuid::Uuid, email: String, first: String, last: String },
+    Updated { of: i64, last: String },
+}
+
+fn talk_email(n: i64) -> String {
+    format!("talk{n}@example.org")
+}
+
+fn talk_contact_id(n: i64) -> uuid::Uuid {
+    uuid::Uuid::from_u128(0xC2_0000_0000 + n as u128)
+}
+
+fn talk_event(n: i64) -> TalkEvent {
+    if n % 7 == 0 {
+        TalkEvent::Updated { of: n - 1, last: format!("Geändert{n}") }
+    } else {
+        let first = TALK_NAMES[n as usize % TALK_NAMES.len()].to_string();
+        TalkEvent::Created {
+            id: talk_contact_id(n), email: talk_email(n), first, last: format!("Müller{n}")
+        }
+    }
+}
+
+/// A document of [`Mode::Talk`] with events `from..=to` (newest first), as Latin-1 bytes.
+fn talk_page(base: &str, from: i64, to: i64, prev_archive: Option<i64>) -> Vec<u8> {
+    let escape =
+        |t: &str| t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let stamp = |n: i64| 1_796_151_724_000_i64 + n;
+    let mut xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>Contacts</title>\
+         <updated>{}</updated><link rel=\"self\" href=\"{base}/feed\"/>",
+        if to >= from { stamp(to).to_string() } else { String::new() }
+    );
+    if let Some(prev) = prev_archive {
+        xml.push_str(&format!("<link rel=\"prev-archive\" href=\"{base}/archive/{prev}\"/>"));
+    }
+    for n in (from..=to).rev() {
+        let (kind, payload) = match talk_event(n) {
+            TalkEvent::Created { id, email, first, last } => (
+                "contact-created",
+                json!({"id": id, "firstname": first, "lastname": last, "email": email,
+                       "self": format!("{base}/contacts/{id}")}),
+            ),
+            TalkEvent::Updated { of, last } => (
+                "contact-updated",
+                json!({"id": talk_contact_id(of), "updates": {"lastname": last},
+                       "contact": format!("{base}/contacts/{}", talk_contact_id(of))}),
+            ),
+        };
+        let event = json!({"id": uuid::Uuid::from_u128(0xE2_0000_0000 + n as u128), "type": kind,
+                           "timestamp": stamp(n), "payload": payload});
+        xml.push_str(&format!(
+            "<entry><id>urn:uuid:{}</id><title>{kind}</title><updated>{}</updated>\
+             <content type=\"json\">{}</content></entry>",
+            uuid::Uuid::from_u128(0xE2_0000_0000 + n as u128),
+            stamp(n),
+            escape(&event.to_string())
+        ));
+    }
+    xml.push_str("</feed>\n");
+    xml.chars().map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?')).collect()
+}
+
+/// The size of each page in [`Mode::HugeArchives`]: just under calendar's default
+/// `FEED_MAX_BYTES` (4 MiB).
+pub const HUGE_PAGE_BYTES: usize = 4_000_000;
+/// How many archive pages [`Mode::HugeArchives`] has.
+pub const HUGE_PAGES: i64 = 100;
 
 /// One request the server answered.
 #[derive(Debug, Clone)]
@@ -230,7 +333,60 @@ async fn answer(stream: &mut TcpStream, mode: Mode, path: &str, addr: SocketAddr
             let body = feed(&base, &events(1..=3), None);
             let _ = write_document(stream, "application/atom+xml", body.as_bytes()).await;
         }
+        Mode::HugeArchives => {
+            let page = path.strip_prefix("/archive/").and_then(|n| n.parse::<i64>().ok());
+            let body = match page {
+                Some(n @ 1..=HUGE_PAGES) => huge_page(&base, n),
+                _ => feed(&base, &[], Some(&format!("/archive/{HUGE_PAGES}"))),
+            };
+            let _ = write_document(stream, "application/atom+xml", body.as_bytes()).await;
+        }
+        Mode::Talk => {
+            let full = TALK_EVENTS / 20;
+            let page = path.strip_prefix("/archive/").and_then(|n| n.parse::<i64>().ok());
+            let body = match page {
+                Some(k @ 1..=TALK_EVENTS) if k <= full => {
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                    talk_page(&base, (k - 1) * 20 + 1, k * 20, (k > 1).then_some(k - 1))
+                }
+                _ => talk_page(&base, full * 20 + 1, TALK_EVENTS, (full > 0).then_some(full)),
+            };
+            let _ = write_document(stream, "application/atom+xml;charset=iso-8859-1", &body).await;
+        }
+        Mode::HugeName => {
+            let mut entries = events(1..=3);
+            let contact = uuid::Uuid::from_u128(0xC0_0000 + 2);
+            entries[1].1 = json!({
+                "id": uuid::Uuid::from_u128(0xE0_0000 + 2), "type": "contact-created", "timestamp": 1_790_000_000_002_i64,
+                "sequence": 2, "payload": {"id": contact, "firstname": "x".repeat(3 * 1024 * 1024), "lastname": "Big",
+                "email": email_of(2)}
+            })
+            .to_string();
+            let body = feed(&base, &entries, None);
+            let _ = write_document(stream, "application/atom+xml", body.as_bytes()).await;
+        }
     }
+}
+
+/// Archive page `n` of [`Mode::HugeArchives`]: 20 events of sequences `1000*n + 1 ..= 1000*n + 20`,
+/// each with an ignored field large enough that the page is about [`HUGE_PAGE_BYTES`].
+fn huge_page(base: &str, n: i64) -> String {
+    let per_entry = HUGE_PAGE_BYTES / 20 - 600;
+    let entries: Vec<(i64, String)> = (1..=20)
+        .map(|i| {
+            let sequence = 1000 * n + i;
+            let event = json!({
+                "id": uuid::Uuid::from_u128(0xE1_0000_0000 + sequence as u128), "type": "contact-created",
+                "timestamp": 1_790_000_000_000_i64 + sequence, "sequence": sequence,
+                "payload": {"id": uuid::Uuid::from_u128(0xC1_0000_0000 + sequence as u128), "firstname": "Huge",
+                            "lastname": "Page", "email": format!("huge{sequence}@example.org"),
+                            "notes": "n".repeat(per_entry)}
+            });
+            (sequence, event.to_string())
+        })
+        .collect();
+    let prev = (n > 1).then(|| format!("/archive/{}", n - 1));
+    feed(base, &entries, prev.as_deref())
 }
 
 async fn write_document(stream: &mut TcpStream, content_type: &str, body: &[u8]) -> std::io::Result<()> {

@@ -185,11 +185,20 @@ impl EventDraft {
             Some(text) if text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) => {
                 return Err(Invalid::new("description", "description contains control characters"));
             }
+            Some(text) if service_kit::text::first_unsafe_char(text, true).is_some() => {
+                let c = service_kit::text::first_unsafe_char(text, true).unwrap_or_default();
+                return Err(noncharacter("description", c));
+            }
             Some(text) => Some(text.to_string()),
         };
         let location = single_line("location", input.location.as_deref().unwrap_or(""), MAX_LOCATION)?;
         Ok(Self { title, when, description, location })
     }
+}
+
+/// A text holding a noncharacter (U+FFFE and the like), which no export format can carry.
+fn noncharacter(field: &'static str, c: char) -> Invalid {
+    Invalid::new(field, format!("{field} must not contain {}", service_kit::text::describe(c)))
 }
 
 /// Trimmed single-line text up to `max` characters; empty is `None`.
@@ -203,6 +212,9 @@ fn single_line(field: &'static str, raw: &str, max: usize) -> Result<Option<Stri
     }
     if text.chars().any(char::is_control) {
         return Err(Invalid::new(field, format!("{field} must be a single line without control characters")));
+    }
+    if let Some(c) = service_kit::text::first_unsafe_char(text, false) {
+        return Err(noncharacter(field, c));
     }
     Ok(Some(text.to_string()))
 }
@@ -295,6 +307,27 @@ mod tests {
         .unwrap();
         assert_eq!(draft.when, When::AllDay(NaiveDate::from_ymd_opt(2026, 12, 24).unwrap()));
         assert_eq!(draft.title.as_str(), "Party");
+    }
+
+    #[test]
+    fn texts_no_export_format_can_carry_are_refused() {
+        for (field, body) in [
+            ("title", serde_json::json!({"title": "Pa\u{FFFE}rty", "date": "2026-12-24"})),
+            (
+                "location",
+                serde_json::json!({"title": "x", "date": "2026-12-24", "location": "Room \u{FFFF}"}),
+            ),
+            (
+                "description",
+                serde_json::json!({"title": "x", "date": "2026-12-24", "description": "a\n\u{FDD0}"}),
+            ),
+        ] {
+            let err = EventDraft::parse(&input(body)).unwrap_err();
+            assert_eq!(err.field, field);
+            assert!(err.message.contains("U+"), "{}", err.message);
+        }
+        let ok = serde_json::json!({"title": "x", "date": "2026-12-24", "description": "line\r\nline\ttab"});
+        assert!(EventDraft::parse(&input(ok)).is_ok(), "line breaks and tabs stay fine in a description");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! HTTP routes. One file per resource (`users`, `calendars`, `events`) with its JSON endpoints
+//! HTTP routes. One file per resource (`users`, `calendars`, `events`, `parked`: the feed
+//! entries the follower parked, for operators) with its JSON endpoints
 //! and the one handler that negotiates JSON, HTML or iCalendar for it; `forms` has the HTML
 //! pages' form endpoints. What a JSON endpoint and a form both do lives in `actions`, the pages
 //! both show in `html`; handlers never call each other. JSON endpoints are registered through
@@ -11,6 +12,7 @@ pub mod events;
 mod forms;
 mod html;
 pub mod params;
+pub mod parked;
 mod state;
 pub mod users;
 pub mod views;
@@ -39,6 +41,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(users::router())
         .merge(calendars::router())
         .merge(events::router())
+        .merge(parked::router())
         .split_for_parts();
     let app =
         api.merge(forms::router()).route("/", get(|| async { Redirect::to("/users") })).with_state(state);

@@ -8,6 +8,7 @@ use url::Url;
 
 use crate::links::Links;
 use crate::store::Store;
+use crate::workers::feed::recovery::Recovery;
 
 /// Shared by every handler.
 #[derive(Debug, Clone)]
@@ -17,12 +18,14 @@ pub struct AppState {
     pub site: Arc<Site>,
     /// Wakes the outbox dispatcher after new jobs were written.
     pub dispatcher_wake: Arc<Notify>,
+    /// Retries parked feed entries (the operator pages).
+    pub recovery: Recovery,
 }
 
 impl AppState {
-    pub fn new(store: Store, public_url: Url, dispatcher_wake: Arc<Notify>) -> Self {
-        let site =
-            Site { name: "calendar", home: "/users".into(), nav: vec![NavLink::new("/users", "Users")] };
-        Self { store, links: Links::new(public_url), site: Arc::new(site), dispatcher_wake }
+    pub fn new(store: Store, public_url: Url, dispatcher_wake: Arc<Notify>, recovery: Recovery) -> Self {
+        let nav = vec![NavLink::new("/users", "Users"), NavLink::new("/feed/parked", "Parked entries")];
+        let site = Site { name: "calendar", home: "/users".into(), nav };
+        Self { store, links: Links::new(public_url), site: Arc::new(site), dispatcher_wake, recovery }
     }
 }

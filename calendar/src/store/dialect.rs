@@ -31,7 +31,10 @@ macro_rules! claim_due {
 
 macro_rules! checkpoint {
     ($lock:literal) => {
-        concat!("SELECT sequence, event_timestamp FROM feed_checkpoint WHERE id = 1", $lock)
+        concat!(
+            "SELECT sequence, event_timestamp, entry_id, applied FROM feed_checkpoint WHERE id = 1",
+            $lock
+        )
     };
 }
 

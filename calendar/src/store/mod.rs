@@ -7,17 +7,19 @@
 //!
 //! One file per table group, each adding its methods to [`Store`] and [`WriteTx`]: `users` (the
 //! replica), `events` (events and participants), `outbox` (notification jobs), `checkpoint`
-//! (the feed follower's position).
+//! (the feed follower's position), `parked` (feed entries it could not apply).
 
 mod checkpoint;
 mod dialect;
 mod events;
 mod handle;
 mod outbox;
+mod parked;
 mod users;
 
 pub use checkpoint::Checkpoint;
 pub use events::{AddOutcome, Cursor, StoredEvent};
 pub use handle::{Store, WriteTx};
 pub use outbox::{Job, JobStatus, JobSummary, NewJob};
+pub use parked::{NewParked, ParkedEntry};
 pub use users::User;

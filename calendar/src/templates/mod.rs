@@ -6,6 +6,7 @@
 pub mod calendar;
 pub mod event;
 pub mod invitation;
+pub mod parked;
 pub mod users;
 
 use chrono::{DateTime, Utc};

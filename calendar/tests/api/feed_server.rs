@@ -43,6 +43,21 @@ pub enum Fault {
     MalformedEntry,
     /// The subscription document leaves out one event.
     Gap,
+    /// `/feed` redirects to this URL (another origin).
+    RedirectTo(&'static str),
+    /// The subscription document's `prev-archive` link points at another origin (this base).
+    ForeignArchive(&'static str),
+}
+
+/// How documents are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// DESIGN.md's: RFC 3339 dates, `application/json` content with `sequence`, ETags, UTF-8.
+    Contacts,
+    /// The talk's: epoch-millisecond dates, `type="json"`, event JSON without `sequence`,
+    /// Latin-1 bytes under a UTF-8 declaration served as `charset=iso-8859-1`, no ETag and no
+    /// long polling.
+    Talk,
 }
 
 struct Inner {
@@ -53,6 +68,8 @@ struct Inner {
     long_poll: bool,
     held_requests: usize,
     feed_requests: usize,
+    requests: usize,
+    format: Format,
 }
 
 struct Shared {
@@ -89,6 +106,8 @@ impl FeedServer {
                 long_poll: true,
                 held_requests: 0,
                 feed_requests: 0,
+                requests: 0,
+                format: Format::Contacts,
             }),
             changed: Notify::new(),
             base,
@@ -187,7 +206,75 @@ impl FeedServer {
     pub fn event_count(&self) -> usize {
         self.shared.inner.lock().unwrap().events.len()
     }
+
+    pub fn set_format(&self, format: Format) {
+        self.shared.inner.lock().unwrap().format = format;
+        self.shared.changed.notify_waiters();
+    }
+
+    /// Every request this server answered, on any route.
+    pub fn requests(&self) -> usize {
+        self.shared.inner.lock().unwrap().requests
+    }
+
+    /// The scheme, host and port it listens on.
+    pub fn base(&self) -> &str {
+        &self.shared.base
+    }
+
+    /// Sets what `GET /contacts/{id}` answers for `id` (`None`: 404), without an event.
+    pub fn set_contact(&self, id: Uuid, contact: Option<Value>) {
+        let mut inner = self.shared.inner.lock().unwrap();
+        match contact {
+            Some(contact) => inner.contacts.insert(id, contact),
+            None => inner.contacts.remove(&id),
+        };
+    }
+
+    /// A contact's URL as the feed names it.
+    pub fn contact_link(&self, id: Uuid) -> String {
+        self.contact_url(id)
+    }
 }
+
+fn xml_text(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A document in the talk's format, as Latin-1 bytes (the test data holds only Latin-1).
+fn talk_document(inner: &Inner, from: usize, to: usize, links: &[(&str, String)], self_url: &str) -> Vec<u8> {
+    let newest = if from < to { inner.events[to - 1]["timestamp"].as_i64().unwrap_or(0) } else { 0 };
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">",
+    );
+    xml.push_str(&format!("<title>Contacts</title><updated>{newest}</updated>"));
+    xml.push_str(&format!("<link rel=\"self\" href=\"{}\"/>", xml_text(self_url)));
+    for (rel, href) in links {
+        xml.push_str(&format!("<link rel=\"{rel}\" href=\"{}\"/>", xml_text(href)));
+    }
+    for index in (from..to).rev() {
+        let mut event = inner.events[index].clone();
+        event.as_object_mut().unwrap().remove("sequence");
+        let millis = event["timestamp"].as_i64().unwrap_or(0);
+        let contact = event["payload"]["self"]
+            .as_str()
+            .or(event["payload"]["contact"].as_str())
+            .unwrap_or("")
+            .to_string();
+        xml.push_str(&format!(
+            "<entry><id>urn:uuid:{}</id><title>{}</title><updated>{millis}</updated><link rel=\"related\" href=\"{}\"/>\
+             <content type=\"json\">{}</content></entry>",
+            event["id"].as_str().unwrap_or(""),
+            xml_text(event["type"].as_str().unwrap_or("")),
+            xml_text(&contact),
+            xml_text(&event.to_string())
+        ));
+    }
+    xml.push_str("</feed>\n");
+    xml.chars().map(|c| u8::try_from(u32::from(c)).expect("talk-format test data is Latin-1")).collect()
+}
+
+const TALK_CONTENT_TYPE: &str = "application/atom+xml;charset=iso-8859-1";
 
 /// The document for events `[from, to)` (0-based) with its links; entries newest first.
 fn document(inner: &Inner, from: usize, to: usize, links: &[(&str, String)], self_url: &str) -> String {
@@ -253,13 +340,21 @@ fn etag_of(body: &str) -> String {
     format!("\"{:x}\"", hasher.finish())
 }
 
-fn current_document(shared: &Shared) -> (String, String, Fault) {
+/// The document (or, in the talk's format, its bytes), its ETag and the fault in force.
+fn current_document(shared: &Shared) -> (String, String, Fault, Option<Vec<u8>>) {
     let inner = shared.inner.lock().unwrap();
     let full = inner.events.len() / inner.page_size;
     let from = full * inner.page_size;
     let mut links = vec![("current", format!("{}/feed", shared.public))];
-    if full > 0 {
+    if let Fault::ForeignArchive(other) = inner.fault {
+        links.push(("prev-archive", format!("{other}/feed/archive/{}", full.max(1))));
+    } else if full > 0 {
         links.push(("prev-archive", format!("{}/feed/archive/{full}", shared.public)));
+    }
+    if inner.format == Format::Talk {
+        let body =
+            talk_document(&inner, from, inner.events.len(), &links, &format!("{}/feed", shared.public));
+        return (String::new(), String::new(), inner.fault, Some(body));
     }
     let body = if inner.fault == Fault::Gap && inner.events.len() - from >= 2 {
         // Leave out the second-newest event.
@@ -271,6 +366,8 @@ fn current_document(shared: &Shared) -> (String, String, Fault) {
             long_poll: true,
             held_requests: 0,
             feed_requests: 0,
+            requests: 0,
+            format: Format::Contacts,
         };
         copy.events.remove(inner.events.len() - 2);
         document(&copy, from, copy.events.len(), &links, &format!("{}/feed", shared.public))
@@ -278,17 +375,21 @@ fn current_document(shared: &Shared) -> (String, String, Fault) {
         document(&inner, from, inner.events.len(), &links, &format!("{}/feed", shared.public))
     };
     let etag = etag_of(&body);
-    (body, etag, inner.fault)
+    (body, etag, inner.fault, None)
 }
 
 async fn current(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     let fault = {
         let mut inner = shared.inner.lock().unwrap();
         inner.feed_requests += 1;
+        inner.requests += 1;
         inner.fault
     };
     if let Some(response) = faulty(&shared, fault).await {
         return response;
+    }
+    if let (_, _, _, Some(talk)) = current_document(&shared) {
+        return ([(header::CONTENT_TYPE, TALK_CONTENT_TYPE)], talk).into_response();
     }
     let if_none_match = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string);
     let wait = headers
@@ -303,14 +404,14 @@ async fn current(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respo
         let notified = shared.changed.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let (_, etag, _) = current_document(&shared);
+        let (_, etag, _, _) = current_document(&shared);
         if &etag == tag {
             shared.inner.lock().unwrap().held_requests += 1;
             let _ = tokio::time::timeout(Duration::from_secs(wait), notified).await;
             held = Some(wait);
         }
     }
-    let (body, etag, _) = current_document(&shared);
+    let (body, etag, _, _) = current_document(&shared);
     let mut response = if if_none_match.as_deref() == Some(etag.as_str()) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
@@ -324,9 +425,12 @@ async fn current(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respo
 }
 
 async fn faulty(shared: &Shared, fault: Fault) -> Option<Response> {
-    let (good, _, _) = current_document(shared);
+    let (good, _, _, _) = current_document(shared);
     Some(match fault {
-        Fault::None | Fault::ArchiveCycle | Fault::MalformedEntry | Fault::Gap => return None,
+        Fault::None | Fault::ArchiveCycle | Fault::MalformedEntry | Fault::Gap | Fault::ForeignArchive(_) => {
+            return None;
+        }
+        Fault::RedirectTo(elsewhere) => (StatusCode::FOUND, [(header::LOCATION, elsewhere)]).into_response(),
         Fault::ServerError => (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response(),
         Fault::Hang => {
             std::future::pending::<()>().await;
@@ -382,7 +486,8 @@ async fn faulty(shared: &Shared, fault: Fault) -> Option<Response> {
 use futures_util::StreamExt;
 
 async fn archive(State(shared): State<Arc<Shared>>, Path(n): Path<usize>, headers: HeaderMap) -> Response {
-    let inner = shared.inner.lock().unwrap();
+    let mut inner = shared.inner.lock().unwrap();
+    inner.requests += 1;
     let full = inner.events.len() / inner.page_size;
     if n == 0 || n > full {
         return StatusCode::NOT_FOUND.into_response();
@@ -396,6 +501,10 @@ async fn archive(State(shared): State<Arc<Shared>>, Path(n): Path<usize>, header
     }
     if n < full {
         links.push(("next-archive", url(n + 1)));
+    }
+    if inner.format == Format::Talk {
+        let body = talk_document(&inner, (n - 1) * inner.page_size, n * inner.page_size, &links, &url(n));
+        return ([(header::CONTENT_TYPE, TALK_CONTENT_TYPE)], body).into_response();
     }
     let body = document(&inner, (n - 1) * inner.page_size, n * inner.page_size, &links, &url(n));
     let etag = etag_of(&body);
@@ -414,7 +523,9 @@ async fn archive(State(shared): State<Arc<Shared>>, Path(n): Path<usize>, header
 }
 
 async fn contact(State(shared): State<Arc<Shared>>, Path(id): Path<Uuid>) -> Response {
-    match shared.inner.lock().unwrap().contacts.get(&id) {
+    let mut inner = shared.inner.lock().unwrap();
+    inner.requests += 1;
+    match inner.contacts.get(&id) {
         Some(contact) => axum::Json(contact.clone()).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }

@@ -7,6 +7,7 @@
 
 mod calendars;
 mod feed;
+mod feed_seam;
 mod feed_server;
 mod helpers;
 mod hostile_input;

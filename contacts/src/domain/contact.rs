@@ -42,8 +42,20 @@ fn trim(raw: &str) -> &str {
     raw.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
 }
 
-/// A first or last name: trimmed, non-empty, at most [`NAME_MAX_CHARS`], no control characters.
-/// Any other Unicode is welcome.
+/// Why a field holding `c` is refused: a control character, or a noncharacter XML cannot carry.
+fn refused(c: char) -> String {
+    if c.is_control() {
+        "must not contain control characters".to_owned()
+    } else {
+        format!(
+            "must not contain {} (a noncharacter the feed's XML cannot carry)",
+            service_kit::text::describe(c)
+        )
+    }
+}
+
+/// A first or last name: trimmed, non-empty, at most [`NAME_MAX_CHARS`], no control characters
+/// and no noncharacters (`service_kit::text`). Any other Unicode is welcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonName(String);
 
@@ -58,8 +70,8 @@ impl PersonName {
         if trimmed.is_empty() {
             return Err(FieldError::new(field, "must not be empty"));
         }
-        if trimmed.chars().any(char::is_control) {
-            return Err(FieldError::new(field, "must not contain control characters"));
+        if let Some(c) = service_kit::text::first_unsafe_char(trimmed, false) {
+            return Err(FieldError::new(field, refused(c)));
         }
         Ok(Self(trimmed.to_owned()))
     }
@@ -88,6 +100,9 @@ impl EmailAddress {
             .without_display_text()
             .without_domain_literal()
             .with_required_tld();
+        if let Some(c) = service_kit::text::first_unsafe_char(trimmed, false).filter(|c| !c.is_control()) {
+            return Err(FieldError::new(FIELD, refused(c)));
+        }
         match email_address::EmailAddress::parse_with_options(trimmed, options) {
             Ok(_) if !trimmed.chars().any(|c| c.is_control() || c.is_whitespace()) => {
                 Ok(Self(trimmed.to_owned()))
@@ -242,6 +257,19 @@ mod tests {
         assert!(PersonName::parse("f", &"x".repeat(NAME_MAX_CHARS + 1)).is_err());
         assert!(PersonName::parse("f", &"é".repeat(NAME_MAX_CHARS)).is_ok(), "the limit counts characters");
         assert!(PersonName::parse("f", "a\u{0}b").is_err());
+        assert!(PersonName::parse("f", "a\u{85}b").is_err(), "C1 controls too");
+    }
+
+    #[test]
+    fn characters_xml_cannot_carry_are_refused_in_every_field() {
+        for c in ['\u{FFFE}', '\u{FFFF}', '\u{FDD0}', '\u{1FFFF}', '\u{10FFFE}'] {
+            let err = PersonName::parse("lastname", &format!("Do{c}e")).unwrap_err();
+            assert_eq!(err.field, "lastname");
+            assert!(err.message.contains(&service_kit::text::describe(c)), "{}", err.message);
+            let err = EmailAddress::parse(&format!("ja{c}ne@example.org")).unwrap_err();
+            assert_eq!(err.field, "email");
+            assert!(err.message.contains(&service_kit::text::describe(c)), "{}", err.message);
+        }
     }
 
     #[test]

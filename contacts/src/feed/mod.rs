@@ -2,9 +2,12 @@
 //! pages, with their ETags and a cache of rendered documents.
 //!
 //! Archive page `n` (1 = oldest) holds sequences `(n-1)*P+1 ..= n*P` and exists once full; the
-//! subscription document holds what follows the last full page. Both are functions of the newest
-//! committed sequence alone, so the ETag is derived from it without reading the database, and a
-//! rendered document stays valid until the sequence moves (archives: forever).
+//! subscription document holds the newest `P` events (`max(1, head-P+1) ..= head`), so it is
+//! never empty while events exist and a reader that polls only it misses nothing between polls
+//! of fewer than `P` events, even across a page boundary (it overlaps the newest archive page
+//! until the next page starts). Both are functions of the newest committed sequence alone, so
+//! the ETag is derived from it without reading the database, and a rendered document stays
+//! valid until the sequence moves (archives: forever).
 
 pub mod atom;
 pub mod head;
@@ -122,11 +125,9 @@ impl Feed {
             return Ok(doc);
         }
         let full = self.full_pages(sequence);
-        let boundary = (full * self.0.page_size) as i64;
-        // One query: the document's events plus the last archived one, for `<updated>`.
-        let mut events = self.0.store.events(boundary.max(1), sequence).await?;
+        let oldest = (sequence - self.0.page_size as i64 + 1).max(1);
+        let events = self.0.store.events(oldest, sequence).await?;
         let updated = events.first().map(|e| e.occurred_at);
-        events.retain(|e| e.sequence > boundary);
         let body = atom::render(&self.0.links, atom::Kind::Current { full_pages: full }, &events, updated);
         let doc = Arc::new(Document {
             etag: header_value(&self.current_etag(sequence)),

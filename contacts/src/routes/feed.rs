@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::feed::{Document, if_none_match_matches};
 use crate::metrics::FeedOutcome;
 
-const ATOM: HeaderValue = HeaderValue::from_static("application/atom+xml");
+const ATOM: HeaderValue = HeaderValue::from_static("application/atom+xml; charset=utf-8");
 const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
 /// Caches may keep the document but must revalidate it (cheap: the ETag answers `304`).
 const REVALIDATE: HeaderValue = HeaderValue::from_static("public, no-cache");
@@ -26,7 +26,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(current_feed)).routes(routes!(archive_page))
 }
 
-/// The subscription document: the events after the last full archive page, newest first.
+/// The subscription document: the newest `FEED_PAGE_SIZE` events, newest first (it overlaps
+/// the newest archive page until the next page starts, and is never empty while events exist).
 ///
 /// With `If-None-Match` naming the current ETag and `Prefer: wait=N` (at most 30), the request
 /// is held until an event is committed (`200`) or N seconds pass (`304`); either answer then

@@ -254,3 +254,52 @@ async fn bad_archive_page_numbers_are_refused() {
         assert_eq!(got, status, "{path}: {body}");
     }
 }
+
+/// A name or address holding a character XML 1.0 cannot carry (U+FFFE, U+FFFF, the other
+/// noncharacters) would make every feed page that holds it ill-formed, for ever once archived:
+/// it is refused with a `422` naming the field, through the API and the forms, and the feed
+/// stays well-formed for expat and feedparser.
+#[tokio::test]
+async fn a_character_xml_cannot_carry_is_refused_in_every_field_and_the_feed_stays_well_formed() {
+    let app = spawn_app().await;
+    let contact = app.create("Ann", "Lee", "ann@example.org").await;
+    let path = TestApp::contact_path(&contact);
+    let json = "application/json";
+    for (field, body) in [
+        ("firstname", json!({"firstname": "Do\u{FFFE}e", "lastname": "Doe", "email": "a@example.org"})),
+        ("lastname", json!({"firstname": "Jane", "lastname": "Do\u{FFFF}", "email": "a@example.org"})),
+        ("email", json!({"firstname": "Jane", "lastname": "Doe", "email": "ja\u{FDD0}ne@example.org"})),
+        ("lastname", json!({"firstname": "Jane", "lastname": "\u{10FFFE}", "email": "a@example.org"})),
+    ] {
+        let (status, error) = send(&app, reqwest::Method::POST, "/contacts", json, body.to_string()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {error}");
+        assert_eq!((error["error"].as_str(), error["field"].as_str()), (Some("invalid_field"), Some(field)));
+        let (status, error) = send(&app, reqwest::Method::PUT, &path, json, body.to_string()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "PUT {body}: {error}");
+        assert_eq!(error["field"], field);
+    }
+    let response = app
+        .post_form(
+            "/contacts/new",
+            &[("firstname", "Jane"), ("lastname", "Do\u{FFFE}e"), ("email", "f@example.org")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "the form refuses it too");
+    // JSON cannot smuggle a surrogate in: a lone `\ud800` escape is malformed JSON, not a 500.
+    let (status, error) = send(
+        &app,
+        reqwest::Method::POST,
+        "/contacts",
+        json,
+        r#"{"firstname":"Ja\ud800ne","lastname":"Doe","email":"s@example.org"}"#.into(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(state(&app).await, (1, 1), "nothing was written");
+
+    let feed = app.get("/feed").await.bytes().await.unwrap();
+    if let Some(check) = test_support::python::atom_check(&feed) {
+        assert!(check.accepted, "{}\n{}", check.report, check.stderr);
+        assert_eq!(check.report["entries"].as_array().unwrap().len(), 1);
+    }
+}

@@ -135,7 +135,7 @@ impl TestApp {
     pub async fn feed(&self, path: &str) -> atom_syndication::Feed {
         let response = self.get(path).await;
         assert_eq!(response.status(), StatusCode::OK, "GET {path}");
-        assert_eq!(response.headers()["content-type"], "application/atom+xml");
+        assert_eq!(response.headers()["content-type"], "application/atom+xml; charset=utf-8");
         parse_feed(&response.text().await.expect("body"))
     }
 }

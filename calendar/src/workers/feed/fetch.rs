@@ -1,14 +1,18 @@
-//! Bounded HTTP GETs for the feed follower: a total deadline per fetch, a cap on the body size
-//! (read as a stream, so a lying or missing `Content-Length` cannot make us buffer more), a
-//! redirect limit, conditional requests and long polling.
+//! Bounded HTTP GETs for the feed follower: only to the allowed origins (checked before
+//! connecting, and for every redirect), a total deadline per fetch, a cap on the body size (read
+//! as a stream, so a lying or missing `Content-Length` cannot make us buffer more), a redirect
+//! limit, conditional requests and long polling.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, CONTENT_LENGTH, ETAG, IF_NONE_MATCH};
+use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use tokio_util::sync::CancellationToken;
 use url::Url;
+
+use super::origins::{Forbidden, Origins};
 
 /// Most redirects followed for one fetch.
 pub const MAX_REDIRECTS: usize = 5;
@@ -27,6 +31,8 @@ pub enum FetchError {
     TooLarge(usize),
     #[error("reading the response failed: {0}")]
     Body(String),
+    #[error("refused: {0}")]
+    Forbidden(#[from] Forbidden),
     #[error("shutting down")]
     Cancelled,
 }
@@ -41,6 +47,7 @@ impl FetchError {
             Self::Status(_) => "http_status",
             Self::TooLarge(_) => "too_large",
             Self::Body(_) => "body",
+            Self::Forbidden(_) => "forbidden_origin",
             Self::Cancelled => "cancelled",
         }
     }
@@ -53,6 +60,8 @@ pub struct Document {
     pub url: Url,
     pub body: Bytes,
     pub etag: Option<String>,
+    /// The `Content-Type` it came with (its charset decides how the bytes are read).
+    pub content_type: Option<String>,
     /// The server held the request (`Preference-Applied: wait=N`).
     pub held: bool,
 }
@@ -77,24 +86,44 @@ pub struct Conditions<'a> {
     pub accept: &'a str,
     /// Report `404`/`410` as [`Fetched::Gone`] instead of an error.
     pub gone_is_ok: bool,
+    /// A smaller byte limit than the fetcher's own (contact documents).
+    pub max_bytes: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
+    origins: Arc<Origins>,
     max_bytes: usize,
     timeout: Duration,
 }
 
 impl Fetcher {
-    pub fn new(max_bytes: usize, timeout: Duration) -> anyhow::Result<Self> {
+    pub fn new(max_bytes: usize, timeout: Duration, origins: Arc<Origins>) -> anyhow::Result<Self> {
+        let allowed = origins.clone();
+        // Redirects are followed only within the allowed origins (never to the public origin
+        // the feed names itself by: that is mapped, and a redirect cannot be).
+        let policy = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+            } else if allowed.fetchable(attempt.url()) {
+                attempt.follow()
+            } else {
+                let forbidden = Forbidden(attempt.url().to_string());
+                attempt.error(forbidden)
+            }
+        });
         let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+            .redirect(policy)
             .connect_timeout(timeout)
             .no_proxy()
             .user_agent(concat!("calendar/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { client, max_bytes, timeout })
+        Ok(Self { client, origins, max_bytes, timeout })
+    }
+
+    pub fn origins(&self) -> &Arc<Origins> {
+        &self.origins
     }
 
     /// GETs `url`. The whole exchange, body included, must finish within the fetch timeout
@@ -105,6 +134,9 @@ impl Fetcher {
         conditions: Conditions<'_>,
         shutdown: &CancellationToken,
     ) -> Result<Fetched, FetchError> {
+        if !self.origins.fetchable(url) {
+            return Err(FetchError::Forbidden(Forbidden(url.to_string())));
+        }
         let deadline = self.timeout + Duration::from_secs(conditions.wait_secs.unwrap_or(0));
         tokio::select! {
             () = shutdown.cancelled() => Err(FetchError::Cancelled),
@@ -143,25 +175,30 @@ impl Fetcher {
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|len| len > self.max_bytes as u64) {
-            return Err(FetchError::TooLarge(self.max_bytes));
+        let max_bytes = conditions.max_bytes.unwrap_or(self.max_bytes).min(self.max_bytes);
+        if declared.is_some_and(|len| len > max_bytes as u64) {
+            return Err(FetchError::TooLarge(max_bytes));
         }
-        let etag = response.headers().get(ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let etag = header(ETAG);
+        let content_type = header(CONTENT_TYPE);
         let final_url = response.url().clone();
-        let mut body = BytesMut::new();
+        let mut body = BytesMut::with_capacity(declared.map_or(0, |len| len as usize));
         while let Some(chunk) = response.chunk().await.map_err(classify)? {
-            if body.len() + chunk.len() > self.max_bytes {
-                return Err(FetchError::TooLarge(self.max_bytes));
+            if body.len() + chunk.len() > max_bytes {
+                return Err(FetchError::TooLarge(max_bytes));
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Fetched::Document(Document { url: final_url, body: body.freeze(), etag, held }))
+        Ok(Fetched::Document(Document { url: final_url, body: body.freeze(), etag, content_type, held }))
     }
 }
 
 fn classify(e: reqwest::Error) -> FetchError {
     if e.is_timeout() {
         FetchError::Timeout
+    } else if let Some(forbidden) = cause_of::<Forbidden>(&e) {
+        FetchError::Forbidden(forbidden.clone())
     } else if e.is_redirect() {
         FetchError::Redirect(root_cause(&e))
     } else if e.is_connect() {
@@ -177,4 +214,16 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
         cause = next;
     }
     cause.to_string()
+}
+
+/// The first error of type `T` in `e`'s chain of causes.
+fn cause_of<'a, T: std::error::Error + 'static>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a T> {
+    let mut cause = Some(e);
+    while let Some(current) = cause {
+        if let Some(found) = current.downcast_ref::<T>() {
+            return Some(found);
+        }
+        cause = current.source();
+    }
+    None
 }
