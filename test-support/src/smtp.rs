@@ -2,8 +2,14 @@
 //!
 //! [`SmtpServer::start`] listens on a free port and speaks the part of RFC 5321 that a sending
 //! client such as `lettre` uses: `EHLO`/`HELO`, `MAIL FROM`, `RCPT TO`, `DATA` (with
-//! dot-unstuffing), `RSET`, `NOOP`, `QUIT`. No `AUTH`, no TLS. Every accepted message is
-//! recorded with its envelope and raw data ([`ReceivedMessage`]).
+//! dot-unstuffing), `RSET`, `NOOP`, `QUIT`. Every accepted message is recorded with its envelope
+//! and raw data ([`ReceivedMessage`]).
+//!
+//! [`SmtpServer::start_with`] adds TLS and authentication ([`ServerOptions`]): `STARTTLS`
+//! (RFC 3207) or implicit TLS from the first byte (`smtps`), with a test-only certificate for
+//! `localhost` and `127.0.0.1` signed by a test-only CA ([`TEST_CA_PEM`], which a client must
+//! trust; `tls/` in this crate, made by `tls/generate.sh`), and `AUTH PLAIN` (RFC 4616)
+//! required before `MAIL`.
 //!
 //! Faults, all decided at the end of `DATA` (the point where a real server accepts or refuses a
 //! message):
@@ -31,7 +37,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use base64::Engine as _;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
+};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
@@ -45,6 +56,32 @@ const MAX_MESSAGE_SIZE: usize = 10 * 1024 * 1024;
 /// Most recipients per transaction; more get `452` (as RFC 5321 §4.5.3.1.10 allows).
 const MAX_RECIPIENTS: usize = 100;
 
+/// The CA that signed the test server's certificate (PEM): what a client must trust to talk
+/// TLS to it. Test-only: its key was thrown away after signing.
+pub const TEST_CA_PEM: &str = include_str!("../tls/ca.pem");
+const SERVER_CERT_PEM: &str = include_str!("../tls/server.pem");
+const SERVER_KEY_PEM: &str = include_str!("../tls/server.key");
+
+/// How the server secures connections.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ServerTls {
+    /// Plain text only.
+    #[default]
+    None,
+    /// Plain text, `STARTTLS` offered in `EHLO` (and only before the upgrade).
+    StartTls,
+    /// TLS from the first byte (`smtps`).
+    Implicit,
+}
+
+/// What [`SmtpServer::start_with`] sets up; the default is [`SmtpServer::start`]'s server.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    pub tls: ServerTls,
+    /// `(user, password)`: `AUTH PLAIN` is offered and required before `MAIL`.
+    pub auth: Option<(String, String)>,
+}
+
 /// A message the server accepted (answered `250` at the end of `DATA`).
 #[derive(Debug, Clone)]
 pub struct ReceivedMessage {
@@ -56,6 +93,10 @@ pub struct ReceivedMessage {
     pub rcpt_to: Vec<String>,
     /// The message as transferred, dot-unstuffed, lines ending in CRLF, without the final dot.
     pub data: Vec<u8>,
+    /// Whether the transaction ran over TLS (`STARTTLS` or implicit).
+    pub tls: bool,
+    /// The user name the client authenticated as, if it did.
+    pub authenticated_as: Option<String>,
 }
 
 impl ReceivedMessage {
@@ -132,11 +173,21 @@ struct State {
     stats: Stats,
 }
 
-#[derive(Debug)]
 struct Shared {
     state: Mutex<State>,
     stall: watch::Sender<bool>,
     keep_abandoned: AtomicBool,
+    options: ServerOptions,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("state", &self.state)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Shared {
@@ -156,6 +207,12 @@ pub struct SmtpServer {
 impl SmtpServer {
     /// Starts a server on 127.0.0.1 with a free port.
     pub async fn start() -> Self {
+        Self::start_with(ServerOptions::default()).await
+    }
+
+    /// Starts a server on 127.0.0.1 with a free port, with TLS and authentication as asked.
+    pub async fn start_with(options: ServerOptions) -> Self {
+        let acceptor = (options.tls != ServerTls::None).then(tls_acceptor);
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.expect("bind the test SMTP server");
         let addr = listener.local_addr().expect("local address");
         let shared = Arc::new(Shared {
@@ -166,6 +223,8 @@ impl SmtpServer {
             }),
             stall: watch::channel(false).0,
             keep_abandoned: AtomicBool::new(false),
+            options,
+            acceptor,
         });
         let acceptor = tokio::spawn(accept_loop(listener, shared.clone()));
         Self { shared, addr, acceptor: Mutex::new(Some(acceptor)) }
@@ -179,9 +238,11 @@ impl SmtpServer {
         self.addr.port()
     }
 
-    /// `smtp://127.0.0.1:<port>`, the form `lettre`'s `from_url` takes.
+    /// `smtp://127.0.0.1:<port>` (`smtps://` with implicit TLS), the form `lettre`'s
+    /// `from_url` takes. Add `?tls=required` for `STARTTLS` and `user:password@` for `AUTH`.
     pub fn url(&self) -> String {
-        format!("smtp://{}:{}", self.addr.ip(), self.addr.port())
+        let scheme = if self.shared.options.tls == ServerTls::Implicit { "smtps" } else { "smtp" };
+        format!("{scheme}://{}:{}", self.addr.ip(), self.addr.port())
     }
 
     /// The messages accepted so far, in order of acceptance.
@@ -353,25 +414,67 @@ fn path_argument(arg: &str, keyword: &str) -> Option<String> {
 
 const NAME: &str = "test-smtp.localhost";
 
+/// A connection's byte stream: TCP, or TLS over it.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// The connection: reads are buffered, writes go straight through (each reply is flushed).
+type Conn = BufReader<Box<dyn Io>>;
+
 /// Writes a reply; `false` when the client is gone.
-async fn reply(write: &mut tokio::net::tcp::OwnedWriteHalf, text: String) -> bool {
-    write.write_all(text.as_bytes()).await.is_ok()
+async fn reply(conn: &mut Conn, text: String) -> bool {
+    conn.write_all(text.as_bytes()).await.is_ok() && conn.flush().await.is_ok()
+}
+
+/// The test certificate and key as a `rustls` server configuration (`ring`).
+fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
+    let certs = CertificateDer::pem_slice_iter(SERVER_CERT_PEM.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .expect("the test certificate parses");
+    let key = PrivateKeyDer::from_pem_slice(SERVER_KEY_PEM.as_bytes()).expect("the test key parses");
+    let config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .expect("the test certificate and key match");
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
+/// Checks an `AUTH PLAIN` response (base64 of `authzid NUL user NUL password`).
+fn plain_credentials(response: &str, expected: &(String, String)) -> Option<String> {
+    let decoded = base64::engine::general_purpose::STANDARD.decode(response.trim()).ok()?;
+    let mut parts = decoded.split(|b| *b == 0);
+    let (_authzid, user, password) = (parts.next()?, parts.next()?, parts.next()?);
+    (parts.next().is_none() && user == expected.0.as_bytes() && password == expected.1.as_bytes())
+        .then(|| expected.0.clone())
 }
 
 async fn session(stream: TcpStream, shared: Arc<Shared>) {
     let _connection = Open::new(&shared, false);
-    let (read, mut write) = stream.into_split();
-    let mut reader = BufReader::new(read);
-    if !reply(&mut write, format!("220 {NAME} ESMTP test server ready\r\n")).await {
+    let mut tls = false;
+    let mut conn: Conn = match (&shared.acceptor, shared.options.tls) {
+        (Some(acceptor), ServerTls::Implicit) => match acceptor.accept(stream).await {
+            Ok(stream) => {
+                tls = true;
+                BufReader::new(Box::new(stream))
+            }
+            Err(_) => return,
+        },
+        _ => BufReader::new(Box::new(stream)),
+    };
+    if !reply(&mut conn, format!("220 {NAME} ESMTP test server ready\r\n")).await {
         return;
     }
     let mut helo = String::new();
     let mut transaction: Option<Transaction> = None;
+    let mut authenticated: Option<String> = None;
     loop {
-        let line = match read_line(&mut reader, MAX_COMMAND_LINE).await {
+        let line = match read_line(&mut conn, MAX_COMMAND_LINE).await {
             Line::Complete(line) => line,
             Line::TooLong => {
-                if !reply(&mut write, "500 5.5.2 line too long\r\n".into()).await {
+                if !reply(&mut conn, "500 5.5.2 line too long\r\n".into()).await {
                     return;
                 }
                 continue;
@@ -384,7 +487,68 @@ async fn session(stream: TcpStream, shared: Arc<Shared>) {
             "EHLO" => {
                 helo = arg.trim().to_string();
                 transaction = None;
-                format!("250-{NAME} greets {helo}\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 HELP\r\n")
+                let starttls =
+                    if shared.options.tls == ServerTls::StartTls && !tls { "250-STARTTLS\r\n" } else { "" };
+                let auth = if shared.options.auth.is_some() { "250-AUTH PLAIN\r\n" } else { "" };
+                format!(
+                    "250-{NAME} greets {helo}\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n{starttls}{auth}250 HELP\r\n"
+                )
+            }
+            "STARTTLS" if shared.options.tls == ServerTls::StartTls && !tls => {
+                if !conn.buffer().is_empty() {
+                    // Commands sent ahead of the handshake would be smuggled into the TLS session.
+                    let _ = reply(&mut conn, "554 5.5.1 data after STARTTLS\r\n".into()).await;
+                    return;
+                }
+                if !reply(&mut conn, "220 2.0.0 ready to start TLS\r\n".into()).await {
+                    return;
+                }
+                let Some(acceptor) = &shared.acceptor else { return };
+                match acceptor.accept(conn.into_inner()).await {
+                    Ok(stream) => conn = BufReader::new(Box::new(stream)),
+                    Err(_) => return,
+                }
+                // RFC 3207: the client starts over with EHLO; nothing from before is kept.
+                tls = true;
+                helo.clear();
+                transaction = None;
+                authenticated = None;
+                continue;
+            }
+            "AUTH" => match &shared.options.auth {
+                None => "502 5.5.2 command not implemented\r\n".into(),
+                Some(_) if authenticated.is_some() => "503 5.5.1 already authenticated\r\n".into(),
+                Some(expected) => {
+                    let (mechanism, initial) = arg.split_once(' ').unwrap_or((arg, ""));
+                    if !mechanism.eq_ignore_ascii_case("PLAIN") {
+                        "504 5.5.4 unrecognized authentication type\r\n".into()
+                    } else {
+                        let response = if initial.is_empty() {
+                            if !reply(&mut conn, "334 \r\n".into()).await {
+                                return;
+                            }
+                            match read_line(&mut conn, MAX_COMMAND_LINE).await {
+                                Line::Complete(line) => {
+                                    String::from_utf8_lossy(trim_line_end(&line)).into_owned()
+                                }
+                                Line::TooLong => String::new(),
+                                Line::Closed => return,
+                            }
+                        } else {
+                            initial.to_string()
+                        };
+                        match plain_credentials(&response, expected) {
+                            Some(user) => {
+                                authenticated = Some(user);
+                                "235 2.7.0 authentication successful\r\n".into()
+                            }
+                            None => "535 5.7.8 authentication credentials invalid\r\n".into(),
+                        }
+                    }
+                }
+            },
+            "MAIL" if shared.options.auth.is_some() && authenticated.is_none() => {
+                "530 5.7.0 authentication required\r\n".into()
             }
             "HELO" => {
                 helo = arg.trim().to_string();
@@ -416,10 +580,11 @@ async fn session(stream: TcpStream, shared: Arc<Shared>) {
             },
             "DATA" => match transaction.take() {
                 Some(tx) if !tx.rcpt_to.is_empty() => {
-                    if !reply(&mut write, "354 end data with <CR><LF>.<CR><LF>\r\n".into()).await {
+                    if !reply(&mut conn, "354 end data with <CR><LF>.<CR><LF>\r\n".into()).await {
                         return;
                     }
-                    match receive_data(&mut reader, &shared, &helo, tx).await {
+                    let session = Session { helo: &helo, tls, authenticated: authenticated.as_deref() };
+                    match receive_data(&mut conn, &shared, session, tx).await {
                         Some(answer) => answer,
                         None => return,
                     }
@@ -437,22 +602,30 @@ async fn session(stream: TcpStream, shared: Arc<Shared>) {
             "NOOP" => "250 2.0.0 OK\r\n".into(),
             "VRFY" => "252 2.1.5 cannot verify, but will accept\r\n".into(),
             "QUIT" => {
-                let _ = reply(&mut write, "221 2.0.0 bye\r\n".into()).await;
+                let _ = reply(&mut conn, "221 2.0.0 bye\r\n".into()).await;
                 return;
             }
             _ => "502 5.5.2 command not implemented\r\n".into(),
         };
-        if !reply(&mut write, answer).await {
+        if !reply(&mut conn, answer).await {
             return;
         }
     }
 }
 
+/// What a recorded message keeps of its session.
+#[derive(Clone, Copy)]
+struct Session<'a> {
+    helo: &'a str,
+    tls: bool,
+    authenticated: Option<&'a str>,
+}
+
 /// Reads the message after `354` and decides the reply. `None` when the client went away.
 async fn receive_data(
-    reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+    reader: &mut Conn,
     shared: &Arc<Shared>,
-    helo: &str,
+    session: Session<'_>,
     tx: Transaction,
 ) -> Option<String> {
     let mut data = Vec::new();
@@ -496,23 +669,25 @@ async fn receive_data(
         if end == HoldEnd::ClientGone {
             // Recorded only if the server is told to keep such messages; no one hears the reply.
             if shared.keep_abandoned.load(Ordering::SeqCst) {
-                record(shared, helo, tx, data);
+                record(shared, session, tx, data);
             }
             return None;
         }
     }
-    let queued = record(shared, helo, tx, data);
+    let queued = record(shared, session, tx, data);
     Some(format!("250 2.0.0 OK queued as {queued}\r\n"))
 }
 
 /// Stores an accepted message; returns how many there are now.
-fn record(shared: &Arc<Shared>, helo: &str, tx: Transaction, data: Vec<u8>) -> usize {
+fn record(shared: &Arc<Shared>, session: Session<'_>, tx: Transaction, data: Vec<u8>) -> usize {
     let mut state = shared.state();
     state.messages.push(ReceivedMessage {
-        helo: helo.to_string(),
+        helo: session.helo.to_string(),
         mail_from: tx.mail_from,
         rcpt_to: tx.rcpt_to,
         data,
+        tls: session.tls,
+        authenticated_as: session.authenticated.map(str::to_string),
     });
     state.messages.len()
 }
@@ -527,7 +702,7 @@ enum HoldEnd {
 /// anything before the reply has given up too (no `PIPELINING` is offered; `lettre` sends
 /// `QUIT` when it drops a connection). With `keep_abandoned`, a message whose client gave up is
 /// still held until the release.
-async fn hold(reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>, shared: &Arc<Shared>) -> HoldEnd {
+async fn hold(reader: &mut Conn, shared: &Arc<Shared>) -> HoldEnd {
     let mut stall = shared.stall.subscribe();
     let end = tokio::select! {
         _ = stall.wait_for(|stalled| !stalled) => HoldEnd::Released,
@@ -591,6 +766,30 @@ mod tests {
         assert_eq!(messages[0].rcpt_to, vec!["b@y.test".to_string()]);
         assert_eq!(messages[0].data, b"Subject: hi\r\n\r\n.leading dot\r\n");
         assert_eq!(messages[0].raw_header("subject").as_deref(), Some("hi"));
+    }
+
+    #[tokio::test]
+    async fn auth_plain_is_required_before_mail_when_configured() {
+        let auth = Some(("ada".to_string(), "pw".to_string()));
+        let server = SmtpServer::start_with(ServerOptions { tls: ServerTls::None, auth }).await;
+        let (mut r, mut w) = connect(&server).await;
+        assert!(command(&mut r, &mut w, "EHLO c\r\n").await.contains("250-AUTH PLAIN\r\n"));
+        assert!(command(&mut r, &mut w, "MAIL FROM:<a@x.test>\r\n").await.starts_with("530"));
+        let encode = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let wrong = format!("AUTH PLAIN {}\r\n", encode("\0ada\0nope"));
+        assert!(command(&mut r, &mut w, &wrong).await.starts_with("535"));
+        assert!(command(&mut r, &mut w, "AUTH PLAIN\r\n").await.starts_with("334"));
+        assert!(command(&mut r, &mut w, &format!("{}\r\n", encode("\0ada\0pw"))).await.starts_with("235"));
+        assert!(command(&mut r, &mut w, "MAIL FROM:<a@x.test>\r\n").await.starts_with("250"));
+    }
+
+    #[tokio::test]
+    async fn commands_sent_behind_starttls_before_the_handshake_are_refused() {
+        let server = SmtpServer::start_with(ServerOptions { tls: ServerTls::StartTls, auth: None }).await;
+        let (mut r, mut w) = connect(&server).await;
+        assert!(command(&mut r, &mut w, "EHLO c\r\n").await.contains("250-STARTTLS\r\n"));
+        let reply = command(&mut r, &mut w, "STARTTLS\r\nMAIL FROM:<a@x.test>\r\n").await;
+        assert!(reply.starts_with("554"), "{reply}");
     }
 
     #[tokio::test]

@@ -5,8 +5,9 @@
 //! recorded) running in this harness. Its own capacity is measured by a separate process
 //! (`drivers bench-smtp-client`, pinned where the service runs) with two clients: a minimal one
 //! that sets `TCP_NODELAY` and writes each message with its final dot in one write (what the
-//! server can take), and `lettre`'s pooled transport, the library notifications sends with
-//! (what a `lettre` client gets from the same server).
+//! server can take), and `lettre` 0.11.23's own pooled transport, which leaves Nagle on (what
+//! that transport gets from the same server; notifications speaks SMTP with `lettre` too, but
+//! over connections it opens itself with `TCP_NODELAY`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

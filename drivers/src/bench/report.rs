@@ -497,7 +497,8 @@ impl Report {
                 md,
                 "\nThe same SMTP server alone, driven by `drivers bench-smtp-client` (a separate process where the services run): \
                  `raw` is a minimal client with `TCP_NODELAY` that writes each message and its final dot at once (the server's \
-                 own capacity); `lettre` is the library notifications sends with.\n"
+                 own capacity); `lettre` is lettre 0.11.23's own pooled transport, which leaves Nagle on (notifications uses lettre \
+                 over connections it opens itself with `TCP_NODELAY`).\n"
             );
             let _ = writeln!(
                 md,
