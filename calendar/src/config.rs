@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use service_kit::backoff::Backoff;
-use service_kit::config::{CommonSettings, ConfigError, Secret, millis, parse_base_url};
+use service_kit::config::{CommonSettings, ConfigError, Secret, ServiceSettings, millis, parse_base_url};
 use url::Url;
 
 /// Default port, as in the original calendar app.
@@ -88,7 +88,7 @@ pub struct Settings {
 }
 
 #[derive(Debug, Deserialize)]
-struct Env {
+pub struct Env {
     contacts_feed: Option<String>,
     feed_poll_interval_ms: Option<u64>,
     feed_long_poll_secs: Option<u64>,
@@ -115,26 +115,13 @@ struct Env {
     breaker_open_ms: Option<u64>,
 }
 
-impl Settings {
-    /// Every environment variable the service reads (the shared ones first).
-    pub fn variables() -> Vec<String> {
-        let mut names = service_kit::config::common_variables();
-        names.extend(service_kit::config::variables::<Env>());
-        names
-    }
+impl ServiceSettings for Settings {
+    const SERVICE: &'static str = "calendar";
+    const DEFAULT_PORT: u16 = DEFAULT_PORT;
+    type Env = Env;
 
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let common = CommonSettings::from_env("calendar", DEFAULT_PORT)?;
-        Self::resolve(common, service_kit::config::from_env()?)
-    }
-
-    /// Reads the settings from the given pairs (tests and tools).
-    pub fn from_vars<I>(vars: I) -> Result<Self, ConfigError>
-    where
-        I: IntoIterator<Item = (String, String)> + Clone,
-    {
-        let common = CommonSettings::from_iter("calendar", DEFAULT_PORT, vars.clone())?;
-        Self::resolve(common, service_kit::config::from_iter(vars)?)
+    fn common(&self) -> &CommonSettings {
+        &self.common
     }
 
     fn resolve(common: CommonSettings, env: Env) -> Result<Self, ConfigError> {
@@ -209,7 +196,9 @@ impl Settings {
         };
         Ok(Self { common, feed, notifications })
     }
+}
 
+impl Settings {
     /// Settings for a test instance: a free port, the given database and feed, fast retries,
     /// notifications off.
     pub fn for_tests(database_url: &str, feed_url: Url) -> Self {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use service_kit::app::{self, Bound, Routes, Worker};
-use service_kit::db::{ConnectOptions, Db, MigrationFile, Migrations};
+use service_kit::db::{ConnectOptions, Db, Migrations};
 use service_kit::http::HttpOptions;
 use service_kit::server::ServerLimits;
 use tokio::sync::Notify;
@@ -17,32 +17,10 @@ use crate::store::Store;
 use crate::workers::dispatcher::Dispatcher;
 use crate::workers::feed::Follower;
 
-pub const MIGRATIONS: Migrations = Migrations {
-    sqlite: &[
-        MigrationFile {
-            version: 1,
-            description: "initial",
-            sql: include_str!("../migrations/sqlite/0001_initial.sql"),
-        },
-        MigrationFile {
-            version: 2,
-            description: "feed entries",
-            sql: include_str!("../migrations/sqlite/0002_feed_entries.sql"),
-        },
-    ],
-    postgres: &[
-        MigrationFile {
-            version: 1,
-            description: "initial",
-            sql: include_str!("../migrations/postgres/0001_initial.sql"),
-        },
-        MigrationFile {
-            version: 2,
-            description: "feed entries",
-            sql: include_str!("../migrations/postgres/0002_feed_entries.sql"),
-        },
-    ],
-};
+pub const MIGRATIONS: Migrations = service_kit::migrations![
+    1 "initial" "0001_initial.sql",
+    2 "feed entries" "0002_feed_entries.sql",
+];
 
 /// A built, bound, not yet running calendar service.
 #[derive(Debug)]

@@ -1,7 +1,7 @@
 //! contacts' settings: the shared ones plus its own, all from the environment.
 
 use serde::Deserialize;
-use service_kit::config::{CommonSettings, ConfigError};
+use service_kit::config::{CommonSettings, ConfigError, ServiceSettings};
 
 /// Default port, as in the original contacts app.
 pub const DEFAULT_PORT: u16 = 3000;
@@ -14,21 +14,17 @@ pub struct Settings {
 }
 
 #[derive(Debug, Deserialize)]
-struct Env {
+pub struct Env {
     feed_page_size: Option<u32>,
 }
 
-impl Settings {
-    /// Every environment variable the service reads (the shared ones first).
-    pub fn variables() -> Vec<String> {
-        let mut names = service_kit::config::common_variables();
-        names.extend(service_kit::config::variables::<Env>());
-        names
-    }
+impl ServiceSettings for Settings {
+    const SERVICE: &'static str = "contacts";
+    const DEFAULT_PORT: u16 = DEFAULT_PORT;
+    type Env = Env;
 
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let common = CommonSettings::from_env("contacts", DEFAULT_PORT)?;
-        Self::resolve(common, service_kit::config::from_env()?)
+    fn common(&self) -> &CommonSettings {
+        &self.common
     }
 
     fn resolve(common: CommonSettings, env: Env) -> Result<Self, ConfigError> {
@@ -42,7 +38,9 @@ impl Settings {
         }
         Ok(Self { common, feed_page_size })
     }
+}
 
+impl Settings {
     /// Settings for a test instance on a free port with the given database.
     pub fn for_tests(database_url: &str) -> Self {
         Self { common: CommonSettings::for_tests("contacts", database_url), feed_page_size: 20 }

@@ -1,6 +1,6 @@
 use contacts::config::Settings;
 use contacts::startup::{self, Application};
-use service_kit::{config, shutdown, telemetry};
+use service_kit::{app, config, shutdown};
 
 /// mimalloc instead of glibc's malloc: a request allocates and frees a few hundred small objects
 /// (headers, the boxed middleware futures, the log line), and glibc's slow paths for them were a
@@ -12,12 +12,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    if std::env::args().nth(1).as_deref() == Some("--variables") {
-        // One name a line: what a deployment may set (the Kubernetes checks read this).
-        return config::print_variables(&Settings::variables());
-    }
-    let settings = config::exit_on_error("contacts", Settings::from_env());
-    telemetry::init(settings.common.log_format, &settings.common.log_filter);
+    let Some(settings) = app::start::<Settings>()? else { return Ok(()) };
     match std::env::args().nth(1).as_deref() {
         None => {}
         Some("rebuild-projection") => {
@@ -32,7 +27,6 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(config::CONFIG_EXIT_CODE);
         }
     }
-    tracing::info!(?settings, "starting contacts");
     let app = Application::build(settings).await?;
     tracing::info!(url = %app.public_url(), port = app.port(), "contacts listening");
     app.run_until_stopped(shutdown::on_signal()).await

@@ -2,7 +2,7 @@
 //! tests can start it on port 0 and read the port back.
 
 use service_kit::app::{self, Bound, Routes, Worker};
-use service_kit::db::{ConnectOptions, Db, MigrationFile, Migrations};
+use service_kit::db::{ConnectOptions, Db, Migrations};
 use service_kit::http::HttpOptions;
 use service_kit::listen;
 use service_kit::server::ServerLimits;
@@ -16,18 +16,9 @@ use crate::routes::AppState;
 use crate::store::Store;
 use crate::workers::listener;
 
-pub const MIGRATIONS: Migrations = Migrations {
-    sqlite: &[MigrationFile {
-        version: 1,
-        description: "initial",
-        sql: include_str!("../migrations/sqlite/0001_initial.sql"),
-    }],
-    postgres: &[MigrationFile {
-        version: 1,
-        description: "initial",
-        sql: include_str!("../migrations/postgres/0001_initial.sql"),
-    }],
-};
+pub const MIGRATIONS: Migrations = service_kit::migrations![
+    1 "initial" "0001_initial.sql",
+];
 
 /// A built, bound, not yet running contacts service.
 #[allow(missing_debug_implementations)] // workers are futures

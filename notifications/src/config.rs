@@ -16,7 +16,7 @@ use lettre::message::Mailbox;
 use lettre::transport::smtp::AsyncSmtpTransport;
 use serde::Deserialize;
 use service_kit::backoff::Backoff;
-use service_kit::config::{CommonSettings, ConfigError, Secret, millis, redact_url};
+use service_kit::config::{CommonSettings, ConfigError, Secret, ServiceSettings, millis, redact_url};
 
 /// Default port, as in the original notifications app.
 pub const DEFAULT_PORT: u16 = 3003;
@@ -91,7 +91,7 @@ pub struct Settings {
 }
 
 #[derive(Debug, Deserialize)]
-struct Env {
+pub struct Env {
     notification_tokens: Option<String>,
     admin_user: Option<String>,
     admin_password: Option<String>,
@@ -109,26 +109,13 @@ struct Env {
     retention_days: Option<u32>,
 }
 
-impl Settings {
-    /// Every environment variable the service reads (the shared ones first).
-    pub fn variables() -> Vec<String> {
-        let mut names = service_kit::config::common_variables();
-        names.extend(service_kit::config::variables::<Env>());
-        names
-    }
+impl ServiceSettings for Settings {
+    const SERVICE: &'static str = "notifications";
+    const DEFAULT_PORT: u16 = DEFAULT_PORT;
+    type Env = Env;
 
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let common = CommonSettings::from_env("notifications", DEFAULT_PORT)?;
-        Self::resolve(common, service_kit::config::from_env()?)
-    }
-
-    /// Reads the settings from the given pairs (tests of the configuration itself).
-    pub fn from_vars<I>(vars: I) -> Result<Self, ConfigError>
-    where
-        I: IntoIterator<Item = (String, String)> + Clone,
-    {
-        let common = CommonSettings::from_iter("notifications", DEFAULT_PORT, vars.clone())?;
-        Self::resolve(common, service_kit::config::from_iter(vars)?)
+    fn common(&self) -> &CommonSettings {
+        &self.common
     }
 
     fn resolve(common: CommonSettings, env: Env) -> Result<Self, ConfigError> {
@@ -244,7 +231,9 @@ impl Settings {
             deprecated,
         })
     }
+}
 
+impl Settings {
     /// Settings for a test instance on a free port with the given database: mailbox mode, one
     /// token (`test-token`), operator `admin`/`test-password`, short retry delays.
     pub fn for_tests(database_url: &str) -> Self {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use service_kit::app::{self, Bound, Routes, Worker};
 use service_kit::config::Secret;
-use service_kit::db::{ConnectOptions, Db, MigrationFile, Migrations};
+use service_kit::db::{ConnectOptions, Db, Migrations};
 use service_kit::http::HttpOptions;
 use service_kit::listen;
 use service_kit::server::ServerLimits;
@@ -21,18 +21,9 @@ use crate::store::Store;
 use crate::templates::Pages;
 use crate::workers::{DeliveryWorker, Retention};
 
-pub const MIGRATIONS: Migrations = Migrations {
-    sqlite: &[MigrationFile {
-        version: 1,
-        description: "jobs",
-        sql: include_str!("../migrations/sqlite/0001_jobs.sql"),
-    }],
-    postgres: &[MigrationFile {
-        version: 1,
-        description: "jobs",
-        sql: include_str!("../migrations/postgres/0001_jobs.sql"),
-    }],
-};
+pub const MIGRATIONS: Migrations = service_kit::migrations![
+    1 "jobs" "0001_jobs.sql",
+];
 
 /// Largest request body. Every valid notification fits, even written entirely in `\u` escapes
 /// (20,000 characters of message, 50 addresses of 254 characters, 12 bytes per character at

@@ -17,10 +17,26 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::config::CommonSettings;
+use crate::config::{self, CommonSettings, ServiceSettings};
 use crate::db::Db;
 use crate::http::HttpOptions;
 use crate::server::ServerLimits;
+
+/// What a service's `main` does before it builds anything: `--variables` prints the variables
+/// and ends (returns `None`); otherwise the settings are read (a configuration error ends the
+/// process with one line and exit code 2), logging starts, and the settings are logged.
+pub fn start<S: ServiceSettings + std::fmt::Debug>() -> anyhow::Result<Option<S>> {
+    if std::env::args().nth(1).as_deref() == Some("--variables") {
+        // One name a line: what a deployment may set (the Kubernetes checks read this).
+        config::print_variables(&S::variables())?;
+        return Ok(None);
+    }
+    let settings = config::exit_on_error(S::SERVICE, S::from_env());
+    let common = settings.common();
+    crate::telemetry::init(common.log_format, &common.log_filter);
+    tracing::info!(?settings, "starting {}", S::SERVICE);
+    Ok(Some(settings))
+}
 
 /// A bound listener and the public URL that goes with it.
 #[derive(Debug)]

@@ -72,6 +72,46 @@ pub fn common_variables() -> Vec<String> {
     variables::<CommonEnv>()
 }
 
+/// A service's own settings: its name, its default port, the struct its own variables fill, and
+/// how the two become the settings it runs with. Reading them (from the process environment or
+/// from given pairs) and listing their variables is the same for every service.
+pub trait ServiceSettings: Sized {
+    /// The service's name, as in log lines and error messages.
+    const SERVICE: &'static str;
+    /// The port it listens on when `PORT` is unset.
+    const DEFAULT_PORT: u16;
+    /// The service's own variables, as read from the environment.
+    type Env: DeserializeOwned;
+
+    /// Checks and combines the shared and the service's own variables.
+    fn resolve(common: CommonSettings, env: Self::Env) -> Result<Self, ConfigError>;
+
+    /// The shared part of the resolved settings.
+    fn common(&self) -> &CommonSettings;
+
+    /// Every environment variable the service reads (the shared ones first).
+    fn variables() -> Vec<String> {
+        let mut names = common_variables();
+        names.extend(variables::<Self::Env>());
+        names
+    }
+
+    /// Reads the settings from the process environment.
+    fn from_env() -> Result<Self, ConfigError> {
+        let common = CommonSettings::from_env(Self::SERVICE, Self::DEFAULT_PORT)?;
+        Self::resolve(common, from_env()?)
+    }
+
+    /// Reads the settings from the given pairs (tests and tools).
+    fn from_vars<I>(vars: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (String, String)> + Clone,
+    {
+        let common = CommonSettings::from_iter(Self::SERVICE, Self::DEFAULT_PORT, vars.clone())?;
+        Self::resolve(common, from_iter(vars)?)
+    }
+}
+
 /// Writes `names` to stdout, one a line (the services' `--variables`).
 pub fn print_variables(names: &[String]) -> anyhow::Result<()> {
     use std::io::Write;

@@ -45,6 +45,27 @@ pub struct MigrationFile {
     pub sql: &'static str,
 }
 
+/// A service's [`Migrations`] from its `migrations/sqlite/` and `migrations/postgres/` folders
+/// (beside `src/`), one `version "description" "file.sql"` a migration; both folders hold a file
+/// of the same name for every version.
+#[macro_export]
+macro_rules! migrations {
+    ($($version:literal $description:literal $file:literal),+ $(,)?) => {
+        $crate::db::Migrations {
+            sqlite: &[$($crate::db::MigrationFile {
+                version: $version,
+                description: $description,
+                sql: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite/", $file)),
+            }),+],
+            postgres: &[$($crate::db::MigrationFile {
+                version: $version,
+                description: $description,
+                sql: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres/", $file)),
+            }),+],
+        }
+    };
+}
+
 /// A service's migrations, one list per dialect, embedded in the binary.
 #[derive(Debug, Clone, Copy)]
 pub struct Migrations {
