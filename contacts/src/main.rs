@@ -1,6 +1,7 @@
 use contacts::config::Settings;
 use contacts::startup::{self, Application};
-use service_kit::{app, config, shutdown};
+use service_kit::config::ServiceSettings;
+use service_kit::{app, config, exit, shutdown};
 
 /// mimalloc instead of glibc's malloc: a request allocates and frees a few hundred small objects
 /// (headers, the boxed middleware futures, the log line), and glibc's slow paths for them were a
@@ -16,7 +17,7 @@ async fn main() -> anyhow::Result<()> {
     match std::env::args().nth(1).as_deref() {
         None => {}
         Some("rebuild-projection") => {
-            let contacts = startup::rebuild_projection(&settings).await?;
+            let contacts = exit::or_exit(Settings::SERVICE, startup::rebuild_projection(&settings).await);
             tracing::info!(contacts, "read model rebuilt from the event log");
             return Ok(());
         }
@@ -27,7 +28,7 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(config::CONFIG_EXIT_CODE);
         }
     }
-    let app = Application::build(settings).await?;
+    let app = exit::or_exit(Settings::SERVICE, Application::build(settings).await);
     tracing::info!(url = %app.public_url(), port = app.port(), "contacts listening");
     app.run_until_stopped(shutdown::on_signal()).await
 }

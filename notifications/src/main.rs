@@ -1,6 +1,7 @@
 use notifications::config::Settings;
 use notifications::startup::Application;
-use service_kit::{app, shutdown};
+use service_kit::config::ServiceSettings;
+use service_kit::{app, exit, shutdown};
 
 /// mimalloc instead of glibc's malloc: a request allocates and frees a few hundred small objects
 /// (headers, the boxed middleware futures, the log line), and glibc's slow paths for them were a
@@ -13,7 +14,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let Some(settings) = app::start::<Settings>()? else { return Ok(()) };
-    let app = Application::build(settings).await?;
+    let app = exit::or_exit(Settings::SERVICE, Application::build(settings).await);
     tracing::info!(url = %app.public_url(), port = app.port(), "notifications listening");
     app.run_until_stopped(shutdown::on_signal()).await
 }

@@ -50,7 +50,13 @@ impl Bound {
     /// Binds `HOST:PORT` from the settings and resolves the public URL (`PUBLIC_URL`, or
     /// `http://localhost:<port>/` with the port actually bound).
     pub async fn bind(settings: &CommonSettings) -> anyhow::Result<Self> {
-        let listener = crate::server::bind(SocketAddr::new(settings.host, settings.port)).await?;
+        let addr = SocketAddr::new(settings.host, settings.port);
+        let listener = crate::server::bind(addr).await.map_err(|e| {
+            crate::exit::StartupError::new(
+                crate::exit::BIND,
+                format!("HOST, PORT: cannot listen on {addr}: {}", e.root_cause()),
+            )
+        })?;
         let addr = listener.local_addr()?;
         let public_url = settings.public_url_for(addr.port());
         Ok(Self { listener, addr, public_url })

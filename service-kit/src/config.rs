@@ -253,7 +253,7 @@ impl LogFormat {
 /// The variables as they appear in the environment; resolved into [`CommonSettings`].
 #[derive(Debug, Deserialize)]
 struct CommonEnv {
-    host: Option<IpAddr>,
+    host: Option<String>,
     port: Option<u16>,
     database_url: Option<Secret>,
     public_url: Option<String>,
@@ -373,11 +373,14 @@ impl CommonSettings {
         }
         Ok(Self {
             service,
-            host: env.host.unwrap_or(IpAddr::from([127, 0, 0, 1])),
+            host: match env.host.filter(|s| !s.trim().is_empty()) {
+                None => IpAddr::from([127, 0, 0, 1]),
+                Some(raw) => parse_host(&raw)?,
+            },
             port: env.port.unwrap_or(default_port),
             database_url: Secret::new(database_url),
             public_url,
-            log_filter: env.rust_log.filter(|s| !s.is_empty()).unwrap_or_else(|| "info".into()),
+            log_filter: parse_log_filter(env.rust_log)?,
             log_format: LogFormat::parse(env.log_format.as_deref())?,
             request_timeout: Duration::from_secs(request_timeout),
             header_read_timeout: Duration::from_secs(header_read_timeout),
@@ -413,9 +416,31 @@ impl CommonSettings {
     }
 }
 
-/// `sqlite://data/<service>.db?mode=rwc`: a file under `./data/`, created when missing.
+/// `HOST`: an IP address, or a name of this machine (`localhost`) resolved once at start.
+fn parse_host(raw: &str) -> Result<IpAddr, ConfigError> {
+    use std::net::ToSocketAddrs;
+    let raw = raw.trim();
+    if let Ok(ip) = raw.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        return Ok(ip);
+    }
+    let expected = "an IP address or a host name that resolves to one";
+    let mut addrs = (raw, 0).to_socket_addrs().map_err(|_| ConfigError::invalid("HOST", expected, raw))?;
+    addrs.next().map(|a| a.ip()).ok_or_else(|| ConfigError::invalid("HOST", expected, raw))
+}
+
+/// `RUST_LOG`: tracing filter directives, checked here so a typo is a configuration error
+/// rather than a warning lost among the first log lines.
+fn parse_log_filter(raw: Option<String>) -> Result<String, ConfigError> {
+    let filter = raw.filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "info".into());
+    tracing_subscriber::EnvFilter::builder().parse(&filter).map_err(|e| {
+        ConfigError::new(format!("RUST_LOG: expected tracing filter directives such as info or calendar=debug,info, got {filter:?} ({e})"))
+    })?;
+    Ok(filter)
+}
+
+/// `sqlite://data/<service>.db`: a file under `./data/`, created when missing (see `db`).
 pub fn default_sqlite_url(service: &str) -> String {
-    format!("sqlite://data/{service}.db?mode=rwc")
+    format!("sqlite://data/{service}.db")
 }
 
 /// Parses an absolute `http(s)` base URL and normalises it to end with `/`, so
@@ -465,7 +490,7 @@ mod tests {
     fn defaults_work_with_no_variables_set() {
         let s = CommonSettings::from_iter("contacts", 3000, vars(&[])).unwrap();
         assert_eq!(s.port, 3000);
-        assert_eq!(s.database_url.expose(), "sqlite://data/contacts.db?mode=rwc");
+        assert_eq!(s.database_url.expose(), "sqlite://data/contacts.db");
         assert_eq!(s.log_format, LogFormat::Text);
         assert_eq!(s.public_url_for(3000).as_str(), "http://localhost:3000/");
     }

@@ -16,9 +16,11 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{AnyPool, Executor, SqlSafeStr};
+use sqlx::{AnyPool, Connection, Executor, SqlSafeStr};
+use url::Url;
 
 use crate::config::{CommonSettings, Secret};
+use crate::exit::{self, StartupError};
 
 /// Which database a [`Db`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,14 +131,19 @@ impl Db {
     /// Connects (creating the SQLite file and its folder when missing) and runs the migrations.
     pub async fn connect(options: &ConnectOptions, migrations: &Migrations) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
-        let url = options.url.expose();
+        let url = &with_create_mode(options.url.expose());
         let backend = Backend::from_url(url);
+        let place = Place::of(url);
         if backend == Backend::Sqlite {
             create_sqlite_parent_dir(url)?;
         }
-        let connect: AnyConnectOptions = url
-            .parse()
-            .map_err(|e| anyhow::anyhow!("DATABASE_URL {}: {e}", crate::config::redact_url(url)))?;
+        let connect: AnyConnectOptions = url.parse().map_err(|e| {
+            StartupError::new(
+                exit::CONFIG,
+                format!("DATABASE_URL: cannot read {}: {e}", crate::config::redact_url(url)),
+            )
+        })?;
+        probe(&connect, backend, options.acquire_timeout).await.map_err(|cause| place.failed(&cause))?;
         let pool = |max: u32| {
             AnyPoolOptions::new()
                 .max_connections(max)
@@ -148,7 +155,7 @@ impl Db {
                             // WAL: readers never block the writer. NORMAL: a commit survives a
                             // process crash (the WAL is written before COMMIT returns); only an
                             // OS crash or power loss can lose the last transactions.
-                            conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;").await?;
+                            conn.execute(SQLITE_PRAGMAS).await?;
                         }
                         Ok(())
                     })
@@ -156,15 +163,22 @@ impl Db {
         };
         let db = match backend {
             Backend::Sqlite => {
-                let writer = pool(1).connect_with(connect.clone()).await?;
+                let writer =
+                    pool(1).connect_with(connect.clone()).await.map_err(|e| place.failed(&e.to_string()))?;
                 // Create the file and switch it to WAL before readers open it.
-                migrations.migrator(backend).run(&writer).await?;
-                let reader = pool(options.max_connections).connect_with(connect).await?;
+                migrate(migrations, backend, &writer, &place).await?;
+                let reader = pool(options.max_connections)
+                    .connect_with(connect)
+                    .await
+                    .map_err(|e| place.failed(&e.to_string()))?;
                 Self { reader, writer, backend }
             }
             Backend::Postgres => {
-                let shared = pool(options.max_connections).connect_with(connect).await?;
-                migrations.migrator(backend).run(&shared).await?;
+                let shared = pool(options.max_connections)
+                    .connect_with(connect)
+                    .await
+                    .map_err(|e| place.failed(&e.to_string()))?;
+                migrate(migrations, backend, &shared, &place).await?;
                 Self { reader: shared.clone(), writer: shared, backend }
             }
         };
@@ -190,6 +204,80 @@ impl Db {
     }
 }
 
+/// WAL: readers never block the writer. NORMAL: a commit survives a process crash (the WAL is
+/// written before COMMIT returns); only an OS crash or power loss can lose the last transactions.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
+
+/// A SQLite URL without a `mode` opens the file read-write and creates it when missing, as the
+/// default URL does (sqlx alone would refuse a missing file).
+fn with_create_mode(url: &str) -> String {
+    let Some(rest) = url.strip_prefix("sqlite:") else { return url.to_owned() };
+    if rest.contains(":memory:") || rest.contains("mode=") {
+        return url.to_owned();
+    }
+    let separator = if rest.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}mode=rwc")
+}
+
+/// Where the database is, for messages: the SQLite file, or PostgreSQL's host and port (never
+/// the password).
+struct Place(String);
+
+impl Place {
+    fn of(url: &str) -> Self {
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.trim_start_matches("//").split('?').next().unwrap_or("");
+            return Self(format!("the SQLite database {path}"));
+        }
+        match Url::parse(url) {
+            Ok(u) => Self(format!(
+                "PostgreSQL at {}:{}{}",
+                u.host_str().unwrap_or("localhost"),
+                u.port().unwrap_or(5432),
+                u.path()
+            )),
+            Err(_) => Self("the database".into()),
+        }
+    }
+
+    fn failed(&self, cause: &str) -> StartupError {
+        StartupError::new(exit::DATABASE, format!("DATABASE_URL: cannot open {}: {cause}", self.0))
+    }
+}
+
+/// Opens one connection and asks one question, so a missing folder, a file that is not a
+/// database or a server that does not answer is reported at once and as itself, not as a pool
+/// timeout after every pooled attempt failed.
+async fn probe(connect: &AnyConnectOptions, backend: Backend, timeout: Duration) -> Result<(), String> {
+    let attempt = async {
+        let mut conn = sqlx::AnyConnection::connect_with(connect).await?;
+        match backend {
+            Backend::Sqlite => conn.execute(SQLITE_PRAGMAS).await.map(drop)?,
+            Backend::Postgres => conn.execute("SELECT 1").await.map(drop)?,
+        }
+        conn.close().await
+    };
+    match tokio::time::timeout(timeout, attempt).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {} s", timeout.as_secs_f64())),
+    }
+}
+
+async fn migrate(
+    migrations: &Migrations,
+    backend: Backend,
+    pool: &AnyPool,
+    place: &Place,
+) -> Result<(), StartupError> {
+    migrations.migrator(backend).run(pool).await.map_err(|e| {
+        StartupError::new(
+            exit::MIGRATION,
+            format!("DATABASE_URL: cannot bring the schema of {} up to date: {e}", place.0),
+        )
+    })
+}
+
 fn create_sqlite_parent_dir(url: &str) -> anyhow::Result<()> {
     let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
     let path = path.split('?').next().unwrap_or("");
@@ -197,8 +285,15 @@ fn create_sqlite_parent_dir(url: &str) -> anyhow::Result<()> {
         return Ok(());
     }
     if let Some(parent) = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| anyhow::anyhow!("cannot create database folder {}: {e}", parent.display()))?;
+        std::fs::create_dir_all(parent).map_err(|e| {
+            StartupError::new(
+                exit::DATABASE,
+                format!(
+                    "DATABASE_URL: cannot create the folder {} for the SQLite database: {e}",
+                    parent.display()
+                ),
+            )
+        })?;
     }
     Ok(())
 }
@@ -225,5 +320,17 @@ mod tests {
         assert_eq!(Backend::from_url("postgres://u@h/db"), Backend::Postgres);
         assert_eq!(Backend::from_url("postgresql://u@h/db"), Backend::Postgres);
         assert_eq!(Backend::from_url("sqlite://data/x.db?mode=rwc"), Backend::Sqlite);
+    }
+
+    #[test]
+    fn a_sqlite_url_without_a_mode_creates_its_file() {
+        assert_eq!(with_create_mode("sqlite://data/x.db"), "sqlite://data/x.db?mode=rwc");
+        assert_eq!(
+            with_create_mode("sqlite:///tmp/x.db?cache=shared"),
+            "sqlite:///tmp/x.db?cache=shared&mode=rwc"
+        );
+        assert_eq!(with_create_mode("sqlite://x.db?mode=ro"), "sqlite://x.db?mode=ro");
+        assert_eq!(with_create_mode("sqlite::memory:"), "sqlite::memory:");
+        assert_eq!(with_create_mode("postgres://h/db"), "postgres://h/db");
     }
 }

@@ -4,7 +4,7 @@
 //! ([`config`]), logging ([`telemetry`]), HTTP middleware and the request id ([`http`]), metrics
 //! ([`metrics`]), health checks ([`health`]), shutdown ([`shutdown`]), database connection and
 //! migrations ([`db`]), the error-response shape and extractors ([`error`]), the server loop
-//! ([`server`]), start-up ([`app`]), the pages' shared look ([`html`]), content negotiation
+//! ([`server`]), start-up ([`app`]) and how it fails ([`exit`]), the pages' shared look ([`html`]), content negotiation
 //! ([`negotiate`]), the retry schedule ([`backoff`]), which characters stored text may hold ([`text`]) and PostgreSQL `LISTEN`/`NOTIFY` as a
 //! background worker ([`listen`]). No domain types: each service owns its model and its database.
 
@@ -13,6 +13,7 @@ pub mod backoff;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod exit;
 pub mod health;
 pub mod html;
 pub mod http;
