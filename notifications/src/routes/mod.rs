@@ -26,6 +26,9 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     openapi.info.description =
         Some("Turns authenticated HTTP jobs into e-mails, through a durable job queue.".into());
     openapi.info.version = env!("CARGO_PKG_VERSION").into();
+    // A document built without `#[openapi(info(..))]` starts from the OpenAPI library's own
+    // package metadata, its author included; this service names no contact.
+    openapi.info.contact = None;
     openapi
         .components
         .get_or_insert_with(Default::default)

@@ -41,6 +41,8 @@ async fn the_openapi_document_describes_the_api_and_its_token() {
     assert!(doc["paths"]["/notifications/{id}"]["get"].is_object());
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
     assert!(doc["components"]["schemas"]["NotificationRequest"].is_object());
+    assert_eq!(doc["info"]["title"], "notifications");
+    assert!(doc["info"].get("contact").is_none(), "{}", doc["info"]);
 }
 
 #[tokio::test]
