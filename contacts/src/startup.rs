@@ -18,6 +18,7 @@ use crate::workers::listener;
 
 pub const MIGRATIONS: Migrations = service_kit::migrations![
     1 "initial" "0001_initial.sql",
+    3 "projection version" "0003_projection_version.sql",
 ];
 
 /// A built, bound, not yet running contacts service.

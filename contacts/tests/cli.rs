@@ -51,3 +51,39 @@ fn an_unknown_command_is_refused_with_exit_code_2() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("frobnicate"));
 }
+
+#[tokio::test]
+async fn a_read_model_written_by_older_rules_is_rebuilt_once_as_the_store_opens() {
+    let db = TestDb::new().await;
+    let app = Application::build(Settings::for_tests(&db.url)).await.unwrap();
+    let client = TestClient::on_port(app.port());
+    let token = CancellationToken::new();
+    let server = tokio::spawn(app.run_until_stopped(token.clone()));
+    let body = serde_json::json!({"firstname": "Jürgen", "lastname": "Ölmann", "email": "j@example.org"});
+    assert_eq!(client.post_json("/contacts", &body).await.status(), 201);
+    token.cancel();
+    server.await.unwrap().unwrap();
+
+    // What the previous rules wrote: lower-cased, accents kept, and the old version recorded.
+    let old = Db::connect(&ConnectOptions::new(db.url.clone(), 1), &MIGRATIONS).await.unwrap();
+    sqlx::query(
+        "UPDATE contacts SET sort_key = 'ölmann jürgen', search_text = 'jürgen ölmann j@example.org'",
+    )
+    .execute(&old.writer)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE projection SET version = 1").execute(&old.writer).await.unwrap();
+    old.close().await;
+
+    let upgraded = Application::build(Settings::for_tests(&db.url)).await.unwrap();
+    let found = upgraded.store().all_contacts().await.unwrap();
+    assert_eq!(found.len(), 1);
+    let check = Db::connect(&ConnectOptions::new(db.url.clone(), 1), &MIGRATIONS).await.unwrap();
+    let (sort_key, version): (String, i64) =
+        sqlx::query_as("SELECT c.sort_key, p.version FROM contacts c, projection p")
+            .fetch_one(&check.reader)
+            .await
+            .unwrap();
+    assert_eq!((sort_key.as_str(), version), ("olmann jurgen", contacts::store::PROJECTION_VERSION));
+    check.close().await;
+}

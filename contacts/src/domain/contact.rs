@@ -131,14 +131,14 @@ pub struct Contact {
 }
 
 impl Contact {
-    /// Listing order: last name, then first name, ignoring case.
+    /// Listing order: last name, then first name, ignoring case and accents.
     pub fn sort_key(&self) -> String {
-        format!("{} {}", self.lastname, self.firstname).to_lowercase()
+        super::fold(&format!("{} {}", self.lastname, self.firstname))
     }
 
     /// What a search matches against.
     pub fn search_text(&self) -> String {
-        format!("{} {} {}", self.firstname, self.lastname, self.email).to_lowercase()
+        super::fold(&format!("{} {} {}", self.firstname, self.lastname, self.email))
     }
 
     pub fn email_key(&self) -> String {

@@ -6,6 +6,7 @@
 mod contact;
 mod event;
 mod field_error;
+mod fold;
 
 pub use contact::{
     Contact, ContactChanges, ContactId, EMAIL_MAX_CHARS, EmailAddress, NAME_MAX_CHARS, NewContact,
@@ -13,3 +14,4 @@ pub use contact::{
 };
 pub use event::{Event, EventData, EventKind, replay};
 pub use field_error::FieldError;
+pub use fold::fold;

@@ -22,6 +22,7 @@ use service_kit::listen;
 use crate::feed::head::FeedHead;
 
 pub use reads::{Cursor, ListQuery, Page};
+pub use rebuild::PROJECTION_VERSION;
 pub use writes::WriteError;
 
 /// The contacts database plus the in-process feed head it advances on every commit.
@@ -51,7 +52,9 @@ impl Store {
         };
         let head = FeedHead::new(rows::read_head(&db.reader).await?);
         let cache = dialect.caches_contacts().then(Arc::default);
-        Ok(Self { db, dialect, head, notify_channel, cache })
+        let store = Self { db, dialect, head, notify_channel, cache };
+        store.upgrade_projection().await?;
+        Ok(store)
     }
 
     pub fn head(&self) -> &FeedHead {

@@ -49,9 +49,10 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
-    /// The lower-cased words of the search, each becoming a `LIKE` pattern.
+    /// The folded words of the search (accents and case removed, as in the stored
+    /// `search_text`), each becoming a `LIKE` pattern.
     fn patterns(&self) -> Vec<String> {
-        let search = self.search.as_deref().unwrap_or("").to_lowercase();
+        let search = crate::domain::fold(self.search.as_deref().unwrap_or(""));
         search.split_whitespace().take(MAX_SEARCH_TERMS).map(|w| format!("%{}%", escape_like(w))).collect()
     }
 

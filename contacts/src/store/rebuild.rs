@@ -7,7 +7,29 @@ use super::dialect::INSERT_CONTACT;
 use super::rows::{ALL_EVENTS, bind_contact, event_from_row};
 use crate::domain::{Contact, ContactId, replay};
 
+/// The rules of the read model's derived columns (see migration 0003): 2 = folded.
+pub const PROJECTION_VERSION: i64 = 2;
+
 impl Store {
+    /// Rebuilds the read model when it was written by older rules than [`PROJECTION_VERSION`]
+    /// (once, as the store opens after an upgrade); returns whether it did.
+    pub(super) async fn upgrade_projection(&self) -> Result<bool, sqlx::Error> {
+        let version: i64 = sqlx::query_scalar("SELECT version FROM projection WHERE id = 1")
+            .fetch_one(&self.db.writer)
+            .await?;
+        if version >= PROJECTION_VERSION {
+            return Ok(false);
+        }
+        let contacts = self.rebuild_projection().await?;
+        tracing::info!(
+            from = version,
+            to = PROJECTION_VERSION,
+            contacts,
+            "read model rebuilt for new search and sort rules"
+        );
+        Ok(true)
+    }
+
     /// The state of every contact computed from the events alone.
     pub async fn replay(&self) -> Result<BTreeMap<ContactId, Contact>, sqlx::Error> {
         Ok(replay(&self.all_events().await?))
@@ -34,6 +56,10 @@ impl Store {
         }
         sqlx::query("UPDATE event_counter SET contact_count = $1 WHERE id = 1")
             .bind(state.len() as i64)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE projection SET version = $1 WHERE id = 1")
+            .bind(PROJECTION_VERSION)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -142,6 +142,28 @@ async fn search_matches_every_word_in_names_and_email_in_any_case() {
 }
 
 #[tokio::test]
+async fn search_ignores_accents_and_case_and_names_sort_as_people_read_them() {
+    let app = spawn_app().await;
+    app.create("Jürgen", "Ölmann", "j@example.org").await;
+    app.create("Siobhán", "Ní Bhriain", "s@example.org").await;
+    app.create("Pat", "Ray-Smith", "p@example.org").await;
+    app.create("Ann", "Adams", "a@example.org").await;
+    let lastnames = |body: serde_json::Value| -> Vec<String> {
+        body["items"].as_array().unwrap().iter().map(|i| i["lastname"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(lastnames(json_body(app.get("/contacts?q=olmann").await).await), ["Ölmann"]);
+    assert_eq!(lastnames(json_body(app.get("/contacts?q=JURGEN").await).await), ["Ölmann"]);
+    assert_eq!(lastnames(json_body(app.get("/contacts?q=siobhan").await).await), ["Ní Bhriain"]);
+    // A decomposed search (o + combining diaeresis) finds the composed name.
+    assert_eq!(lastnames(json_body(app.get("/contacts?q=O%CC%88lmann").await).await), ["Ölmann"]);
+    assert_eq!(
+        lastnames(json_body(app.get("/contacts").await).await),
+        ["Adams", "Ní Bhriain", "Ölmann", "Ray-Smith"],
+        "Ö sorts with O, not after every ASCII letter"
+    );
+}
+
+#[tokio::test]
 async fn search_pages_keep_the_search() {
     let app = spawn_app().await;
     for i in 0..3 {
