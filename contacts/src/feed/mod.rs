@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use axum::http::HeaderValue;
 use bytes::Bytes;
 
+use crate::domain::Event;
 use crate::links::Links;
 use crate::store::Store;
 use head::FeedHead;
@@ -70,7 +71,8 @@ impl Feed {
         self.0.page_size
     }
 
-    fn full_pages(&self, sequence: i64) -> u64 {
+    /// How many archive pages are full at `sequence`.
+    pub fn full_pages(&self, sequence: i64) -> u64 {
         u64::try_from(sequence).unwrap_or(0) / self.0.page_size
     }
 
@@ -144,6 +146,20 @@ impl Feed {
     fn cached_current(&self, sequence: i64) -> Option<Arc<Document>> {
         let current = self.0.current.read().unwrap_or_else(|e| e.into_inner());
         current.as_ref().filter(|(s, _)| *s == sequence).map(|(_, doc)| doc.clone())
+    }
+
+    /// The events of a document, newest first, for the HTML view: the subscription document's
+    /// (`page` is `None`) or archive page `page`'s (`None` when that page is not full yet).
+    pub async fn events(&self, page: Option<u64>, sequence: i64) -> Result<Option<Vec<Event>>, sqlx::Error> {
+        let size = self.0.page_size;
+        let (first, last) = match page {
+            None => ((sequence - size as i64 + 1).max(1), sequence),
+            Some(page) if self.archive_state(page, sequence).is_some() => {
+                (((page - 1) * size + 1) as i64, (page * size) as i64)
+            }
+            Some(_) => return Ok(None),
+        };
+        Ok(Some(self.0.store.events(first, last).await?))
     }
 
     /// Archive page `page` as of `sequence`; `None` when it is not full yet.

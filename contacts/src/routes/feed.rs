@@ -1,4 +1,5 @@
-//! `GET /feed` and `GET /feed/archive/{n}`: ETags, `304`, and long polling with `Prefer: wait`.
+//! `GET /feed` and `GET /feed/archive/{n}`: ETags, `304`, and long polling with `Prefer: wait`;
+//! a browser asking for HTML gets the same events as a page.
 
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use axum::http::header::{self, HeaderName, HeaderValue};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use service_kit::error::{ErrorBody, Path};
+use service_kit::negotiate;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -14,11 +16,14 @@ use super::state::AppState;
 use crate::error::Error;
 use crate::feed::{Document, if_none_match_matches};
 use crate::metrics::FeedOutcome;
+use crate::templates::{self, FeedNav};
 
 const ATOM: HeaderValue = HeaderValue::from_static("application/atom+xml; charset=utf-8");
 const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
 /// Caches may keep the document but must revalidate it (cheap: the ETag answers `304`).
 const REVALIDATE: HeaderValue = HeaderValue::from_static("public, no-cache");
+/// The same URL answers Atom or a page (see [`wants_page`]).
+const VARY_ACCEPT: HeaderValue = HeaderValue::from_static("accept");
 const PREFERENCE_APPLIED: HeaderName = HeaderName::from_static("preference-applied");
 
 /// The feed's routes, documented in OpenAPI.
@@ -45,6 +50,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 500, description = "Database unavailable", body = ErrorBody),
     ))]
 pub async fn current_feed(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
+    if wants_page(&headers) {
+        return feed_page(&state, None).await;
+    }
     let if_none_match = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
     if let Some(tags) = if_none_match {
         state.feed.catch_up(tags).await?;
@@ -98,6 +106,9 @@ pub async fn archive_page(
     Path(page): Path<u64>,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
+    if wants_page(&headers) {
+        return feed_page(&state, Some(page)).await;
+    }
     let mut sequence = state.feed.head().get().sequence;
     if state.feed.archive_state(page, sequence).is_none() && page >= 1 {
         // Another replica may have filled the page before its notification reached us.
@@ -133,9 +144,46 @@ pub async fn archive_page(
     }
 }
 
+/// Whether the client prefers a page to Atom (a browser following the "Event feed" link does;
+/// feed readers and calendar ask for Atom, and `*/*` gets Atom).
+fn wants_page(headers: &HeaderMap) -> bool {
+    negotiate::preferred(headers, &["application/atom+xml", "text/html"]) == 1
+}
+
+/// The subscription document (`None`) or an archive page as HTML, with the same navigation as
+/// the Atom links.
+async fn feed_page(state: &AppState, page: Option<u64>) -> Result<Response, Error> {
+    let sequence = state.feed.head().get().sequence;
+    let Some(events) = state.feed.events(page, sequence).await? else {
+        return Err(Error::NoArchivePage(page.unwrap_or(0)));
+    };
+    let full = state.feed.full_pages(sequence);
+    let archive = |n: u64| format!("/feed/archive/{n}");
+    let (heading, nav) = match page {
+        None => {
+            ("Contact events".to_owned(), FeedNav { older: (full >= 1).then(|| archive(full)), newer: None })
+        }
+        Some(n) => (
+            format!("Contact events, archive page {n}"),
+            FeedNav {
+                older: (n > 1).then(|| archive(n - 1)),
+                newer: Some(if n < full { archive(n + 1) } else { "/feed".to_owned() }),
+            },
+        ),
+    };
+    let feed_url = state.links.feed();
+    let markup = templates::feed(&state.site, &heading, &feed_url, &events, &nav);
+    Ok(([(header::VARY, VARY_ACCEPT), (header::CACHE_CONTROL, REVALIDATE)], markup).into_response())
+}
+
 fn document(doc: &Document, cache: HeaderValue, applied: Option<&str>) -> Response {
     let mut response = (
-        [(header::CONTENT_TYPE, ATOM), (header::ETAG, doc.etag.clone()), (header::CACHE_CONTROL, cache)],
+        [
+            (header::CONTENT_TYPE, ATOM),
+            (header::ETAG, doc.etag.clone()),
+            (header::CACHE_CONTROL, cache),
+            (header::VARY, VARY_ACCEPT),
+        ],
         doc.body.clone(),
     )
         .into_response();
@@ -150,6 +198,7 @@ fn not_modified(etag: &str, cache: HeaderValue, applied: Option<&str>) -> Respon
         headers.insert(header::ETAG, etag);
     }
     headers.insert(header::CACHE_CONTROL, cache);
+    headers.insert(header::VARY, VARY_ACCEPT);
     preference_applied(&mut response, applied);
     response
 }

@@ -3,7 +3,7 @@
 use maud::{Markup, html};
 use service_kit::html::Site;
 
-use crate::domain::{Contact, EMAIL_MAX_CHARS, FieldError, NAME_MAX_CHARS};
+use crate::domain::{Contact, EMAIL_MAX_CHARS, Event, EventData, FieldError, NAME_MAX_CHARS};
 
 /// What a contact form shows: the values as typed and the errors per field.
 #[derive(Debug, Default)]
@@ -147,4 +147,72 @@ pub fn not_found(site: &Site) -> Markup {
         p { a href="/" { "All contacts" } }
     };
     site.page("Not found", None, body)
+}
+
+/// Where a feed page leads: the older and newer documents, when there are.
+#[derive(Debug, Default)]
+pub struct FeedNav {
+    pub older: Option<String>,
+    pub newer: Option<String>,
+}
+
+/// A feed document as a page (what a browser asks for; feed readers get Atom from the same URL).
+pub fn feed(site: &Site, heading: &str, feed_url: &str, events: &[Event], nav: &FeedNav) -> Markup {
+    let body = html! {
+        h1 { (heading) }
+        p.muted {
+            "Every change to a contact, newest first. Feed readers and the calendar service subscribe to "
+            code { (feed_url) } " and get it as Atom (RFC 4287, archived per RFC 5005)."
+        }
+        @if events.is_empty() {
+            p.muted { "No events yet." }
+        } @else {
+            table {
+                thead { tr { th { "#" } th { "When (UTC)" } th { "Event" } th { "Contact" } th { "Data" } } }
+                tbody {
+                    @for event in events {
+                        tr {
+                            td { (event.sequence) }
+                            td { (when(event.occurred_at)) }
+                            td { (event.data.kind().as_str()) }
+                            td {
+                                @if matches!(event.data, EventData::Deleted) { code { (event.contact_id) } }
+                                @else { a href={ "/contacts/" (event.contact_id) } { code { (event.contact_id) } } }
+                            }
+                            td { (summary(&event.data)) }
+                        }
+                    }
+                }
+            }
+        }
+        div.pager {
+            @if let Some(href) = &nav.older { a href=(href) rel="prev-archive" { "\u{2190} Older events" } }
+            " "
+            @if let Some(href) = &nav.newer { a href=(href) rel="next-archive" { "Newer events \u{2192}" } }
+        }
+    };
+    site.page(heading, Some("/feed"), body)
+}
+
+fn when(millis: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(millis)
+        .unwrap_or_default()
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+fn summary(data: &EventData) -> String {
+    match data {
+        EventData::Created { firstname, lastname, email } => format!("{firstname} {lastname} <{email}>"),
+        EventData::Updated(updates) => [
+            updates.firstname.as_ref().map(|v| format!("first name: {v}")),
+            updates.lastname.as_ref().map(|v| format!("last name: {v}")),
+            updates.email.as_ref().map(|v| format!("e-mail: {v}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", "),
+        EventData::Deleted => String::new(),
+    }
 }

@@ -304,3 +304,36 @@ async fn standard_readers_take_the_feed_and_its_archives_as_well_formed_atom() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_browser_gets_the_feed_as_a_page_and_feed_readers_still_get_atom() {
+    let app = spawn_with(Options { page_size: 2, ..Options::default() }).await;
+    app.create("Jürgen", "<b>Ölmann</b>", "j@example.org").await;
+    app.create("Ann", "Adams", "a@example.org").await;
+    app.create("Bob", "Brown", "b@example.org").await;
+    const BROWSER: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let get = |path: &'static str, accept: &'static str| {
+        let request = app.http.get(app.url(path)).header("accept", accept);
+        async move { request.send().await.unwrap() }
+    };
+
+    let page = get("/feed", BROWSER).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert_eq!(page.headers()["vary"], "accept");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Bob Brown &lt;b@example.org&gt;"), "{html}");
+    assert!(html.contains("href=\"/feed/archive/1\""), "the newest full page is linked: {html}");
+
+    let archive = get("/feed/archive/1", BROWSER).await.text().await.unwrap();
+    assert!(archive.contains("Jürgen &lt;b&gt;Ölmann&lt;/b&gt;"), "escaped, in UTF-8: {archive}");
+    assert!(archive.contains("href=\"/feed\""), "the newest page leads back to the subscription document");
+    assert_eq!(get("/feed/archive/2", BROWSER).await.status(), StatusCode::NOT_FOUND);
+
+    for accept in ["application/atom+xml", "*/*", "application/atom+xml, application/xml;q=0.9"] {
+        let atom = get("/feed", accept).await;
+        assert_eq!(atom.headers()["content-type"], "application/atom+xml; charset=utf-8", "{accept}");
+        assert_eq!(atom.headers()["vary"], "accept");
+        assert_eq!(sequences(&parse_feed(&atom.text().await.unwrap())), [3, 2], "{accept}");
+    }
+}
