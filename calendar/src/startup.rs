@@ -41,7 +41,8 @@ impl Application {
         let public_url: Url = bound.public_url.clone();
         let wake = Arc::new(Notify::new());
         let follower = Follower::new(store.clone(), settings.feed.clone())?;
-        let state = AppState::new(store.clone(), public_url.clone(), wake.clone(), follower.recovery());
+        let apps = settings.common.apps.with_own("calendar", &public_url);
+        let state = AppState::new(store.clone(), public_url.clone(), apps, wake.clone(), follower.recovery());
         let (api, openapi) = routes::router(state);
         let mut http = HttpOptions::new(public_url);
         http.request_timeout = settings.common.request_timeout;

@@ -46,7 +46,9 @@ impl Application {
         let links = Links::new(&public_url);
         let feed = Feed::new(store.clone(), links.clone(), settings.feed_page_size);
         let token = CancellationToken::new();
-        let state = AppState::new(store.clone(), feed, links, settings.common.request_timeout, token.clone());
+        let apps = settings.common.apps.with_own("contacts", &public_url);
+        let state =
+            AppState::new(store.clone(), feed, links, settings.common.request_timeout, token.clone(), apps);
         let (api, openapi) = crate::routes::router(state);
         let mut http = HttpOptions::new(public_url);
         http.request_timeout = settings.common.request_timeout;

@@ -68,7 +68,12 @@ impl Application {
             store: store.clone(),
             auth: Auth::from_settings(&settings),
             links: Links::new(&public_url),
-            pages: Pages::new(smtp_host, mail_from.clone(), max_attempts),
+            pages: Pages::new(
+                smtp_host,
+                mail_from.clone(),
+                max_attempts,
+                settings.common.apps.with_own("notifications", &public_url),
+            ),
             mail_from,
             wake,
             max_attempts,

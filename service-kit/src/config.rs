@@ -264,6 +264,9 @@ struct CommonEnv {
     max_header_bytes: Option<usize>,
     max_connections_per_client: Option<usize>,
     database_max_connections: Option<u32>,
+    contacts_public_url: Option<String>,
+    calendar_public_url: Option<String>,
+    notifications_public_url: Option<String>,
 }
 
 /// Settings every service shares. Build with [`CommonSettings::from_env`] or, in tests,
@@ -298,6 +301,58 @@ pub struct CommonSettings {
     pub max_connections_per_client: usize,
     /// `DATABASE_MAX_CONNECTIONS`: pool size (default 8).
     pub database_max_connections: u32,
+    /// Where a browser finds each of the three services, for the links between their pages.
+    pub apps: AppUrls,
+}
+
+/// `CONTACTS_PUBLIC_URL`, `CALENDAR_PUBLIC_URL`, `NOTIFICATIONS_PUBLIC_URL`: the three services as
+/// a browser reaches them, for the links between their pages (a contact's calendar, a
+/// participant's contact). The defaults are localhost on each default port, as `cargo xtask up`
+/// and `docker compose up` publish them; a service's own entry is its public URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppUrls {
+    pub contacts: Url,
+    pub calendar: Url,
+    pub notifications: Url,
+}
+
+impl Default for AppUrls {
+    fn default() -> Self {
+        let local = |port: u16| Url::parse(&format!("http://localhost:{port}/")).expect("a valid URL");
+        Self { contacts: local(3000), calendar: local(3002), notifications: local(3003) }
+    }
+}
+
+impl AppUrls {
+    fn resolve(env: &CommonEnv) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let pick =
+            |var: &str, raw: &Option<String>, default: Url| match raw.as_deref().filter(|s| !s.is_empty()) {
+                None => Ok(default),
+                Some(raw) => parse_base_url(var, raw),
+            };
+        Ok(Self {
+            contacts: pick("CONTACTS_PUBLIC_URL", &env.contacts_public_url, defaults.contacts)?,
+            calendar: pick("CALENDAR_PUBLIC_URL", &env.calendar_public_url, defaults.calendar)?,
+            notifications: pick(
+                "NOTIFICATIONS_PUBLIC_URL",
+                &env.notifications_public_url,
+                defaults.notifications,
+            )?,
+        })
+    }
+
+    /// These URLs with `service`'s own replaced by where it really is (its bound public URL).
+    pub fn with_own(&self, service: &str, own: &Url) -> Self {
+        let mut apps = self.clone();
+        match service {
+            "contacts" => apps.contacts = own.clone(),
+            "calendar" => apps.calendar = own.clone(),
+            "notifications" => apps.notifications = own.clone(),
+            _ => {}
+        }
+        apps
+    }
 }
 
 impl std::fmt::Debug for CommonSettings {
@@ -317,6 +372,7 @@ impl std::fmt::Debug for CommonSettings {
             .field("max_header_bytes", &self.max_header_bytes)
             .field("max_connections_per_client", &self.max_connections_per_client)
             .field("database_max_connections", &self.database_max_connections)
+            .field("apps", &self.apps)
             .finish()
     }
 }
@@ -336,6 +392,7 @@ impl CommonSettings {
     }
 
     fn resolve(service: &'static str, default_port: u16, env: CommonEnv) -> Result<Self, ConfigError> {
+        let apps = AppUrls::resolve(&env)?;
         let public_url = match env.public_url.filter(|s| !s.is_empty()) {
             None => None,
             Some(raw) => Some(parse_base_url("PUBLIC_URL", &raw)?),
@@ -373,6 +430,7 @@ impl CommonSettings {
         }
         Ok(Self {
             service,
+            apps,
             host: match env.host.filter(|s| !s.trim().is_empty()) {
                 None => IpAddr::from([127, 0, 0, 1]),
                 Some(raw) => parse_host(&raw)?,
@@ -405,6 +463,7 @@ impl CommonSettings {
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             max_connections_per_client: 256,
             database_max_connections: 8,
+            apps: AppUrls::default(),
         }
     }
 

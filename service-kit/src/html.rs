@@ -10,6 +10,8 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use maud::{DOCTYPE, Markup, html};
 
+use crate::config::AppUrls;
+
 /// Path of the shared stylesheet.
 pub const STYLESHEET_PATH: &str = "/assets/style.css";
 const STYLESHEET: &str = include_str!("../assets/style.css");
@@ -44,12 +46,14 @@ impl NavLink {
     }
 }
 
-/// What every page of one service shares: its name, home link and navigation.
+/// What every page of one service shares: its name, home link and navigation, and where the
+/// other two services are (the header links all three; pages link into the others).
 #[derive(Debug, Clone)]
 pub struct Site {
     pub name: &'static str,
     pub home: String,
     pub nav: Vec<NavLink>,
+    pub apps: AppUrls,
 }
 
 impl Site {
@@ -66,6 +70,15 @@ impl Site {
                 }
                 body {
                     header.site {
+                        nav.apps aria-label="Services" {
+                            @for (name, url) in [("contacts", &self.apps.contacts), ("calendar", &self.apps.calendar), ("notifications", &self.apps.notifications)] {
+                                @if name == self.name {
+                                    a href=(url) aria-current="true" { (name) }
+                                } @else {
+                                    a href=(url) { (name) }
+                                }
+                            }
+                        }
                         div.bar {
                             a.brand href=(self.home) { (self.name) }
                             nav {
@@ -93,7 +106,7 @@ mod tests {
 
     #[test]
     fn interpolated_text_is_escaped() {
-        let site = Site { name: "contacts", home: "/".into(), nav: vec![] };
+        let site = Site { name: "contacts", home: "/".into(), nav: vec![], apps: AppUrls::default() };
         let page =
             site.page("<script>alert(1)</script>", None, html! { p { "<img src=x onerror=alert(1)>" } });
         let s = page.into_string();

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use service_kit::config::AppUrls;
 use service_kit::html::{NavLink, Site};
 use tokio::sync::Notify;
 use url::Url;
@@ -23,9 +24,15 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, public_url: Url, dispatcher_wake: Arc<Notify>, recovery: Recovery) -> Self {
+    pub fn new(
+        store: Store,
+        public_url: Url,
+        apps: AppUrls,
+        dispatcher_wake: Arc<Notify>,
+        recovery: Recovery,
+    ) -> Self {
         let nav = vec![NavLink::new("/users", "Users"), NavLink::new("/feed/parked", "Parked entries")];
-        let site = Site { name: "calendar", home: "/users".into(), nav };
+        let site = Site { name: "calendar", home: "/users".into(), nav, apps };
         Self { store, links: Links::new(public_url), site: Arc::new(site), dispatcher_wake, recovery }
     }
 }

@@ -45,12 +45,13 @@ pub fn page(
                 p.muted { "Nobody invited yet." }
             } @else {
                 table {
-                    thead { tr { th { "Name" } th { "E-mail" } th { span.muted { "Remove" } } } }
+                    thead { tr { th { "Name" } th { "E-mail" } th { "Contact" } th { span.muted { "Remove" } } } }
                     tbody {
                         @for user in participants {
                             tr {
                                 td { a href={ "/users/" (user.id) } { (user.display_name()) } }
                                 td { (user.email) }
+                                td { a href=(super::users::contact_href(site, user)) { "in contacts" } }
                                 td {
                                     form.inline method="post" action={ "/event/" (event.id) "/participants/" (user.id) "/remove" } {
                                         button.secondary type="submit" { "Remove" }

@@ -47,7 +47,7 @@ pub fn one(site: &Site, links: &Links, user: &User) -> Markup {
                     dt { "First name" } dd { (user.firstname) }
                     dt { "Last name" } dd { (user.lastname) }
                     dt { "E-mail" } dd { (user.email) }
-                    dt { "Contact" } dd { a href=(user.contact_url) { (user.contact_url) } }
+                    dt { "Contact" } dd { a href=(contact_href(site, user)) { (user.display_name()) " in contacts" } }
                 }
             }
             div.actions {
@@ -56,4 +56,10 @@ pub fn one(site: &Site, links: &Links, user: &User) -> Markup {
             }
         },
     )
+}
+
+/// The user's contact page, where a browser finds contacts (the replica's `contact_url` is where
+/// calendar fetched it, which may be a name only the services resolve).
+pub fn contact_href(site: &Site, user: &User) -> String {
+    site.apps.contacts.join(&format!("contacts/{}", user.id)).map(String::from).unwrap_or_default()
 }

@@ -18,6 +18,10 @@ async fn the_pages_link_users_calendars_events_and_the_subscription() {
     assert!(users.contains("Ann &lt;Lee&gt;"), "names are escaped");
     let user = app.get_accept(&format!("/users/{ann}"), "text/html").await.text().await.unwrap();
     assert!(user.contains(".ics"));
+    // The header links the three services, this one marked; the user page leads to the contact.
+    assert!(user.contains(r#"<a href="http://localhost:3000/">contacts</a>"#), "{user}");
+    assert!(user.contains(r#"aria-current="true">calendar</a>"#), "{user}");
+    assert!(user.contains(&format!("href=\"http://localhost:3000/contacts/{ann}\"")), "{user}");
 
     let calendar =
         app.get_accept(&format!("/calendar/{ann}?month=2026-12"), "text/html").await.text().await.unwrap();
@@ -67,6 +71,11 @@ async fn the_pages_link_users_calendars_events_and_the_subscription() {
     let invited = app.post_form(&format!("{event_path}/invite"), &[("emails", "ann@example.org")]).await;
     assert_eq!(invited.status(), 303);
     assert_eq!(app.get_json(&format!("{event_path}/participants")).await.1.as_array().unwrap().len(), 1);
+    let page = app.get_accept(&event_path, "text/html").await.text().await.unwrap();
+    assert!(
+        page.contains(&format!("href=\"http://localhost:3000/contacts/{ann}\"")),
+        "participant -> contact: {page}"
+    );
     let removed = app.post_form(&format!("{event_path}/participants/{ann}/remove"), &[]).await;
     assert_eq!(removed.status(), 303);
     assert_eq!(app.get_json(&format!("{event_path}/participants")).await.1, json!([]));

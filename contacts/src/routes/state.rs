@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use service_kit::config::AppUrls;
 use service_kit::html::{NavLink, Site};
 use tokio_util::sync::CancellationToken;
 
@@ -43,6 +44,7 @@ impl AppState {
         links: Links,
         request_timeout: Duration,
         shutdown: CancellationToken,
+        apps: AppUrls,
     ) -> Self {
         let site = Site {
             name: "contacts",
@@ -52,6 +54,7 @@ impl AppState {
                 NavLink::new("/contacts/new", "New contact"),
                 NavLink::new("/feed", "Event feed"),
             ],
+            apps,
         };
         // Leave the held request a second to be answered before the request timeout cuts it.
         let max_wait = MAX_WAIT.min(request_timeout.saturating_sub(Duration::from_secs(1)));

@@ -23,6 +23,18 @@ async fn the_home_page_lists_contacts_with_a_search_box_and_a_feed_link() {
     assert!(page.contains(r#"href="/feed""#));
     assert!(page.contains(r#"href="/contacts/new""#));
 
+    let (_, header) = html(&app, "/").await;
+    assert!(header.contains(r#"<a href="http://localhost:3002/">calendar</a>"#), "{header}");
+    assert!(header.contains(r#"<a href="http://localhost:3003/">notifications</a>"#), "{header}");
+    let jane = app.create("Jane", "Ölmann", "jane.o@example.org").await;
+    let id = jane["id"].as_str().unwrap();
+    let (_, contact) = html(&app, &format!("/contacts/{id}")).await;
+    assert!(
+        contact.contains(&format!(r#"href="http://localhost:3002/calendar/{id}""#)),
+        "contact -> calendar: {contact}"
+    );
+    assert!(!contact.contains(&format!("<dd class=\"muted\">{id}")), "no raw id on the page");
+
     let (_, found) = html(&app, "/?q=roe").await;
     assert!(found.contains("Roe, John") && !found.contains("Doe, Jane"));
     assert!(found.contains(r#"value="roe""#), "the search box keeps the search");

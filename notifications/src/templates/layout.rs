@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use lettre::message::Mailbox;
 use maud::{Markup, html};
+use service_kit::config::AppUrls;
 use service_kit::html::{NavLink, Site};
 
 use crate::domain::JobStatus;
@@ -18,11 +19,12 @@ pub struct Pages {
 }
 
 impl Pages {
-    pub fn new(smtp_host: Option<String>, mail_from: Mailbox, max_attempts: u32) -> Self {
+    pub fn new(smtp_host: Option<String>, mail_from: Mailbox, max_attempts: u32, apps: AppUrls) -> Self {
         let site = Site {
             name: "notifications",
             home: "/notifications".into(),
             nav: vec![NavLink::new("/notifications", "Jobs"), NavLink::new("/mailbox", "Mailbox")],
+            apps,
         };
         Self { site, smtp_host, mail_from, max_attempts }
     }
