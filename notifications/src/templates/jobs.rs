@@ -11,7 +11,7 @@ use crate::store::Page;
 pub fn job_list(pages: &Pages, page: &Page<Job>, limit: u32, selected: Option<JobStatus>) -> Markup {
     let body = html! {
         h1 { "Notification jobs" }
-        (pages.mode_notice())
+        (pages.mode_notice(false))
         form.inline method="get" action="/notifications" {
             label {
                 "Status"
@@ -72,7 +72,7 @@ pub fn job(pages: &Pages, job: &Job, stored: Option<(String, i64)>) -> Markup {
             }
         }
         h2 { "Message" }
-        pre.mail { (job.notification.body()) }
+        pre.mail { (linked(job.notification.body())) }
         @if let Some((raw, stored_at)) = stored {
             h2 { "Stored message" }
             p.muted { "Stored in the mailbox at " (when(stored_at)) ", exactly as it would have been sent:" }
@@ -87,4 +87,43 @@ pub fn job(pages: &Pages, job: &Job, stored: Option<(String, i64)>) -> Markup {
 pub fn job_not_found(pages: &Pages) -> Markup {
     let body = html! { h1 { "Not found" } p { "There is no notification job with this id." } };
     pages.page("Not found", None, body)
+}
+
+/// A message body as text whose `http(s)://` addresses are links (the invitation's link to its
+/// event); everything else, the addresses included, is escaped text.
+fn linked(body: &str) -> Markup {
+    let mut parts = Vec::new();
+    let mut rest = body;
+    while let Some(start) = ["https://", "http://"].iter().filter_map(|scheme| rest.find(scheme)).min() {
+        let end = start + rest[start..].find(char::is_whitespace).unwrap_or(rest.len() - start);
+        parts.push((&rest[..start], false));
+        parts.push((&rest[start..end], true));
+        rest = &rest[end..];
+    }
+    parts.push((rest, false));
+    html! {
+        @for (text, is_link) in parts {
+            @if is_link { a href=(text) { (text) } } @else { (text) }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::linked;
+
+    #[test]
+    fn addresses_in_a_message_become_links_and_the_rest_stays_text() {
+        let html = linked("Hi <b>Ann</b>,\nsee https://cal.example/event/1?a=1&b=2 now\nhttp://x.example")
+            .into_string();
+        assert_eq!(
+            html,
+            "Hi &lt;b&gt;Ann&lt;/b&gt;,\nsee <a href=\"https://cal.example/event/1?a=1&amp;b=2\">https://cal.example/event/1?a=1&amp;b=2</a> now\n<a href=\"http://x.example\">http://x.example</a>"
+        );
+        assert_eq!(linked("no links, \"quoted\"").into_string(), "no links, &quot;quoted&quot;");
+        assert_eq!(
+            linked("javascript:alert(1) https://\"onmouseover=x").into_string(),
+            "javascript:alert(1) <a href=\"https://&quot;onmouseover=x\">https://&quot;onmouseover=x</a>"
+        );
+    }
 }

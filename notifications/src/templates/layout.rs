@@ -34,14 +34,15 @@ impl Pages {
         self.site.page(title, current, body)
     }
 
-    /// Where messages go: the SMTP server, or the mailbox.
-    pub(super) fn mode_notice(&self) -> Markup {
+    /// Where messages go: the SMTP server, or the mailbox (linked, unless `on_mailbox`: the
+    /// page showing it is the mailbox).
+    pub(super) fn mode_notice(&self, on_mailbox: bool) -> Markup {
         html! {
             @match &self.smtp_host {
                 Some(host) => p.muted { "Sending through the SMTP server at " (host) "." },
                 None => p.notice {
-                    "Mailbox mode: no SMTP_URL is set, so messages are stored instead of sent. Read them in the "
-                    a href="/mailbox" { "mailbox" } "."
+                    "Mailbox mode: no SMTP_URL is set, so messages are stored instead of sent"
+                    @if on_mailbox { ", and listed here." } @else { ". Read them in the " a href="/mailbox" { "mailbox" } "." }
                 },
             }
         }

@@ -10,7 +10,7 @@ use crate::store::{Page, StoredMessage};
 pub fn mailbox(pages: &Pages, page: &Page<StoredMessage>, limit: u32) -> Markup {
     let body = html! {
         h1 { "Mailbox" }
-        (pages.mode_notice())
+        (pages.mode_notice(true))
         @if page.items.is_empty() {
             p.muted { "No messages stored." }
         } @else {
