@@ -97,6 +97,8 @@ async fn a_spoofed_host_changes_no_link_any_service_publishes_not_even_in_the_in
         .iter()
         .map(String::as_str)
         .chain(["http://www.w3.org/2005/Atom", "http://purl.org/syndication/history/1.0"])
+        // The page headers link the services at their configured public URLs (the defaults).
+        .chain(["http://localhost:3000/", "http://localhost:3002/", "http://localhost:3003/"])
         .collect();
     for (what, text) in published {
         assert_links_under(what, &text, &publics[0], &allowed);

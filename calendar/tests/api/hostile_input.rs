@@ -524,8 +524,11 @@ async fn a_spoofed_host_changes_no_published_link() {
     published.push(("the invitation e-mail", sent.body.to_string()));
     // Users link to contacts at the address the feed gave; that is not calendar's to choose.
     let contacts = feed.feed_url().origin().ascii_serialization();
+    // The page header links the other services at their configured public URLs (the defaults).
+    let apps = service_kit::config::AppUrls::default();
+    let (other_contacts, notifications) = (apps.contacts.to_string(), apps.notifications.to_string());
     for (what, text) in published {
-        assert_links_under(what, &text, public, &[&contacts]);
+        assert_links_under(what, &text, public, &[&contacts, &other_contacts, &notifications]);
     }
 }
 

@@ -343,12 +343,20 @@ async fn a_spoofed_host_changes_no_published_link() {
         published.push((what, response.text().await.unwrap()));
     }
     assert!(published.iter().any(|(_, text)| text.contains("prev-archive")), "the feed links its archives");
+    // The page header links the other services at their configured public URLs (the defaults).
+    let apps = service_kit::config::AppUrls::default();
+    let (calendar, notifications) = (apps.calendar.to_string(), apps.notifications.to_string());
     for (what, text) in published {
         assert_links_under(
             what,
             &text,
             public,
-            &["http://www.w3.org/2005/Atom", "http://purl.org/syndication/history/1.0"],
+            &[
+                "http://www.w3.org/2005/Atom",
+                "http://purl.org/syndication/history/1.0",
+                &calendar,
+                &notifications,
+            ],
         );
     }
 }

@@ -511,7 +511,9 @@ async fn a_spoofed_host_changes_no_published_link_and_nothing_in_the_message() {
     }
     assert!(published.iter().any(|(_, t)| t.contains("cursor=")), "a next link was published");
     for (what, text) in &published {
-        assert_links_under(what, text, public, &[]);
+        // The page header links the other services at their configured public URLs (the defaults).
+        let apps = service_kit::config::AppUrls::default();
+        assert_links_under(what, text, public, &[apps.contacts.as_str(), apps.calendar.as_str()]);
     }
     for message in delivered(&app, &server, 3).await {
         let raw = String::from_utf8_lossy(&message.data);
