@@ -2,7 +2,7 @@
 //! PostgreSQL when `TEST_DATABASE_URL` is set), waiting on conditions with a deadline, and
 //! temporary folders that clean up after themselves, an HTTP client for one instance
 //! ([`TestClient`]), a real SMTP server with fault injection ([`smtp::SmtpServer`]), and hostile
-//! clients ([`hostile`]), and third-party readers of Atom and iCalendar run from the repository
+//! clients ([`hostile`]), an OpenID Connect provider's keys and tokens ([`jwt`]), and third-party readers of Atom and iCalendar run from the repository
 //! ([`python`]).
 
 use std::future::Future;
@@ -13,6 +13,7 @@ use sqlx::Connection;
 
 pub mod client;
 pub mod hostile;
+pub mod jwt;
 pub mod python;
 pub mod smtp;
 
