@@ -157,16 +157,19 @@ async fn a_rotated_key_is_picked_up_and_a_withdrawn_one_stops_working() {
     let claims = jwt::claims("user-1", "jane@example.org");
     verifier.verify(&SigningKey::rsa_1().sign(&claims)).await.unwrap();
 
-    // The provider rotates: the new keys come in, the old one goes.
-    server.set_keys(vec![SigningKey::rsa_2(), SigningKey::ec_2()]);
+    // The provider rotates in new keys, keeping the old one for a while.
+    server.set_keys(vec![SigningKey::rsa_1(), SigningKey::rsa_2(), SigningKey::ec_2()]);
     tokio::time::sleep(settings.refetch_interval).await;
     verifier.verify(&SigningKey::rsa_2().sign(&claims)).await.unwrap();
     verifier.verify(&SigningKey::ec_2().sign(&claims)).await.unwrap();
     assert_eq!(server.requests(), 2);
 
-    // Once the cache is older than max_age, a request refreshes it behind itself.
-    tokio::time::sleep(settings.max_age).await;
+    // Then it withdraws the old key: accepted from the cache until the cache is older than
+    // max_age, when a request refreshes it behind itself.
+    server.set_keys(vec![SigningKey::rsa_2(), SigningKey::ec_2()]);
     let old = SigningKey::rsa_1().sign(&claims);
+    verifier.verify(&old).await.unwrap();
+    tokio::time::sleep(settings.max_age).await;
     wait_until("the withdrawn key to be refused", Duration::from_secs(5), || async {
         (verifier.verify(&old).await == Err(JwtError::UnknownKey("rsa-1".into()))).then_some(())
     })
@@ -215,14 +218,12 @@ async fn a_provider_that_hangs_or_fails_holds_no_request_longer_than_one_fetch_t
     for mode in [Mode::Hang, Mode::Fail] {
         server.set_mode(mode);
         tokio::time::sleep(settings.refetch_interval).await;
-        let started = Instant::now();
         let unknown = SigningKey::rsa_2().sign(&claims);
-        assert_eq!(verifier.verify(&unknown).await, Err(JwtError::UnknownKey("rsa-2".into())), "{mode:?}");
-        assert!(started.elapsed() < Duration::from_secs(2), "{mode:?}: {:?}", started.elapsed());
+        let answer = tokio::time::timeout(Duration::from_secs(2), verifier.verify(&unknown)).await;
+        assert_eq!(answer, Ok(Err(JwtError::UnknownKey("rsa-2".into()))), "{mode:?}");
         // Cached keys keep working while the provider is down, stale or not.
-        let started = Instant::now();
-        verifier.verify(&known).await.unwrap();
-        assert!(started.elapsed() < Duration::from_secs(1), "{mode:?}: {:?}", started.elapsed());
+        let answer = tokio::time::timeout(Duration::from_secs(1), verifier.verify(&known)).await;
+        assert!(matches!(answer, Ok(Ok(_))), "{mode:?}: {answer:?}");
     }
 }
 
