@@ -8,9 +8,11 @@
 
 mod actions;
 pub mod calendars;
+mod caller;
 pub mod events;
 mod forms;
 mod html;
+mod owners;
 pub mod params;
 pub mod parked;
 mod state;
