@@ -42,6 +42,9 @@ pub struct FeedSettings {
     pub walk_memory_bytes: usize,
     /// `FEED_ENTRY_MAX_ATTEMPTS`: attempts at applying one entry before it is parked (default 5).
     pub entry_max_attempts: u32,
+    /// `CONTACTS_TOKEN`: bearer token sent to contacts with every fetch (one of contacts'
+    /// `API_TOKENS`); unset sends none, for a contacts that runs open on loopback.
+    pub token: Option<Secret>,
 }
 
 /// Where and how invitations are delivered.
@@ -101,6 +104,7 @@ struct Env {
     contact_max_bytes: Option<usize>,
     feed_walk_memory_bytes: Option<usize>,
     feed_entry_max_attempts: Option<u32>,
+    contacts_token: Option<Secret>,
     notification_service: Option<String>,
     notification_token: Option<Secret>,
     notification_timeout_ms: Option<u64>,
@@ -171,6 +175,14 @@ impl Settings {
                 8 * 1024 * 1024,
             )?,
             entry_max_attempts: positive("FEED_ENTRY_MAX_ATTEMPTS", env.feed_entry_max_attempts, 5)?,
+            token: match env.contacts_token.filter(|t| !t.is_empty()) {
+                Some(t) if !t.expose().bytes().all(|b| b.is_ascii_graphic()) => {
+                    return Err(ConfigError::new(
+                        "CONTACTS_TOKEN: must be visible ASCII characters without spaces",
+                    ));
+                }
+                token => token,
+            },
         };
 
         let service = match env.notification_service.filter(|s| !s.is_empty()) {
@@ -227,6 +239,7 @@ impl Settings {
                 contact_max_bytes: 64 * 1024,
                 walk_memory_bytes: 8 * 1024 * 1024,
                 entry_max_attempts: 3,
+                token: None,
             },
             notifications: NotificationSettings {
                 service: None,

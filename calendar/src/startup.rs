@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use service_kit::app::{self, Bound, Routes, Worker};
+use service_kit::auth::Auth;
 use service_kit::db::{ConnectOptions, Db, MigrationFile, Migrations};
 use service_kit::http::HttpOptions;
 use service_kit::server::ServerLimits;
@@ -29,6 +30,11 @@ pub const MIGRATIONS: Migrations = Migrations {
             description: "feed entries",
             sql: include_str!("../migrations/sqlite/0002_feed_entries.sql"),
         },
+        MigrationFile {
+            version: 3,
+            description: "sessions",
+            sql: include_str!("../migrations/sqlite/0003_sessions.sql"),
+        },
     ],
     postgres: &[
         MigrationFile {
@@ -40,6 +46,11 @@ pub const MIGRATIONS: Migrations = Migrations {
             version: 2,
             description: "feed entries",
             sql: include_str!("../migrations/postgres/0002_feed_entries.sql"),
+        },
+        MigrationFile {
+            version: 3,
+            description: "sessions",
+            sql: include_str!("../migrations/postgres/0003_sessions.sql"),
         },
     ],
 };
@@ -65,10 +76,12 @@ impl Application {
         let follower = Follower::new(store.clone(), settings.feed.clone())?;
         let state = AppState::new(store.clone(), public_url.clone(), wake.clone(), follower.recovery());
         let (api, openapi) = routes::router(state);
+        // The front page only redirects to a page that needs credentials.
+        let auth = Auth::new("calendar", &settings.common.auth, &public_url, &db).open_path("/");
         let mut http = HttpOptions::new(public_url);
         http.request_timeout = settings.common.request_timeout;
         let router = app::router(
-            Routes { api, openapi, count_histograms: crate::metrics::COUNT_HISTOGRAMS },
+            Routes { api, openapi, count_histograms: crate::metrics::COUNT_HISTOGRAMS, auth },
             &db,
             http,
         );

@@ -2,6 +2,7 @@
 //! tests can start it on port 0 and read the port back.
 
 use service_kit::app::{self, Bound, Routes, Worker};
+use service_kit::auth::Auth;
 use service_kit::db::{ConnectOptions, Db, MigrationFile, Migrations};
 use service_kit::http::HttpOptions;
 use service_kit::listen;
@@ -17,16 +18,30 @@ use crate::store::Store;
 use crate::workers::listener;
 
 pub const MIGRATIONS: Migrations = Migrations {
-    sqlite: &[MigrationFile {
-        version: 1,
-        description: "initial",
-        sql: include_str!("../migrations/sqlite/0001_initial.sql"),
-    }],
-    postgres: &[MigrationFile {
-        version: 1,
-        description: "initial",
-        sql: include_str!("../migrations/postgres/0001_initial.sql"),
-    }],
+    sqlite: &[
+        MigrationFile {
+            version: 1,
+            description: "initial",
+            sql: include_str!("../migrations/sqlite/0001_initial.sql"),
+        },
+        MigrationFile {
+            version: 2,
+            description: "sessions",
+            sql: include_str!("../migrations/sqlite/0002_sessions.sql"),
+        },
+    ],
+    postgres: &[
+        MigrationFile {
+            version: 1,
+            description: "initial",
+            sql: include_str!("../migrations/postgres/0001_initial.sql"),
+        },
+        MigrationFile {
+            version: 2,
+            description: "sessions",
+            sql: include_str!("../migrations/postgres/0002_sessions.sql"),
+        },
+    ],
 };
 
 /// A built, bound, not yet running contacts service.
@@ -56,10 +71,11 @@ impl Application {
         let token = CancellationToken::new();
         let state = AppState::new(store.clone(), feed, links, settings.common.request_timeout, token.clone());
         let (api, openapi) = crate::routes::router(state);
+        let auth = Auth::new("contacts", &settings.common.auth, &public_url, &db);
         let mut http = HttpOptions::new(public_url);
         http.request_timeout = settings.common.request_timeout;
         let router = app::router(
-            Routes { api, openapi, count_histograms: crate::metrics::COUNT_HISTOGRAMS },
+            Routes { api, openapi, count_histograms: crate::metrics::COUNT_HISTOGRAMS, auth },
             &db,
             http,
         );
