@@ -4,7 +4,6 @@
 use service_kit::http::RequestId;
 use uuid::Uuid;
 
-use super::caller::Caller;
 use super::owners::may_remove_participant;
 use super::params::parse_id;
 use super::state::AppState;
@@ -13,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::metrics::EVENT_PARTICIPANTS;
 use crate::store::{AddOutcome, StoredEvent, User};
 use crate::templates::invitation::invitation;
+use service_kit::auth::Caller;
 
 /// Most e-mails accepted in one invitation request.
 const MAX_INVITES: usize = 100;

@@ -15,7 +15,6 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::actions::load_user;
-use super::caller::Caller;
 use super::html::calendar_page;
 use super::owners::may_write_calendar;
 use super::params::page_limit;
@@ -25,6 +24,7 @@ use crate::domain::{EventDraft, EventInput, Month};
 use crate::error::{Error, Result};
 use crate::ics;
 use crate::store::{Cursor, User};
+use service_kit::auth::Caller;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_calendar, create_event))

@@ -12,7 +12,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::actions::{self, invite, load_event};
-use super::caller::Caller;
 use super::html::event_page;
 use super::owners::may_change_event;
 use super::state::AppState;
@@ -20,6 +19,7 @@ use super::views::EventView;
 use crate::domain::{EventDraft, EventInput};
 use crate::error::{Error, Result};
 use crate::store::User;
+use service_kit::auth::Caller;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -15,13 +15,13 @@ use service_kit::error::{Form, Path};
 use service_kit::http::RequestId;
 
 use super::actions::{invite, load_event, load_user, remove_participant};
-use super::caller::Caller;
 use super::html::{calendar_page, event_page};
 use super::owners::{may_change_event, may_write_calendar};
 use super::state::AppState;
 use crate::domain::{EventDraft, EventForm, Month};
 use crate::error::{Error, Result};
 use crate::store::StoredEvent;
+use service_kit::auth::Caller;
 
 pub fn router() -> Router<AppState> {
     Router::new()

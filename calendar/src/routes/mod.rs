@@ -8,7 +8,6 @@
 
 mod actions;
 pub mod calendars;
-mod caller;
 pub mod events;
 mod forms;
 mod html;

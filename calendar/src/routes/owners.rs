@@ -9,10 +9,10 @@
 
 use uuid::Uuid;
 
-use super::caller::Caller;
 use super::state::AppState;
 use crate::error::{Error, Result};
 use crate::store::{StoredEvent, User};
+use service_kit::auth::Caller;
 
 /// Whether `caller` acts for `user`.
 pub fn acts_for(caller: &Caller, user: &User) -> bool {

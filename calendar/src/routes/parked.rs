@@ -15,7 +15,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::caller::Caller;
 use super::owners::operator_only;
 use super::params::{Paging, parse_id};
 use super::state::AppState;
@@ -24,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::store::ParkedEntry;
 use crate::templates;
 use crate::workers::feed::recovery::{Retried, RetryError};
+use service_kit::auth::Caller;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_parked)).routes(routes!(retry_parked))

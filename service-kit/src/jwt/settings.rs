@@ -12,7 +12,7 @@ pub const CLOCK_SKEW: Duration = Duration::from_secs(60);
 
 /// Settings of JWT authentication. Build with [`JwtSettings::from_env`] (`None` when JWT
 /// authentication is off) or [`JwtSettings::new`].
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JwtSettings {
     /// `AUTH_JWKS_URL`: the provider's key set (`jwks_uri` of its OpenID configuration).
     pub jwks_url: Url,
@@ -73,13 +73,19 @@ impl JwtSettings {
     }
 
     fn resolve(env: JwtEnv) -> Result<Option<Self>, ConfigError> {
+        Self::from_values(env.auth_jwks_url, env.auth_issuer, env.auth_audience, env.auth_operator_scope)
+    }
+
+    /// The settings from the values of `AUTH_JWKS_URL`, `AUTH_ISSUER`, `AUTH_AUDIENCE` and
+    /// `AUTH_OPERATOR_SCOPE` (unset or blank: `None`).
+    pub fn from_values(
+        url: Option<String>,
+        issuer: Option<String>,
+        audience: Option<String>,
+        scope: Option<String>,
+    ) -> Result<Option<Self>, ConfigError> {
         let set = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-        let (url, issuer, audience, scope) = (
-            set(env.auth_jwks_url),
-            set(env.auth_issuer),
-            set(env.auth_audience),
-            set(env.auth_operator_scope),
-        );
+        let (url, issuer, audience, scope) = (set(url), set(issuer), set(audience), set(scope));
         let (url, issuer, audience) = match (url, issuer, audience) {
             (None, None, None) if scope.is_none() => return Ok(None),
             (Some(url), Some(issuer), Some(audience)) => (url, issuer, audience),
