@@ -272,3 +272,36 @@ async fn a_key_the_provider_rotates_in_is_accepted() {
     let titles: Vec<Value> = s.calendar_items(s.ann).await.iter().map(|e| e["title"].clone()).collect();
     assert_eq!(titles, [json!("Rotated")]);
 }
+
+#[tokio::test]
+async fn without_jwt_authentication_any_valid_token_is_an_operator() {
+    let feed = FeedServer::start(20).await;
+    let ann = feed.create_contact("ann@example.org", "Ann", "Lee");
+    let db = TestDb::new().await;
+    let mut settings = settings(&db, &feed, None);
+    settings.common.auth = AuthSettings::with_credentials(&[API_TOKEN], "admin", None);
+    let mut app = spawn_with(db, settings).await;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("authorization", format!("Bearer {API_TOKEN}").parse().unwrap());
+    app.client.http = reqwest::Client::builder().no_proxy().default_headers(headers).build().unwrap();
+    app.wait_for_user(ann).await;
+    let event = app.create_event(ann, "By a service").await;
+    let path = format!("/event/{event}");
+    assert_eq!(app.put_json(&path, &event_body("Edited")).await.status(), 200);
+    assert_eq!(
+        app.post_json(&format!("{path}/participants"), &json!(["ann@example.org"])).await.status(),
+        200
+    );
+    assert_eq!(app.delete(&path).await.status(), 204);
+    // A JWT-shaped bearer is just a wrong token here.
+    let jwt = token_of("ann@example.org");
+    let response = app
+        .http
+        .post(app.url(&format!("/calendar/{ann}")))
+        .bearer_auth(jwt)
+        .json(&event_body("x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+}

@@ -224,6 +224,23 @@ mod tests {
     }
 
     #[test]
+    fn a_jwt_provider_is_a_credential_and_a_partial_one_names_what_is_missing() {
+        let jwt = [
+            ("AUTH_JWKS_URL", "http://idp.internal/certs"),
+            ("AUTH_ISSUER", "http://idp.internal/realm"),
+            ("AUTH_AUDIENCE", "services"),
+        ];
+        let s = resolve(&jwt, [0, 0, 0, 0]).unwrap();
+        assert!(!s.anonymous && s.jwt.is_some());
+        let err = resolve(&jwt[..1], [127, 0, 0, 1]).unwrap_err().to_string();
+        assert!(err.starts_with("AUTH_ISSUER, AUTH_AUDIENCE: required"), "{err}");
+        let names = crate::config::common_variables();
+        for var in ["AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_OPERATOR_SCOPE"] {
+            assert!(names.iter().any(|n| n == var), "{var} in {names:?}");
+        }
+    }
+
+    #[test]
     fn tokens_come_from_the_variable_and_the_file() {
         let dir = std::env::temp_dir().join(format!("auth-settings-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -1,7 +1,7 @@
 //! Bearer tokens from an OpenID Connect provider: JWTs signed with RS256 or ES256, checked
 //! against the provider's published keys (JWKS).
 //!
-//! [`JwtSettings`] reads `AUTH_JWKS_URL`, `AUTH_ISSUER`, `AUTH_AUDIENCE` (all three or none) and
+//! [`JwtSettings`] holds `AUTH_JWKS_URL`, `AUTH_ISSUER`, `AUTH_AUDIENCE` (all three or none) and
 //! the optional `AUTH_OPERATOR_SCOPE`. [`JwtVerifier::verify`] accepts a token only when
 //! - its header names a key (`kid`) the JWKS holds, and the algorithm the header states is the
 //!   one that key is for (RS256 for an RSA key, ES256 for a P-256 key). The algorithm comes from

@@ -2,16 +2,16 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
 use url::Url;
 
-use crate::config::{self, ConfigError};
+use crate::config::values::ConfigError;
 
 /// How far `exp` and `nbf` may be off the service's clock (both ways).
 pub const CLOCK_SKEW: Duration = Duration::from_secs(60);
 
-/// Settings of JWT authentication. Build with [`JwtSettings::from_env`] (`None` when JWT
-/// authentication is off) or [`JwtSettings::new`].
+/// Settings of JWT authentication, read with the other credential settings
+/// ([`crate::auth::AuthSettings::jwt`], `None` when JWT authentication is off), or built with
+/// [`JwtSettings::new`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JwtSettings {
     /// `AUTH_JWKS_URL`: the provider's key set (`jwks_uri` of its OpenID configuration).
@@ -34,14 +34,6 @@ pub struct JwtSettings {
     pub max_age: Duration,
 }
 
-#[derive(Debug, Deserialize)]
-struct JwtEnv {
-    auth_jwks_url: Option<String>,
-    auth_issuer: Option<String>,
-    auth_audience: Option<String>,
-    auth_operator_scope: Option<String>,
-}
-
 impl JwtSettings {
     /// Settings with the given provider and the default bounds.
     pub fn new(jwks_url: Url, issuer: impl Into<String>, audience: impl Into<String>) -> Self {
@@ -55,25 +47,6 @@ impl JwtSettings {
             refetch_interval: Duration::from_secs(30),
             max_age: Duration::from_secs(600),
         }
-    }
-
-    /// Reads the settings from the process environment.
-    pub fn from_env() -> Result<Option<Self>, ConfigError> {
-        Self::resolve(config::from_env()?)
-    }
-
-    /// Reads the settings from the given pairs.
-    pub fn from_vars<I: IntoIterator<Item = (String, String)>>(vars: I) -> Result<Option<Self>, ConfigError> {
-        Self::resolve(config::from_iter(vars)?)
-    }
-
-    /// The variables these settings read, for the services' `--variables`.
-    pub fn variables() -> Vec<String> {
-        config::variables::<JwtEnv>()
-    }
-
-    fn resolve(env: JwtEnv) -> Result<Option<Self>, ConfigError> {
-        Self::from_values(env.auth_jwks_url, env.auth_issuer, env.auth_audience, env.auth_operator_scope)
     }
 
     /// The settings from the values of `AUTH_JWKS_URL`, `AUTH_ISSUER`, `AUTH_AUDIENCE` and
@@ -127,24 +100,30 @@ impl JwtSettings {
 mod tests {
     use super::*;
 
-    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    fn from(pairs: &[(&str, &str)]) -> Result<Option<JwtSettings>, ConfigError> {
+        let get = |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+        JwtSettings::from_values(
+            get("AUTH_JWKS_URL"),
+            get("AUTH_ISSUER"),
+            get("AUTH_AUDIENCE"),
+            get("AUTH_OPERATOR_SCOPE"),
+        )
     }
 
     #[test]
     fn no_variables_means_jwt_authentication_is_off() {
-        assert!(JwtSettings::from_vars(vars(&[])).unwrap().is_none());
-        assert!(JwtSettings::from_vars(vars(&[("AUTH_ISSUER", " ")])).unwrap().is_none());
+        assert!(from(&[]).unwrap().is_none());
+        assert!(from(&[("AUTH_ISSUER", " ")]).unwrap().is_none());
     }
 
     #[test]
     fn all_three_variables_turn_it_on() {
-        let s = JwtSettings::from_vars(vars(&[
+        let s = from(&[
             ("AUTH_JWKS_URL", "http://idp.internal/certs"),
             ("AUTH_ISSUER", "http://idp.internal/realm"),
             ("AUTH_AUDIENCE", "calendar"),
             ("AUTH_OPERATOR_SCOPE", "calendar:admin"),
-        ]))
+        ])
         .unwrap()
         .unwrap();
         assert_eq!(s.jwks_url.as_str(), "http://idp.internal/certs");
@@ -154,31 +133,19 @@ mod tests {
 
     #[test]
     fn a_partial_set_names_the_missing_variables() {
-        let err = JwtSettings::from_vars(vars(&[("AUTH_JWKS_URL", "http://idp/certs")])).unwrap_err();
+        let err = from(&[("AUTH_JWKS_URL", "http://idp/certs")]).unwrap_err();
         let msg = err.to_string();
         assert!(msg.starts_with("AUTH_ISSUER, AUTH_AUDIENCE: required"), "{msg}");
-        let err = JwtSettings::from_vars(vars(&[("AUTH_OPERATOR_SCOPE", "admin")])).unwrap_err();
+        let err = from(&[("AUTH_OPERATOR_SCOPE", "admin")]).unwrap_err();
         assert!(err.to_string().starts_with("AUTH_JWKS_URL, AUTH_ISSUER, AUTH_AUDIENCE:"), "{err}");
     }
 
     #[test]
     fn the_jwks_url_must_be_absolute_http() {
         for url in ["/certs", "ftp://idp/certs", "https://idp/certs"] {
-            let err = JwtSettings::from_vars(vars(&[
-                ("AUTH_JWKS_URL", url),
-                ("AUTH_ISSUER", "i"),
-                ("AUTH_AUDIENCE", "a"),
-            ]))
-            .unwrap_err();
+            let err =
+                from(&[("AUTH_JWKS_URL", url), ("AUTH_ISSUER", "i"), ("AUTH_AUDIENCE", "a")]).unwrap_err();
             assert!(err.to_string().starts_with("AUTH_JWKS_URL: expected"), "{url}: {err}");
         }
-    }
-
-    #[test]
-    fn the_variables_are_listed_by_name() {
-        assert_eq!(
-            JwtSettings::variables(),
-            ["AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_OPERATOR_SCOPE"]
-        );
     }
 }
