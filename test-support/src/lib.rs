@@ -163,6 +163,22 @@ pub fn http_client() -> reqwest::Client {
         .expect("build HTTP client")
 }
 
+/// As [`http_client`], sending `Authorization: Bearer <token>` with every request.
+pub fn http_client_with_token(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let mut value =
+        reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")).expect("a token fits in a header");
+    value.set_sensitive(true);
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .default_headers(headers)
+        .build()
+        .expect("build HTTP client")
+}
+
 /// Parses a JSON response body, with the body in the panic message when it is not JSON.
 pub async fn json_body(response: reqwest::Response) -> serde_json::Value {
     let status = response.status();
