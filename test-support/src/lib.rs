@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::Connection;
 
+pub mod auth;
 pub mod client;
 pub mod hostile;
 pub mod python;
