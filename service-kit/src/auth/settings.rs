@@ -101,22 +101,13 @@ impl AuthSettings {
                 &admin_user,
             ));
         }
-        let admin_password = match (
-            env.admin_password.filter(|s| !s.expose().is_empty()),
-            env.admin_password_file.filter(|s| !s.is_empty()),
-        ) {
-            (Some(_), Some(_)) => {
-                return Err(ConfigError::new("ADMIN_PASSWORD and ADMIN_PASSWORD_FILE: set only one"));
-            }
-            (Some(p), None) => Some(check_password("ADMIN_PASSWORD", p.expose())?),
-            (None, Some(path)) => {
-                let text = read_secret_file("ADMIN_PASSWORD_FILE", &path)?;
-                // Files written by editors and `echo` end with a newline that is no part of it.
-                let password = text.strip_suffix('\n').unwrap_or(&text);
-                let password = password.strip_suffix('\r').unwrap_or(password);
-                Some(check_password("ADMIN_PASSWORD_FILE", password)?)
-            }
-            (None, None) => None,
+        let admin_password = match Secret::from_value_or_file(
+            "ADMIN_PASSWORD",
+            env.admin_password,
+            env.admin_password_file.as_deref(),
+        )? {
+            Some(p) => Some(check_password("ADMIN_PASSWORD", p.expose())?),
+            None => None,
         };
         let allow_anonymous = match env.allow_anonymous.as_deref().map(str::trim) {
             None | Some("") => false,
@@ -197,7 +188,7 @@ fn check_password(var: &str, password: &str) -> Result<Secret, ConfigError> {
 }
 
 fn read_secret_file(var: &str, path: &str) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|e| ConfigError::new(format!("{var}: cannot read {path:?}: {e}")))
+    Secret::from_file(var, path).map(|s| s.expose().clone())
 }
 
 #[cfg(test)]
@@ -271,6 +262,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("set only one"), "{err}");
+        assert!(err.to_string().starts_with("ADMIN_PASSWORD and ADMIN_PASSWORD_FILE"), "{err}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 

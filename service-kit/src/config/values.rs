@@ -58,6 +58,34 @@ impl Secret<String> {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The content of the file at `path` (a Docker or Kubernetes secret), without the one line
+    /// break editors and `echo` put at its end. `var` names the `..._FILE` variable in errors.
+    pub fn from_file(var: &str, path: &str) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(format!("{var}: cannot read {path:?}: {e}")))?;
+        let value = text.strip_suffix('\n').unwrap_or(&text);
+        let value = value.strip_suffix('\r').unwrap_or(value);
+        Ok(Self(value.to_string()))
+    }
+
+    /// `VAR` or the content of `VAR_FILE` (setting both is an error naming them), `None` when
+    /// neither is set or the value is empty.
+    pub fn from_value_or_file(
+        var: &str,
+        value: Option<Self>,
+        file: Option<&str>,
+    ) -> Result<Option<Self>, ConfigError> {
+        let value = value.filter(|v| !v.is_empty());
+        match (value, file.filter(|f| !f.is_empty())) {
+            (Some(_), Some(_)) => Err(ConfigError::new(format!("{var} and {var}_FILE: set only one"))),
+            (Some(v), None) => Ok(Some(v)),
+            (None, Some(path)) => {
+                Ok(Some(Self::from_file(&format!("{var}_FILE"), path)?).filter(|v| !v.is_empty()))
+            }
+            (None, None) => Ok(None),
+        }
+    }
 }
 
 impl<T> std::fmt::Debug for Secret<T> {
