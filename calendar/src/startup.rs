@@ -66,6 +66,7 @@ impl Application {
         let state = AppState::new(store.clone(), public_url.clone(), wake.clone(), follower.recovery());
         let (api, openapi) = routes::router(state);
         let mut http = HttpOptions::new(public_url);
+        http.allowed_hosts = settings.common.allowed_hosts.clone();
         http.request_timeout = settings.common.request_timeout;
         let router = app::router(
             Routes { api, openapi, count_histograms: crate::metrics::COUNT_HISTOGRAMS },

@@ -57,6 +57,7 @@ impl Application {
         let state = AppState::new(store.clone(), feed, links, settings.common.request_timeout, token.clone());
         let (api, openapi) = crate::routes::router(state);
         let mut http = HttpOptions::new(public_url);
+        http.allowed_hosts = settings.common.allowed_hosts.clone();
         http.request_timeout = settings.common.request_timeout;
         let router = app::router(
             Routes { api, openapi, count_histograms: crate::metrics::COUNT_HISTOGRAMS },

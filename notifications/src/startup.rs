@@ -84,6 +84,7 @@ impl Application {
         };
         let (api, openapi) = routes::router(state);
         let mut http = HttpOptions::new(public_url);
+        http.allowed_hosts = settings.common.allowed_hosts.clone();
         http.request_timeout = settings.common.request_timeout;
         http.body_limit = BODY_LIMIT;
         let router = app::router(Routes { api, openapi, count_histograms: &[] }, store.db(), http);
