@@ -16,6 +16,7 @@ pub mod error;
 pub mod health;
 pub mod html;
 pub mod http;
+pub mod id;
 pub mod listen;
 pub mod metrics;
 pub mod negotiate;

@@ -472,6 +472,12 @@ pub fn assert_links_under(what: &str, text: &str, public_url: &str, also_allowed
     }
 }
 
+/// Other spellings of the canonical UUID `id` that the `uuid` crate reads as the same id:
+/// upper case, without hyphens, as a URN, in braces. None of them is a resource's URL.
+pub fn other_spellings(id: &str) -> Vec<String> {
+    vec![id.to_ascii_uppercase(), id.replace('-', ""), format!("urn:uuid:{id}"), format!("{{{id}}}")]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -588,3 +588,31 @@ async fn more_invitations_at_once_than_allowed_are_refused_and_change_nothing() 
     assert_eq!(calendar["items"][0]["title"], "Party", "the event is unchanged");
     assert_eq!(app.get_json(&format!("/event/{event}/participants")).await.1, json!([]));
 }
+
+#[tokio::test]
+async fn an_id_in_another_spelling_is_no_event_and_no_user() {
+    let feed = FeedServer::start(20).await;
+    let db = TestDb::new().await;
+    let settings = settings(&db, &feed, None);
+    let app = spawn_with(db, settings).await;
+    let owner = feed.create_contact("ann@example.org", "Ann", "Lee");
+    app.wait_for_user(owner).await;
+    let event = app.create_event(owner, "Party").await;
+    let owner = owner.to_string();
+    assert_eq!(app.get(&format!("/event/{event}")).await.status(), StatusCode::OK);
+    for (id, paths) in [(&event, ["/event/", "/event/"]), (&owner, ["/users/", "/calendar/"])] {
+        for other in test_support::hostile::other_spellings(id) {
+            let other = other.replace('{', "%7B").replace('}', "%7D");
+            for prefix in paths {
+                let path = format!("{prefix}{other}");
+                assert_eq!(app.get(&path).await.status(), StatusCode::NOT_FOUND, "GET {path}");
+            }
+        }
+    }
+    for other in test_support::hostile::other_spellings(&event) {
+        let other = other.replace('{', "%7B").replace('}', "%7D");
+        let response = app.http.delete(app.url(&format!("/event/{other}"))).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "DELETE /event/{other}");
+    }
+    assert_eq!(app.get(&format!("/event/{event}")).await.status(), StatusCode::OK, "still there");
+}

@@ -421,3 +421,20 @@ async fn bodies_over_the_limit_are_refused_on_every_write_and_change_nothing() {
     }
     assert_eq!(app.store.read_head().await.unwrap().sequence, 1, "only the first contact was written");
 }
+
+#[tokio::test]
+async fn an_id_in_another_spelling_is_no_contact() {
+    let app = spawn_app().await;
+    let contact = app.create("Ann", "Lee", "ann@example.org").await;
+    let id = contact["id"].as_str().unwrap();
+    assert_eq!(app.get(&format!("/contacts/{id}")).await.status(), StatusCode::OK);
+    for other in test_support::hostile::other_spellings(id) {
+        let other = other.replace('{', "%7B").replace('}', "%7D");
+        for path in [format!("/contacts/{other}"), format!("/contacts/{other}/edit")] {
+            assert_eq!(app.get(&path).await.status(), StatusCode::NOT_FOUND, "GET {path}");
+        }
+        let response = app.http.delete(app.url(&format!("/contacts/{other}"))).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "DELETE /contacts/{other}");
+    }
+    assert_eq!(app.get(&format!("/contacts/{id}")).await.status(), StatusCode::OK, "still there");
+}

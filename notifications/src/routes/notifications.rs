@@ -276,11 +276,19 @@ pub async fn list(
 pub async fn show(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(raw_id): Path<String>,
 ) -> Result<Response, Error> {
     let representation = match representation(&app, &headers) {
         Ok(representation) => representation,
         Err(challenge) => return Ok(challenge.into_response()),
+    };
+    // One spelling per job: other spellings of the id are no job's URL.
+    let id = match (service_kit::id::parse_canonical(&raw_id), &representation) {
+        (Some(id), _) => id,
+        (None, Representation::Json) => return Err(Error::NotFound),
+        (None, Representation::Page) => {
+            return Ok(private((StatusCode::NOT_FOUND, templates::job_not_found(&app.pages))));
+        }
     };
     let job = app.store.get(id).await?;
     match (representation, job) {

@@ -527,3 +527,15 @@ async fn a_spoofed_host_changes_no_published_link_and_nothing_in_the_message() {
         assert!(message.message_id().unwrap().ends_with("@localhost"), "Message-ID from MAIL_FROM's domain");
     }
 }
+
+#[tokio::test]
+async fn a_job_id_in_another_spelling_is_no_job() {
+    let app = TestApp::spawn().await;
+    let id = id_of(&app.queue(&notification("ada@example.org", "Hello", "Hi")).await);
+    assert_eq!(app.api_get(&format!("/notifications/{id}")).await.0, StatusCode::OK);
+    for other in test_support::hostile::other_spellings(&id) {
+        let other = other.replace('{', "%7B").replace('}', "%7D");
+        let (status, body) = app.api_get(&format!("/notifications/{other}")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "/notifications/{other}: {body}");
+    }
+}
