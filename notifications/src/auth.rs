@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use subtle::{Choice, ConstantTimeEq};
+use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
 use service_kit::config::Secret;
 
@@ -40,12 +40,21 @@ impl Auth {
 
     /// Whether the request carries `Authorization: Bearer <one of the tokens>`.
     pub fn is_api_client(&self, headers: &HeaderMap) -> bool {
-        let Some(candidate) = authorization(headers, "Bearer") else { return false };
+        self.api_caller(headers).is_some()
+    }
+
+    /// Who the API client is: `token:<n>` for the `n`th of `NOTIFICATION_TOKENS` (from 1), a
+    /// non-secret label to key quotas and idempotency by; `None` without a valid token.
+    pub fn api_caller(&self, headers: &HeaderMap) -> Option<String> {
+        let candidate = authorization(headers, "Bearer")?;
         let mut found = Choice::from(0);
-        for token in &self.tokens {
-            found |= ct_eq(token.expose().as_bytes(), candidate.as_bytes());
+        let mut which = 0u32;
+        for (n, token) in (1u32..).zip(&self.tokens) {
+            let same = ct_eq(token.expose().as_bytes(), candidate.as_bytes());
+            which = u32::conditional_select(&which, &n, same);
+            found |= same;
         }
-        found.into()
+        bool::from(found).then(|| format!("token:{which}"))
     }
 
     /// Whether the request carries `Authorization: Basic` with the operator's credentials.

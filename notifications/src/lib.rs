@@ -56,6 +56,7 @@ pub mod error;
 pub mod links;
 pub mod mail;
 pub mod metrics;
+pub mod quota;
 pub mod routes;
 pub mod startup;
 pub mod store;

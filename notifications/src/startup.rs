@@ -76,6 +76,11 @@ impl Application {
         let state = AppState {
             store: store.clone(),
             auth: Auth::from_settings(&settings),
+            quotas: Arc::new(crate::quota::Quotas::new(
+                settings.quota_jobs_per_hour,
+                settings.quota_recipients_per_hour,
+                crate::quota::WINDOW,
+            )),
             links: Links::new(&public_url),
             pages: Pages::new(smtp_host, mail_from.clone(), max_attempts),
             mail_from,

@@ -104,13 +104,16 @@ impl JobView {
 /// A caller with a valid bearer token. Extracted before the body, so a request without one is
 /// answered `401` whatever it carries.
 #[derive(Debug)]
-pub struct ApiClient;
+pub struct ApiClient {
+    /// The caller's non-secret label ([`crate::auth::Auth::api_caller`]).
+    pub id: String,
+}
 
 impl FromRequestParts<AppState> for ApiClient {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        if state.auth.is_api_client(&parts.headers) { Ok(Self) } else { Err(Error::Unauthorized) }
+        state.auth.api_caller(&parts.headers).map(|id| Self { id }).ok_or(Error::Unauthorized)
     }
 }
 
@@ -179,12 +182,18 @@ fn representation(app: &AppState, headers: &HeaderMap) -> Result<Representation,
 )]
 pub async fn create(
     State(app): State<AppState>,
-    _client: ApiClient,
+    client: ApiClient,
     headers: HeaderMap,
     Json(request): Json<NotificationRequest>,
 ) -> Result<Response, Error> {
     let key = idempotency_key(&headers)?;
     let notification = NewNotification::parse(request).map_err(Error::Invalid)?;
+    let recipients = u32::try_from(notification.recipients().len()).unwrap_or(u32::MAX);
+    if let Err(refused) = app.quotas.admit(&client.id, recipients, std::time::Instant::now()) {
+        metrics::quota_refused(refused.quota.label());
+        tracing::warn!(caller = %client.id, quota = refused.quota.label(), "quota reached, job refused");
+        return Err(Error::QuotaExceeded(refused));
+    }
     let id = Uuid::now_v7();
     let message_id = mail::message_id(id, &app.mail_from);
     match app.store.create(id, &notification, key.as_ref(), &message_id, now_millis()).await? {
