@@ -114,6 +114,8 @@ http() {
   local args=(-sS -X "$method" -H "x-request-id: $id" -H "accept: ${ACCEPT:-application/json}"
     -o "$WORK/body" -w '%{http_code}' --max-time 30)
   [ -n "$body" ] && args+=(-H 'content-type: application/json' --data-binary "$body")
+  # The token from the credentials volume, unless the request is meant to go without (ANON=1).
+  [ -n "${TOKEN:-}" ] && [ "${ANON:-0}" != 1 ] && args+=(-H "authorization: Bearer $TOKEN")
   STATUS=$(curl "${args[@]}" "$@" "$url") || STATUS=000
   BODY=$(cat "$WORK/body" 2>/dev/null || true)
   echo "$service $id $method $route $STATUS" >>"$REQUESTS"
@@ -173,8 +175,7 @@ users_has() { # email: calendar's users list shows the contact
 }
 
 job_sent() { # email: notifications' JSON API lists a sent job to that address
-  http notifications GET "$NOTIFICATIONS/notifications?limit=200" /notifications "" \
-    -H "authorization: Bearer $TOKEN"
+  http notifications GET "$NOTIFICATIONS/notifications?limit=200" /notifications ""
   [ "$STATUS" = 200 ] && [ "$(json "sum(1 for n in b['items'] if '$1' in n.get('recipients', []) and n.get('status') == 'sent')")" -ge 1 ]
 }
 
@@ -195,6 +196,12 @@ scenario() {
   http contacts GET "$CONTACTS/metrics" /metrics ""; expect_status 200
   grep -q '^http_requests_total{' <<<"$BODY" || die "contacts' /metrics has no http_requests_total"
   ok "contacts serves Prometheus metrics"
+
+  ANON=1 http contacts POST "$CONTACTS/contacts" /contacts "{\"firstname\":\"Eve\",\"lastname\":\"Anon\",\"email\":\"eve@example.org\"}"
+  expect_status 401
+  ANON=1 http calendar GET "$CALENDAR/users" /users ""; expect_status 401
+  ANON=1 http notifications GET "$NOTIFICATIONS/notifications" /notifications ""; expect_status 401
+  ok "without the token a write and the personal-data reads are 401 on all three"
 
   http contacts POST "$CONTACTS/contacts" /contacts "{\"firstname\":\"Ada\",\"lastname\":\"Lovelace\",\"email\":\"$ada\"}"
   expect_status 201
@@ -226,12 +233,16 @@ scenario() {
   grep -qF "$CALENDAR/" <<<"$message" || die "the invitation has no link to calendar's published URL $CALENDAR: $message"
   ok "the invitation links to the event at calendar's published URL ($(grep -oE "$CALENDAR/[^ \"<>)]*" <<<"$message" | head -1))"
   if [ "$mail" = mailbox ]; then
-    ACCEPT=text/html http notifications GET "$NOTIFICATIONS/mailbox" /mailbox ""
-    expect_status 401
-    ACCEPT=text/html http notifications GET "$NOTIFICATIONS/mailbox" /mailbox "" -u admin:admin
+    ANON=1 ACCEPT=text/html http notifications GET "$NOTIFICATIONS/mailbox" /mailbox ""
+    expect_status 303
+    local jar="$WORK/cookies"; rm -f "$jar"
+    ANON=1 http notifications POST "$NOTIFICATIONS/login" /login "" -c "$jar" \
+      --data-urlencode "user=admin" --data-urlencode "password=$ADMIN_PASSWORD"
+    expect_status 303
+    ANON=1 ACCEPT=text/html http notifications GET "$NOTIFICATIONS/mailbox" /mailbox "" -b "$jar"
     expect_status 200
     grep -qF "$bob" <<<"$BODY" || die "notifications' mailbox page does not show the mail to $bob"
-    ok "the mail to $bob is on notifications' mailbox page (operator login from the compose file)"
+    ok "the mail to $bob is on notifications' mailbox page (logged in with the generated admin password)"
   else
     wait_until "the invitation in MailDev" 60 maildev_has "$bob"
     ok "the mail to $bob went over SMTP to MailDev; its inbox (port $MAILDEV_PORT) has it"
@@ -467,12 +478,12 @@ run_variant() {
   # Only what this variant sets: nothing from the caller's shell leaks into the services.
   unset COMPOSE_PROFILES COMPOSE_FILE COMPOSE_PROJECT_NAME SMTP_URL CONTACTS_DATABASE_URL \
     CALENDAR_DATABASE_URL NOTIFICATIONS_DATABASE_URL RUST_LOG FEED_POLL_INTERVAL_MS
-  export LOG_FORMAT=$format BIND_ADDRESS=127.0.0.1 NOTIFICATION_TOKEN="e2e-token-$RUN_ID"
+  export LOG_FORMAT=$format BIND_ADDRESS=127.0.0.1
   export CONTACTS_PORT CALENDAR_PORT NOTIFICATIONS_PORT MAILDEV_PORT PROMETHEUS_PORT ALERTMANAGER_PORT
   CONTACTS_PORT=$(free_port); CALENDAR_PORT=$(free_port); NOTIFICATIONS_PORT=$(free_port); MAILDEV_PORT=$(free_port)
   PROMETHEUS_PORT=$(free_port); ALERTMANAGER_PORT=$(free_port)
   CONTACTS="http://localhost:$CONTACTS_PORT"; CALENDAR="http://localhost:$CALENDAR_PORT"
-  NOTIFICATIONS="http://localhost:$NOTIFICATIONS_PORT"; TOKEN=$NOTIFICATION_TOKEN
+  NOTIFICATIONS="http://localhost:$NOTIFICATIONS_PORT"; TOKEN=
   : >"$REQUESTS"
 
   TORN_DOWN=0
@@ -483,6 +494,12 @@ run_variant() {
     die "docker compose up -d --build --wait failed"
   fi
   grep -oE 'Finished `release` profile.*' "$WORK/up.log" | sed 's/^/  cargo: /' | head -1 || true
+  # The credentials the one-shot `credentials` service generated (and printed in its log).
+  TOKEN=$(compose exec -T contacts cat /credentials/api-token) || die "no API token in the credentials volume"
+  ADMIN_PASSWORD=$(compose exec -T contacts cat /credentials/admin-password) || die "no admin password"
+  compose logs --no-color --no-log-prefix credentials | grep -qF "export TOKEN=$TOKEN" \
+    || die "the credentials service did not print the token"
+  ok "the credentials service generated a token and an admin password and printed them"
   compose ps --format '{{.Service}} {{.Status}}' | sed 's/^/  /'
   local services=(contacts calendar notifications)
   if [ $# -gt 0 ]; then services+=($(compose config --services | grep -E '^(postgres|maildev)$')); fi

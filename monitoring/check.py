@@ -238,14 +238,16 @@ def start_and_scrape(bin_dir, workdir, gauges_wanted):
     """First scrape of each service before any request reached it, and a later one in which
     `gauges_wanted(scrapes)` holds (background workers set gauges after their first round)."""
     token = "monitoring-check-token"
+    # All three ask for credentials, as deployed; /metrics and /health stay open.
+    auth = {"API_TOKENS": token, "ADMIN_PASSWORD": "monitoring-check"}
     ports = {s: str(free_port()) for s in SERVICES}
     started = []
     first = {}
     try:
-        contacts = Service("contacts", bin_dir, workdir, {"PORT": ports["contacts"]})
+        contacts = Service("contacts", bin_dir, workdir, {"PORT": ports["contacts"], **auth})
         notifications = Service(
             "notifications", bin_dir, workdir,
-            {"PORT": ports["notifications"], "NOTIFICATION_TOKENS": token, "ADMIN_PASSWORD": "check"},
+            {"PORT": ports["notifications"], **auth},
         )
         started += [contacts, notifications]
         for service in (contacts, notifications):
@@ -255,7 +257,9 @@ def start_and_scrape(bin_dir, workdir, gauges_wanted):
             "calendar", bin_dir, workdir,
             {
                 "PORT": ports["calendar"],
+                **auth,
                 "CONTACTS_FEED": f"http://127.0.0.1:{ports['contacts']}/feed",
+                "CONTACTS_TOKEN": token,
                 "NOTIFICATION_SERVICE": f"http://127.0.0.1:{ports['notifications']}",
                 "NOTIFICATION_TOKEN": token,
             },

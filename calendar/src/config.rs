@@ -42,6 +42,10 @@ pub struct FeedSettings {
     pub walk_memory_bytes: usize,
     /// `FEED_ENTRY_MAX_ATTEMPTS`: attempts at applying one entry before it is parked (default 5).
     pub entry_max_attempts: u32,
+    /// `CONTACTS_TOKEN` (or the file `CONTACTS_TOKEN_FILE`): bearer token sent to contacts with
+    /// every fetch (one of contacts' `API_TOKENS`); unset sends none, for a contacts that runs
+    /// open on loopback.
+    pub token: Option<Secret>,
 }
 
 /// Where and how invitations are delivered.
@@ -50,7 +54,8 @@ pub struct NotificationSettings {
     /// `NOTIFICATION_SERVICE`: base URL of notifications; unset turns delivery off (rows are
     /// still written to the outbox, so a later configuration delivers them).
     pub service: Option<Url>,
-    /// `NOTIFICATION_TOKEN`: bearer token, required when `NOTIFICATION_SERVICE` is set.
+    /// `NOTIFICATION_TOKEN` (or the file `NOTIFICATION_TOKEN_FILE`): bearer token, required when
+    /// `NOTIFICATION_SERVICE` is set.
     pub token: Secret,
     /// `NOTIFICATION_TIMEOUT_MS`: per-call timeout (default 5000).
     pub timeout: Duration,
@@ -101,8 +106,11 @@ pub struct Env {
     contact_max_bytes: Option<usize>,
     feed_walk_memory_bytes: Option<usize>,
     feed_entry_max_attempts: Option<u32>,
+    contacts_token: Option<Secret>,
+    contacts_token_file: Option<String>,
     notification_service: Option<String>,
     notification_token: Option<Secret>,
+    notification_token_file: Option<String>,
     notification_timeout_ms: Option<u64>,
     outbox_poll_interval_ms: Option<u64>,
     outbox_batch_size: Option<u32>,
@@ -158,13 +166,30 @@ impl ServiceSettings for Settings {
                 8 * 1024 * 1024,
             )?,
             entry_max_attempts: positive("FEED_ENTRY_MAX_ATTEMPTS", env.feed_entry_max_attempts, 5)?,
+            token: match Secret::from_value_or_file(
+                "CONTACTS_TOKEN",
+                env.contacts_token,
+                env.contacts_token_file.as_deref(),
+            )? {
+                Some(t) if !t.expose().bytes().all(|b| b.is_ascii_graphic()) => {
+                    return Err(ConfigError::new(
+                        "CONTACTS_TOKEN: must be visible ASCII characters without spaces",
+                    ));
+                }
+                token => token,
+            },
         };
 
         let service = match env.notification_service.filter(|s| !s.is_empty()) {
             None => None,
             Some(raw) => Some(parse_base_url("NOTIFICATION_SERVICE", &raw)?),
         };
-        let token = env.notification_token.unwrap_or_default();
+        let token = Secret::from_value_or_file(
+            "NOTIFICATION_TOKEN",
+            env.notification_token,
+            env.notification_token_file.as_deref(),
+        )?
+        .unwrap_or_default();
         if service.is_some() && token.is_empty() {
             return Err(ConfigError::new("NOTIFICATION_TOKEN: required when NOTIFICATION_SERVICE is set"));
         }
@@ -216,6 +241,7 @@ impl Settings {
                 contact_max_bytes: 64 * 1024,
                 walk_memory_bytes: 8 * 1024 * 1024,
                 entry_max_attempts: 3,
+                token: None,
             },
             notifications: NotificationSettings {
                 service: None,

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use service_kit::app::{self, Bound, Routes, Worker};
+use service_kit::auth::Auth;
 use service_kit::db::{ConnectOptions, Db, Migrations};
 use service_kit::http::HttpOptions;
 use service_kit::server::ServerLimits;
@@ -20,6 +21,7 @@ use crate::workers::feed::Follower;
 pub const MIGRATIONS: Migrations = service_kit::migrations![
     1 "initial" "0001_initial.sql",
     2 "feed entries" "0002_feed_entries.sql",
+    3 "sessions" "0003_sessions.sql",
 ];
 
 /// A built, bound, not yet running calendar service.
@@ -44,10 +46,14 @@ impl Application {
         let apps = settings.common.apps.with_own("calendar", &public_url);
         let state = AppState::new(store.clone(), public_url.clone(), apps, wake.clone(), follower.recovery());
         let (api, openapi) = routes::router(state);
+        // The front page only redirects to a page that needs credentials.
+        let auth = Auth::new("calendar", &settings.common.auth, &public_url, &db)
+            .open_path("/")
+            .with_apps(settings.common.apps.with_own("calendar", &public_url));
         let mut http = HttpOptions::new(public_url);
         http.request_timeout = settings.common.request_timeout;
         let router = app::router(
-            Routes { api, openapi, count_histograms: crate::metrics::COUNT_HISTOGRAMS },
+            Routes { api, openapi, count_histograms: crate::metrics::COUNT_HISTOGRAMS, auth },
             &db,
             http,
         );

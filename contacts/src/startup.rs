@@ -2,6 +2,7 @@
 //! tests can start it on port 0 and read the port back.
 
 use service_kit::app::{self, Bound, Routes, Worker};
+use service_kit::auth::Auth;
 use service_kit::db::{ConnectOptions, Db, Migrations};
 use service_kit::http::HttpOptions;
 use service_kit::listen;
@@ -18,6 +19,7 @@ use crate::workers::listener;
 
 pub const MIGRATIONS: Migrations = service_kit::migrations![
     1 "initial" "0001_initial.sql",
+    2 "sessions" "0002_sessions.sql",
     3 "projection version" "0003_projection_version.sql",
 ];
 
@@ -50,10 +52,12 @@ impl Application {
         let state =
             AppState::new(store.clone(), feed, links, settings.common.request_timeout, token.clone(), apps);
         let (api, openapi) = crate::routes::router(state);
+        let auth = Auth::new("contacts", &settings.common.auth, &public_url, &db)
+            .with_apps(settings.common.apps.with_own("contacts", &public_url));
         let mut http = HttpOptions::new(public_url);
         http.request_timeout = settings.common.request_timeout;
         let router = app::router(
-            Routes { api, openapi, count_histograms: crate::metrics::COUNT_HISTOGRAMS },
+            Routes { api, openapi, count_histograms: crate::metrics::COUNT_HISTOGRAMS, auth },
             &db,
             http,
         );

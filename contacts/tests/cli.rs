@@ -87,3 +87,63 @@ async fn a_read_model_written_by_older_rules_is_rebuilt_once_as_the_store_opens(
     assert_eq!((sort_key.as_str(), version), ("olmann jurgen", contacts::store::PROJECTION_VERSION));
     check.close().await;
 }
+
+#[test]
+fn without_credentials_a_non_loopback_address_is_refused_with_exit_code_2_and_one_line() {
+    let output = Command::new(env!("CARGO_BIN_EXE_contacts"))
+        .env_clear()
+        .env("HOST", "0.0.0.0")
+        .env("PORT", "0")
+        .env("DATABASE_URL", "sqlite::memory:")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    for var in ["API_TOKENS", "ADMIN_PASSWORD", "ALLOW_ANONYMOUS", "0.0.0.0"] {
+        assert!(stderr.contains(var), "{var} in {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn without_credentials_on_loopback_the_service_runs_open_and_says_so_once() {
+    let db = TestDb::new().await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_contacts"))
+        .env("HOST", "127.0.0.1")
+        .env("PORT", "0")
+        .env("DATABASE_URL", &db.url)
+        .env("LOG_FORMAT", "json")
+        .env_remove("API_TOKENS")
+        .env_remove("ADMIN_PASSWORD")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let lines = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut seen = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let done = line.contains("listening");
+            seen.push(line);
+            if done {
+                break;
+            }
+        }
+        seen
+    })
+    .join()
+    .unwrap();
+    let warnings = lines.iter().filter(|l| l.contains("no credentials configured")).count();
+    assert_eq!(warnings, 1, "{lines:#?}");
+    let port = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|l| l["fields"]["port"].as_u64().or(l["port"].as_u64()))
+        .unwrap_or_else(|| panic!("no port announced: {lines:#?}"));
+    let client = TestClient::on_port(u16::try_from(port).unwrap());
+    let body = serde_json::json!({"firstname": "Lou", "lastname": "Local", "email": "lou@example.org"});
+    let status = client.post_json("/contacts", &body).await.status();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(status, 201, "open without credentials on loopback");
+}

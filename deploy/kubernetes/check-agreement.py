@@ -20,11 +20,12 @@ plus the shutdown deadline; every namespaced object is in the Deployments' names
 with one replica, strategy Recreate and no autoscaler (one writer), a PostgreSQL one has two
 replicas or more rolled with maxUnavailable 0; PUBLIC_URL is the service's host on the Ingress;
 every URL naming a Service in the namespace reaches it through the network policies (egress of
-the caller, ingress of the callee, DNS); calendar's NOTIFICATION_TOKEN is one notifications
-accepts; every checkov skip annotation gives its reason. Then, run: the services answer
+the caller, ingress of the callee, DNS); calendar's NOTIFICATION_TOKEN is one of notifications'
+API_TOKENS and its CONTACTS_TOKEN one of contacts'; every checkov skip annotation gives its reason. Then, run: the services answer
 /health/live, /health/ready and the scrape path and accept the rendered settings; contacts
 created before calendar starts (enough for an archive page) reach calendar through the configured
-feed URL; the rendered credentials are accepted; an invitation reaches notifications with the
+feed URL (with calendar's CONTACTS_TOKEN); the rendered credentials are accepted (tokens, and
+the login page with ADMIN_USER / ADMIN_PASSWORD), and a request without them is refused; an invitation reaches notifications with the
 configured token (in mailbox mode); each service exits 0 on SIGTERM. For the run, HOST is
 loopback, PORT a free port, DATABASE_URL a fresh SQLite file, every PUBLIC_URL a closed loopback
 port (the public address is not reachable from inside the cluster either), and URLs naming a
@@ -48,6 +49,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from email.message import Message
@@ -446,13 +448,23 @@ def static_checks(rendered: Rendered, workloads: list[Workload], read: dict[str,
         if not w.env.get("DATABASE_URL", "sqlite:").startswith("sqlite:"):
             report.check(dns_allowed(policies, w.pod_labels), f"{label}: network policies let it ask the DNS (DATABASE_URL)")
 
-    # calendar's token is one notifications accepts.
+    # calendar's tokens are ones contacts and notifications accept.
     calendar = next((w for w in workloads if "NOTIFICATION_TOKEN" in w.env), None)
-    notifications = next((w for w in workloads if "NOTIFICATION_TOKENS" in w.env), None)
-    if calendar and notifications:
-        accepted = [t.strip() for t in notifications.env["NOTIFICATION_TOKENS"].split(",")]
-        report.check(calendar.env["NOTIFICATION_TOKEN"] in accepted,
-                     f"{overlay}: {calendar.name}'s NOTIFICATION_TOKEN is among {notifications.name}'s NOTIFICATION_TOKENS")
+    for var, callee_var in (("NOTIFICATION_TOKEN", "NOTIFICATION_SERVICE"), ("CONTACTS_TOKEN", "CONTACTS_FEED")):
+        if calendar is None or var not in calendar.env:
+            report.check(calendar is not None and var in calendar.env, f"{overlay}: calendar sets {var}")
+            continue
+        host = urlsplit(calendar.env.get(callee_var, "")).hostname or ""
+        callee = next((w for w in workloads if w.name == host), None)
+        if not report.check(callee is not None and "API_TOKENS" in callee.env,
+                            f"{overlay}: the service {callee_var} names sets API_TOKENS", host):
+            continue
+        accepted = [t.strip() for t in callee.env["API_TOKENS"].split(",")]
+        report.check(calendar.env[var] in accepted,
+                     f"{overlay}: {calendar.name}'s {var} is among {callee.name}'s API_TOKENS")
+    for w in workloads:
+        report.check("API_TOKENS" in w.env and "ADMIN_PASSWORD" in w.env,
+                     f"{overlay}/{w.name}: API_TOKENS and ADMIN_PASSWORD are set (no service runs open)")
 
 
 # ---------------------------------------------------------------- the services, run
@@ -577,21 +589,53 @@ def run_checks(workloads: list[Workload], rendered: Rendered, bin_dir: Path, dea
             report.check(code == 0, f"{label}: exits 0 on SIGTERM", f"{code}: {r.log.read_text(errors='replace')[-400:]}")
 
 
+def bearer(r: Running) -> dict[str, str]:
+    """The Authorization header with the first of a running service's API_TOKENS."""
+    return {"Authorization": "Bearer " + r.workload.env.get("API_TOKENS", "").split(",")[0].strip()}
+
+
+def logs_in(r: Running) -> bool:
+    """Whether the login page takes the service's ADMIN_USER / ADMIN_PASSWORD (a 303 with a
+    session cookie) and the cookie then opens a page."""
+    user, password = r.workload.env.get("ADMIN_USER", "admin"), r.workload.env.get("ADMIN_PASSWORD", "")
+    form = urllib.parse.urlencode({"user": user, "password": password}).encode()
+    req = urllib.request.Request(r.base + "/login", data=form, method="POST",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    try:
+        urllib.request.build_opener(NoRedirect).open(req, timeout=5)
+        return False
+    except urllib.error.HTTPError as e:
+        cookie = (e.headers.get("Set-Cookie") or "").split(";")[0]
+        if e.code != 303 or not cookie:
+            return False
+    status = http("GET", r.base + "/", headers={"Cookie": cookie, "Accept": "text/html"})[0]
+    return status in (200, 303)
+
+
 def prefill(contacts: Running, report: Report, overlay: str) -> dict[str, str]:
     """Contacts created before calendar starts, until the feed has an archive page: calendar's
     catch-up then walks it, following the feed's links (which carry the public address)."""
     stamp = str(int(time.time() * 1000))
+    auth = bearer(contacts)
+    status = http("POST", contacts.base + "/contacts", {"firstname": "No", "lastname": "Token", "email": f"no.{stamp}@example.org"})[0]
+    report.check(status == 401, f"{overlay} (run): contacts refuses a contact without a token", f"{status}")
     people: dict[str, str] = {}
     archived = False
     for i in range(1000):
         first = ("Jane", "Bob")[i] if i < 2 else f"Person{i}"
         email = f"{first.lower()}.{stamp}@example.org"
-        status, _, body = http("POST", contacts.base + "/contacts", {"firstname": first, "lastname": "Doe", "email": email})
+        status, _, body = http("POST", contacts.base + "/contacts", {"firstname": first, "lastname": "Doe", "email": email},
+                               headers=auth)
         if status != 201:
             report.check(False, f"{overlay} (run): contacts creates {first}", f"{status} {body[:200]!r}")
             return {}
         people[first] = email
-        archived = b'rel="prev-archive"' in http("GET", contacts.base + "/feed")[2]
+        archived = b'rel="prev-archive"' in http("GET", contacts.base + "/feed", headers=auth)[2]
         if archived and len(people) >= 2:
             break
     report.check(archived, f"{overlay} (run): contacts takes {len(people)} contacts before calendar starts, "
@@ -612,7 +656,8 @@ def flow_checks(running: list[Running], callee_of: dict[tuple[str, str], str], p
         return
 
     def users():
-        status, _, body = http("GET", calendar.base + "/users?limit=200", headers={"Accept": "application/json"})
+        status, _, body = http("GET", calendar.base + "/users?limit=200",
+                               headers={"Accept": "application/json", **bearer(calendar)})
         items = json.loads(body).get("items", []) if status == 200 else []
         found = {u.get("email"): u for u in items}
         return found if all(e in found for e in people.values()) else None
@@ -625,20 +670,22 @@ def flow_checks(running: list[Running], callee_of: dict[tuple[str, str], str], p
     token = calendar.workload.env["NOTIFICATION_TOKEN"]
     status = http("GET", notifications.base + "/notifications", headers={"Authorization": f"Bearer {token}"})[0]
     report.check(status == 200, f"{overlay} (run): notifications accepts calendar's NOTIFICATION_TOKEN", f"{status}")
-    user, password = notifications.workload.env.get("ADMIN_USER", "admin"), notifications.workload.env.get("ADMIN_PASSWORD")
-    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
-    status = http("GET", notifications.base + "/notifications", headers={"Authorization": f"Basic {basic}", "Accept": "text/html"})[0]
-    report.check(status == 200, f"{overlay} (run): notifications' pages accept ADMIN_USER / ADMIN_PASSWORD", f"{status}")
+    status = http("GET", notifications.base + "/notifications")[0]
+    report.check(status == 401, f"{overlay} (run): notifications refuses its job list without a token", f"{status}")
+    for r in running:
+        report.check(logs_in(r), f"{overlay} (run): {r.workload.name}'s login page accepts ADMIN_USER / ADMIN_PASSWORD")
     if notifications.workload.env.get("SMTP_URL"):
         print(f"note  {overlay} (run): SMTP_URL is set, so no invitation is sent (it would leave the machine)")
         return
     jane = found[people["Jane"]]["id"]
     status, headers, body = http("POST", f"{calendar.base}/calendar/{jane}",
-                                 {"title": "Deployment check", "day": 24, "month": 12, "year": 2030})
+                                 {"title": "Deployment check", "day": 24, "month": 12, "year": 2030},
+                                 headers=bearer(calendar))
     if not report.check(status == 201, f"{overlay} (run): calendar creates an event", f"{status} {body[:200]!r}"):
         return
     event = headers.get("Location", "").rstrip("/").rsplit("/", 1)[-1]
-    status, _, body = http("POST", f"{calendar.base}/event/{event}/participants", [people["Bob"]])
+    status, _, body = http("POST", f"{calendar.base}/event/{event}/participants", [people["Bob"]],
+                           headers=bearer(calendar))
     report.check(status in (200, 201, 204), f"{overlay} (run): calendar invites Bob", f"{status} {body[:200]!r}")
 
     def job():

@@ -11,7 +11,8 @@
 //! so generated requests hit existing contacts, users, events, archive pages and jobs as well as
 //! random ones; calendar's event bodies get complete events as one alternative (its document
 //! lists every field as optional; not with `--all-checks`, which holds the service to its
-//! document as it is). notifications is fuzzed with the bearer token.
+//! document as it is). Every service is fuzzed with the bearer token (schemathesis sends it
+//! as a header with every request).
 //!
 //! Passes when, for every service: schemathesis reports no failure (`not_a_server_error`, and no
 //! request unanswered within 10 s; with `--all-checks` every default check of schemathesis:
@@ -338,7 +339,14 @@ async fn fuzz_all(
     system: &System,
     token: &str,
 ) -> anyhow::Result<Vec<Verdict>> {
-    let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(30)).build()?;
+    // Every service asks for the token (API_TOKENS on all three, set by the harness).
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse()?);
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .default_headers(headers)
+        .build()?;
     let seeded = seed(&http, system, token).await.context("seeding")?;
     println!(
         "seeded: {} contacts, {} users in calendar, {} events with participants, {} notification jobs, \
@@ -361,7 +369,7 @@ async fn fuzz_all(
         if !options.fuzzes(service) {
             continue;
         }
-        let auth = (service == "notifications").then(|| format!("Authorization: Bearer {token}"));
+        let auth = Some(format!("Authorization: Bearer {token}"));
         verdicts.push(fuzz_one(options, tool, out, &http, service, process, &seeded, auth).await?);
     }
     Ok(verdicts)

@@ -1,6 +1,7 @@
 //! The whole system wired together on one machine: contacts, notifications and calendar as
 //! separate processes, calendar following contacts' feed and sending jobs to notifications with
-//! a shared token.
+//! a shared token, which every service accepts (`API_TOKENS`) and calendar sends to the other two
+//! (`CONTACTS_TOKEN`, `NOTIFICATION_TOKEN`).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -16,7 +17,7 @@ pub struct SystemSpec {
     pub workdir: PathBuf,
     /// Ports for contacts, calendar, notifications (0 = any free port).
     pub ports: [u16; 3],
-    /// Bearer token calendar uses and notifications accepts.
+    /// Bearer token all three accept (`API_TOKENS`) and calendar sends to the other two.
     pub token: String,
     /// `text` or `json`.
     pub log_format: String,
@@ -30,6 +31,7 @@ impl SystemSpec {
     fn spec(&self, name: &str, port: u16) -> ServiceSpec {
         let mut spec = ServiceSpec::new(name, binary(name, &self.profile), self.workdir.clone())
             .env("PORT", port.to_string())
+            .env("API_TOKENS", self.token.clone())
             .env("LOG_FORMAT", self.log_format.clone());
         if let Ok(filter) = std::env::var("RUST_LOG") {
             spec = spec.env("RUST_LOG", filter);
@@ -57,13 +59,11 @@ impl System {
     pub async fn start(spec: &SystemSpec) -> anyhow::Result<Self> {
         let [contacts_port, calendar_port, notifications_port] = spec.ports;
         let contacts = ServiceProcess::start(spec.spec("contacts", contacts_port)).await?;
-        let notifications = ServiceProcess::start(
-            spec.spec("notifications", notifications_port).env("NOTIFICATION_TOKENS", spec.token.clone()),
-        )
-        .await?;
+        let notifications = ServiceProcess::start(spec.spec("notifications", notifications_port)).await?;
         let calendar = ServiceProcess::start(
             spec.spec("calendar", calendar_port)
                 .env("CONTACTS_FEED", format!("http://localhost:{}/feed", contacts.port))
+                .env("CONTACTS_TOKEN", spec.token.clone())
                 .env("NOTIFICATION_SERVICE", format!("http://localhost:{}", notifications.port))
                 .env("NOTIFICATION_TOKEN", spec.token.clone()),
         )

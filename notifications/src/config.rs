@@ -1,9 +1,9 @@
 //! notifications' settings: the shared ones plus its own, all from the environment.
 //!
-//! Secrets (API tokens, the operator password, the SMTP password) never appear in `Debug`
-//! output. When `NOTIFICATION_TOKENS` or `ADMIN_PASSWORD` is unset, a random value is generated
-//! for this run and logged once at start (see [`crate::startup`]), so `cargo run` works without
-//! configuration and nothing is ever served without credentials.
+//! Secrets (the SMTP password; the shared API tokens and operator password of
+//! `service_kit::auth`) never appear in `Debug` output. The credentials are the shared ones
+//! (`API_TOKENS`, `ADMIN_USER`, `ADMIN_PASSWORD`); the old `NOTIFICATION_TOKENS` is refused with
+//! a message naming its successor, so a service that was protected never starts open.
 //!
 //! The worker's settings end as calendar's do (`MAX_ATTEMPTS`, `RETRY_MIN_MS`, `RETRY_MAX_MS`,
 //! `POLL_INTERVAL_MS`); calendar puts the worker's name in front (`OUTBOX_MAX_ATTEMPTS`,
@@ -15,6 +15,7 @@ use lettre::Tokio1Executor;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::AsyncSmtpTransport;
 use serde::Deserialize;
+use service_kit::auth::AuthSettings;
 use service_kit::backoff::Backoff;
 use service_kit::config::{CommonSettings, ConfigError, Secret, ServiceSettings, millis, redact_url};
 
@@ -22,8 +23,6 @@ use service_kit::config::{CommonSettings, ConfigError, Secret, ServiceSettings, 
 pub const DEFAULT_PORT: u16 = 3003;
 /// Default sender (`MAIL_FROM`).
 pub const DEFAULT_MAIL_FROM: &str = "Notifications <notifications@localhost>";
-/// Default user name for the operator pages (`ADMIN_USER`).
-pub const DEFAULT_ADMIN_USER: &str = "admin";
 /// Days a finished job is kept (`RETENTION_DAYS`).
 pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 
@@ -71,15 +70,6 @@ pub struct DeliverySettings {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub common: CommonSettings,
-    /// `NOTIFICATION_TOKENS`: bearer tokens accepted by the JSON API (comma-separated).
-    pub tokens: Vec<Secret>,
-    /// Whether the token was generated because `NOTIFICATION_TOKENS` was unset.
-    pub token_generated: bool,
-    /// `ADMIN_USER` / `ADMIN_PASSWORD`: HTTP Basic credentials for the HTML pages.
-    pub admin_user: String,
-    pub admin_password: Secret,
-    /// Whether the password was generated because `ADMIN_PASSWORD` was unset.
-    pub admin_password_generated: bool,
     pub delivery: DeliverySettings,
     /// `RETENTION_DAYS`: how long a finished (`sent` or `failed`) job and its mailbox message are
     /// kept after they last changed; `None` (`0`) keeps them forever (default 30 days).
@@ -92,9 +82,8 @@ pub struct Settings {
 
 #[derive(Debug, Deserialize)]
 pub struct Env {
-    notification_tokens: Option<String>,
-    admin_user: Option<String>,
-    admin_password: Option<String>,
+    /// Renamed `API_TOKENS` (shared by all services): refused, never ignored.
+    notification_tokens: Option<Secret>,
     mail_from: Option<String>,
     smtp_url: Option<String>,
     smtp_timeout_ms: Option<u64>,
@@ -119,26 +108,11 @@ impl ServiceSettings for Settings {
     }
 
     fn resolve(common: CommonSettings, env: Env) -> Result<Self, ConfigError> {
-        let (tokens, token_generated) = match env.notification_tokens.filter(|s| !s.trim().is_empty()) {
-            Some(raw) => (parse_tokens(&raw)?, false),
-            None => (vec![Secret::generate()], true),
-        };
-        let admin_user =
-            env.admin_user.filter(|s| !s.is_empty()).unwrap_or_else(|| DEFAULT_ADMIN_USER.into());
-        if admin_user.contains(':') || admin_user.chars().any(char::is_control) {
-            return Err(ConfigError::invalid(
-                "ADMIN_USER",
-                "a user name without ':' or control characters",
-                &admin_user,
+        if env.notification_tokens.is_some_and(|t| !t.is_empty()) {
+            return Err(ConfigError::new(
+                "NOTIFICATION_TOKENS was renamed API_TOKENS (the same comma-separated tokens): set API_TOKENS instead",
             ));
         }
-        let (admin_password, admin_password_generated) = match env.admin_password.filter(|s| !s.is_empty()) {
-            Some(p) if p.chars().any(char::is_control) => {
-                return Err(ConfigError::new("ADMIN_PASSWORD: must not contain control characters"));
-            }
-            Some(p) => (Secret::new(p), false),
-            None => (Secret::generate(), true),
-        };
         let mail_from_raw =
             env.mail_from.filter(|s| !s.is_empty()).unwrap_or_else(|| DEFAULT_MAIL_FROM.into());
         let mail_from: Mailbox = mail_from_raw.parse().map_err(|_| {
@@ -211,11 +185,6 @@ impl ServiceSettings for Settings {
         };
         Ok(Self {
             common,
-            tokens,
-            token_generated,
-            admin_user,
-            admin_password,
-            admin_password_generated,
             delivery: DeliverySettings {
                 delivery,
                 mail_from,
@@ -237,13 +206,10 @@ impl Settings {
     /// Settings for a test instance on a free port with the given database: mailbox mode, one
     /// token (`test-token`), operator `admin`/`test-password`, short retry delays.
     pub fn for_tests(database_url: &str) -> Self {
+        let mut common = CommonSettings::for_tests("notifications", database_url);
+        common.auth = AuthSettings::with_credentials(&["test-token"], "admin", Some("test-password"));
         Self {
-            common: CommonSettings::for_tests("notifications", database_url),
-            tokens: vec![Secret::new("test-token")],
-            token_generated: false,
-            admin_user: DEFAULT_ADMIN_USER.into(),
-            admin_password: Secret::new("test-password"),
-            admin_password_generated: false,
+            common,
             delivery: DeliverySettings {
                 delivery: Delivery::Mailbox,
                 mail_from: DEFAULT_MAIL_FROM.parse().expect("a valid default sender"),
@@ -261,23 +227,6 @@ impl Settings {
     }
 }
 
-/// Comma-separated tokens; each must be visible ASCII (it travels in a header).
-fn parse_tokens(raw: &str) -> Result<Vec<Secret>, ConfigError> {
-    let mut tokens = Vec::new();
-    for token in raw.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-        if !token.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(ConfigError::new(
-                "NOTIFICATION_TOKENS: tokens must be visible ASCII characters without spaces",
-            ));
-        }
-        tokens.push(Secret::new(token));
-    }
-    if tokens.is_empty() {
-        return Err(ConfigError::new("NOTIFICATION_TOKENS: set but contains no token"));
-    }
-    Ok(tokens)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,13 +236,11 @@ mod tests {
     }
 
     #[test]
-    fn defaults_give_mailbox_mode_and_generated_secrets() {
+    fn defaults_give_mailbox_mode_open_on_loopback() {
         let s = Settings::from_vars(vars(&[])).unwrap();
         assert_eq!(s.common.port, 3003);
         assert!(matches!(s.delivery.delivery, Delivery::Mailbox));
-        assert!(s.token_generated && s.admin_password_generated);
-        assert_eq!(s.tokens.len(), 1);
-        assert_eq!(s.tokens[0].expose().len(), 64);
+        assert!(s.common.auth.anonymous);
         assert_eq!(s.delivery.mail_from.email.domain(), "localhost");
         assert_eq!(s.retention, Some(Duration::from_secs(30 * 86_400)));
     }
@@ -307,9 +254,20 @@ mod tests {
 
     #[test]
     fn tokens_are_split_on_commas_and_hidden_from_debug() {
-        let s = Settings::from_vars(vars(&[("NOTIFICATION_TOKENS", "alpha-1, beta-2,,")])).unwrap();
-        assert_eq!(s.tokens, vec![Secret::new("alpha-1"), Secret::new("beta-2")]);
+        let s =
+            Settings::from_vars(vars(&[("API_TOKENS", "alpha-1-0123456789, beta-2-0123456789,,")])).unwrap();
+        assert_eq!(
+            s.common.auth.tokens,
+            vec![Secret::new("alpha-1-0123456789"), Secret::new("beta-2-0123456789")]
+        );
         assert!(!format!("{s:?}").contains("alpha-1"));
+    }
+
+    #[test]
+    fn the_old_token_variable_is_refused_with_its_new_name() {
+        let err = Settings::from_vars(vars(&[("NOTIFICATION_TOKENS", "alpha-1-0123456789")])).unwrap_err();
+        assert!(err.to_string().starts_with("NOTIFICATION_TOKENS was renamed API_TOKENS"), "{err}");
+        assert!(!err.to_string().contains("alpha-1"), "{err}");
     }
 
     #[test]
@@ -320,7 +278,7 @@ mod tests {
             ("SMTP_MAX_CONCURRENCY", "0"),
             ("MAX_ATTEMPTS", "0"),
             ("SMTP_TIMEOUT_MS", "soon"),
-            ("NOTIFICATION_TOKENS", "with space"),
+            ("API_TOKENS", "with space"),
             ("RETENTION_DAYS", "36501"),
             ("RETENTION_DAYS", "-1"),
         ] {

@@ -3,11 +3,9 @@
 //! detail is logged, never sent. (Malformed JSON, queries and path values are refused by
 //! service-kit's extractors, in the same shape, before a handler runs.)
 //!
-//! The operator's pages answer a missing login with the browser's own prompt instead
-//! ([`crate::auth::Auth::page_challenge`]): that is a page, not an API error.
+//! Requests without credentials never reach a handler: service-kit's auth layer answers them.
 
 use axum::http::StatusCode;
-use axum::http::header::{self, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use service_kit::ApiError;
 
@@ -15,9 +13,6 @@ use crate::domain::InvalidField;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// `401` with a `Bearer` challenge: the JSON API needs one of `NOTIFICATION_TOKENS`.
-    #[error("no valid bearer token")]
-    Unauthorized,
     /// `404`: no job with this id.
     #[error("no such job")]
     NotFound,
@@ -47,9 +42,6 @@ pub enum Error {
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         match e {
-            Error::Unauthorized => ApiError::unauthorized(
-                "send a valid token as \"Authorization: Bearer <token>\" (see NOTIFICATION_TOKENS)",
-            ),
             Error::NotFound => ApiError::not_found("no notification job with this id"),
             Error::Invalid(InvalidField { field, message }) => ApiError::invalid_field(field, message),
             Error::InvalidIdempotencyKey(InvalidField { message, .. }) => {
@@ -79,13 +71,6 @@ impl From<Error> for ApiError {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let challenge = matches!(self, Self::Unauthorized);
-        let mut response = ApiError::from(self).into_response();
-        if challenge {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"notifications\""));
-        }
-        response
+        ApiError::from(self).into_response()
     }
 }

@@ -42,14 +42,13 @@
 //!
 //! - [`config`]: every setting and its variable; [`startup`]: how the parts are put together.
 //! - [`routes`]: the HTTP endpoints, one file per resource; [`error`]: every way a request fails
-//!   and the status it gets; [`auth`]: tokens for the API, HTTP Basic for the pages.
+//!   and the status it gets (credentials are service-kit's `auth`).
 //! - [`domain`]: the validated request and the job; [`mail`]: a job as an RFC 5322 message.
 //! - [`store`]: all SQL, behind [`store::Store`] (the SQLite/PostgreSQL differences in one file).
 //! - [`workers`]: the delivery worker, the SMTP transport, the `NOTIFY` listener, the retention
 //!   sweep.
 //! - [`templates`]: the operator's pages; [`links`]: absolute URLs; [`metrics`]: what is counted.
 
-pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod error;

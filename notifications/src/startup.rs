@@ -13,16 +13,17 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::auth::Auth;
 use crate::config::{Delivery, Settings};
 use crate::links::Links;
 use crate::routes::{self, AppState};
 use crate::store::Store;
 use crate::templates::Pages;
 use crate::workers::{DeliveryWorker, Retention};
+use service_kit::auth::Auth;
 
 pub const MIGRATIONS: Migrations = service_kit::migrations![
     1 "jobs" "0001_jobs.sql",
+    2 "sessions" "0002_sessions.sql",
 ];
 
 /// Largest request body. Every valid notification fits, even written entirely in `\u` escapes
@@ -46,7 +47,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        announce_generated_secrets(&settings);
+        announce_deprecations(&settings);
         let db = Db::connect(&ConnectOptions::from_settings(&settings.common), &MIGRATIONS).await?;
         let store = Store::open(db).await?;
         let bound = Bound::bind(&settings.common).await?;
@@ -66,7 +67,6 @@ impl Application {
         let max_attempts = settings.delivery.max_attempts;
         let state = AppState {
             store: store.clone(),
-            auth: Auth::from_settings(&settings),
             links: Links::new(&public_url),
             pages: Pages::new(
                 smtp_host,
@@ -79,10 +79,14 @@ impl Application {
             max_attempts,
         };
         let (api, openapi) = routes::router(state);
+        // The front page only redirects to a page that needs credentials.
+        let auth = Auth::new("notifications", &settings.common.auth, &public_url, store.db())
+            .open_path("/")
+            .with_apps(settings.common.apps.with_own("notifications", &public_url));
         let mut http = HttpOptions::new(public_url);
         http.request_timeout = settings.common.request_timeout;
         http.body_limit = BODY_LIMIT;
-        let router = app::router(Routes { api, openapi, count_histograms: &[] }, store.db(), http);
+        let router = app::router(Routes { api, openapi, count_histograms: &[], auth }, store.db(), http);
         crate::metrics::describe();
         let limits = ServerLimits::from_settings(&settings.common);
         let retention = settings.retention.map(|keep| Retention::new(store.clone(), keep));
@@ -139,25 +143,9 @@ impl Application {
     }
 }
 
-/// Logs, once, the secrets generated because they were not configured, so the person who
-/// started the service can use it; nothing is ever served without credentials.
-fn announce_generated_secrets(settings: &Settings) {
+/// Logs, once, the settings that still work under an old name.
+fn announce_deprecations(settings: &Settings) {
     for warning in &settings.deprecated {
         tracing::warn!("{warning}");
-    }
-    if settings.token_generated {
-        tracing::warn!(
-            token = settings.tokens[0].expose(),
-            "NOTIFICATION_TOKENS is not set: generated this API token for this run only; \
-             send it as \"Authorization: Bearer <token>\", and set NOTIFICATION_TOKENS to choose your own"
-        );
-    }
-    if settings.admin_password_generated {
-        tracing::warn!(
-            user = %settings.admin_user,
-            password = settings.admin_password.expose(),
-            "ADMIN_PASSWORD is not set: generated this password for the HTML pages for this run only; \
-             set ADMIN_PASSWORD to choose your own"
-        );
     }
 }

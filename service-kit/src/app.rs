@@ -17,6 +17,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
+use crate::auth::Auth;
 use crate::config::{self, CommonSettings, ServiceSettings};
 use crate::db::Db;
 use crate::http::HttpOptions;
@@ -76,16 +77,21 @@ pub struct Routes {
     pub openapi: utoipa::openapi::OpenApi,
     /// Domain histograms that count things (see [`crate::metrics::install`]).
     pub count_histograms: &'static [&'static str],
+    /// Who may call: checked on every route, see [`crate::auth`].
+    pub auth: Auth,
 }
 
-/// The service's routes plus `/metrics`, `/health/*`, `/openapi.json` and `/assets/style.css`,
-/// wrapped in the standard middleware ([`crate::http::apply`]).
+/// The service's routes plus `/metrics`, `/health/*`, `/openapi.json`, `/assets/style.css` and
+/// the login page, behind the credential check ([`crate::auth`]) and wrapped in the standard
+/// middleware ([`crate::http::apply`]).
 pub fn router(routes: Routes, db: &Db, http: HttpOptions) -> Router {
     let metrics = crate::metrics::install(routes.count_histograms);
     crate::metrics::register_routes(&routes.openapi);
     let openapi_json = Bytes::from(routes.openapi.to_json().unwrap_or_else(|_| "{}".into()));
+    let auth = routes.auth;
     let app = routes
         .api
+        .merge(crate::auth::login::router(auth.clone()))
         .merge(crate::metrics::router(metrics))
         .merge(crate::health::router(db.clone()))
         .merge(crate::html::assets_router())
@@ -98,7 +104,8 @@ pub fn router(routes: Routes, db: &Db, http: HttpOptions) -> Router {
                         .into_response()
                 }
             }),
-        );
+        )
+        .layer(axum::middleware::from_fn(move |req, next| auth.clone().layer(req, next)));
     crate::http::apply(app, http)
 }
 

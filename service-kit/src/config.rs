@@ -12,6 +12,11 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use crate::auth::settings::{AuthEnv, AuthSettings};
+
+pub(crate) mod values;
+pub use values::{ConfigError, Secret};
+
 /// Exit code for a configuration error (like `EX_USAGE`-style "you called me wrong").
 pub const CONFIG_EXIT_CODE: i32 = 2;
 
@@ -23,34 +28,6 @@ pub const DEFAULT_MAX_HEADER_BYTES: usize = 32 * 1024;
 /// Bounds of `MAX_HEADER_BYTES`.
 const MIN_MAX_HEADER_BYTES: usize = 1024;
 const MAX_MAX_HEADER_BYTES: usize = 256 * 1024;
-
-/// A configuration problem, with the variable it concerns in the message.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(String);
-
-impl ConfigError {
-    pub fn new(message: impl Into<String>) -> Self {
-        Self(message.into())
-    }
-
-    /// An error for one variable: `VAR: expected <what>, got "<value>"`.
-    pub fn invalid(var: &str, expected: &str, got: &str) -> Self {
-        Self(format!("{var}: expected {expected}, got {got:?}"))
-    }
-}
-
-impl From<envy::Error> for ConfigError {
-    fn from(e: envy::Error) -> Self {
-        match e {
-            envy::Error::MissingValue(field) => {
-                Self(format!("{}: required but not set", field.to_uppercase()))
-            }
-            // envy's custom errors already name the variable ("... provided by PORT").
-            envy::Error::Custom(msg) => Self(msg),
-        }
-    }
-}
 
 /// Parses `T` from the process environment.
 pub fn from_env<T: DeserializeOwned>() -> Result<T, ConfigError> {
@@ -69,7 +46,9 @@ pub fn variables<T: DeserializeOwned>() -> Vec<String> {
 
 /// The variables every service reads ([`CommonSettings`]).
 pub fn common_variables() -> Vec<String> {
-    variables::<CommonEnv>()
+    let mut names = variables::<CommonEnv>();
+    names.extend(variables::<crate::auth::settings::AuthEnv>());
+    names
 }
 
 /// A service's own settings: its name, its default port, the struct its own variables fill, and
@@ -186,46 +165,6 @@ pub fn exit_on_error<T>(service: &str, result: Result<T, ConfigError>) -> T {
     }
 }
 
-/// A secret setting (a token, a password, a URL with credentials): hidden from `Debug`, so it
-/// never reaches a log line through `?settings`; read it with [`Secret::expose`].
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret<T = String>(T);
-
-impl<T> Secret<T> {
-    pub fn new(value: impl Into<T>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &T {
-        &self.0
-    }
-}
-
-impl Secret<String> {
-    /// 32 random bytes as 64 hex digits, for credentials generated at start.
-    pub fn generate() -> Self {
-        let (a, b) = (uuid::Uuid::new_v4().as_u128(), uuid::Uuid::new_v4().as_u128());
-        // Both come from the operating system's random generator (v4: 122 random bits each).
-        Self(format!("{a:032x}{b:032x}"))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl<T> std::fmt::Debug for Secret<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("\"***\"")
-    }
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Secret<T> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        T::deserialize(deserializer).map(Self)
-    }
-}
-
 /// Log line format (`LOG_FORMAT`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -303,6 +242,9 @@ pub struct CommonSettings {
     pub database_max_connections: u32,
     /// Where a browser finds each of the three services, for the links between their pages.
     pub apps: AppUrls,
+    /// `API_TOKENS`, `ADMIN_USER`, `ADMIN_PASSWORD`, `ALLOW_ANONYMOUS`, ... (see
+    /// [`crate::auth::settings`]).
+    pub auth: AuthSettings,
 }
 
 /// `CONTACTS_PUBLIC_URL`, `CALENDAR_PUBLIC_URL`, `NOTIFICATIONS_PUBLIC_URL`: the three services as
@@ -373,6 +315,7 @@ impl std::fmt::Debug for CommonSettings {
             .field("max_connections_per_client", &self.max_connections_per_client)
             .field("database_max_connections", &self.database_max_connections)
             .field("apps", &self.apps)
+            .field("auth", &self.auth)
             .finish()
     }
 }
@@ -380,7 +323,7 @@ impl std::fmt::Debug for CommonSettings {
 impl CommonSettings {
     /// Reads the shared variables from the process environment.
     pub fn from_env(service: &'static str, default_port: u16) -> Result<Self, ConfigError> {
-        Self::resolve(service, default_port, from_env()?)
+        Self::resolve(service, default_port, from_env()?, from_env()?)
     }
 
     /// Reads the shared variables from the given pairs.
@@ -388,11 +331,21 @@ impl CommonSettings {
     where
         I: IntoIterator<Item = (String, String)>,
     {
-        Self::resolve(service, default_port, from_iter(vars)?)
+        let vars: Vec<(String, String)> = vars.into_iter().collect();
+        Self::resolve(service, default_port, from_iter(vars.clone())?, from_iter(vars)?)
     }
 
-    fn resolve(service: &'static str, default_port: u16, env: CommonEnv) -> Result<Self, ConfigError> {
+    fn resolve(
+        service: &'static str,
+        default_port: u16,
+        env: CommonEnv,
+        auth: AuthEnv,
+    ) -> Result<Self, ConfigError> {
         let apps = AppUrls::resolve(&env)?;
+        let host = match env.host.as_deref().filter(|s| !s.trim().is_empty()) {
+            None => IpAddr::from([127, 0, 0, 1]),
+            Some(raw) => parse_host(raw)?,
+        };
         let public_url = match env.public_url.filter(|s| !s.is_empty()) {
             None => None,
             Some(raw) => Some(parse_base_url("PUBLIC_URL", &raw)?),
@@ -428,13 +381,11 @@ impl CommonSettings {
                 &max_header_bytes.to_string(),
             ));
         }
+        let auth = AuthSettings::resolve(auth, host)?;
         Ok(Self {
             service,
             apps,
-            host: match env.host.filter(|s| !s.trim().is_empty()) {
-                None => IpAddr::from([127, 0, 0, 1]),
-                Some(raw) => parse_host(&raw)?,
-            },
+            host,
             port: env.port.unwrap_or(default_port),
             database_url: Secret::new(database_url),
             public_url,
@@ -445,6 +396,7 @@ impl CommonSettings {
             max_header_bytes,
             max_connections_per_client: env.max_connections_per_client.unwrap_or(256).max(1),
             database_max_connections: env.database_max_connections.unwrap_or(8).max(1),
+            auth,
         })
     }
 
@@ -464,6 +416,7 @@ impl CommonSettings {
             max_connections_per_client: 256,
             database_max_connections: 8,
             apps: AppUrls::default(),
+            auth: AuthSettings::default(),
         }
     }
 

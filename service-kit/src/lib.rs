@@ -1,6 +1,6 @@
 //! Plumbing shared by the contacts, calendar and notifications services.
 //!
-//! Only what every service needs in the same way lives here: configuration from the environment
+//! Only what every service needs in the same way lives here: who may call ([`auth`]), configuration from the environment
 //! ([`config`]), logging ([`telemetry`]), HTTP middleware and the request id ([`http`]), metrics
 //! ([`metrics`]), health checks ([`health`]), shutdown ([`shutdown`]), database connection and
 //! migrations ([`db`]), the error-response shape and extractors ([`error`]), the server loop
@@ -9,6 +9,7 @@
 //! background worker ([`listen`]). No domain types: each service owns its model and its database.
 
 pub mod app;
+pub mod auth;
 pub mod backoff;
 pub mod config;
 pub mod db;

@@ -266,6 +266,22 @@ pub async fn open_until_found(browser: &Client, url: &str, css: &str) -> fantocc
     }
 }
 
+/// Logs the browser in to all three services, at their public address (`localhost`) and at
+/// 127.0.0.1 (browsers keep cookies per host name), with the system's admin login.
+pub async fn log_in_everywhere(browser: &Client, system: &crate::TestSystem) {
+    for service in [&system.contacts, &system.calendar, &system.notifications] {
+        for base in [system.public_url(service, "login"), service.url("login")] {
+            browser.goto(&base).await.unwrap_or_else(|e| panic!("open {base}: {e}"));
+            let form = "form[action='/login']";
+            fill(browser, form, "user", &system.admin_user).await;
+            fill(browser, form, "password", &system.admin_password).await;
+            submit(browser, form).await;
+            let url = browser.current_url().await.expect("the page after logging in");
+            assert_ne!(url.path(), "/login", "logging in to {} at {base} failed", service.name());
+        }
+    }
+}
+
 /// Types `value` into the field `name` of the form matching `form_css`, as a person would
 /// (the field is emptied first).
 pub async fn fill(browser: &Client, form_css: &str, name: &str, value: &str) {

@@ -31,7 +31,7 @@ pub async fn start(service: &str, workdir: &Path, env: &[(&str, String)]) -> Ser
 pub fn notifications_env(database_url: &str, token: &str, smtp_url: &str) -> Vec<(&'static str, String)> {
     vec![
         ("DATABASE_URL", database_url.to_string()),
-        ("NOTIFICATION_TOKENS", token.to_string()),
+        ("API_TOKENS", token.to_string()),
         ("SMTP_URL", smtp_url.to_string()),
         ("ADMIN_USER", "operator".into()),
         ("ADMIN_PASSWORD", harness::generate_token()),

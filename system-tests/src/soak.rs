@@ -230,7 +230,14 @@ pub async fn run(spec: SoakSpec) -> anyhow::Result<SoakReport> {
 }
 
 async fn load_and_report(spec: &SoakSpec, system: &System, token: &str) -> anyhow::Result<SoakReport> {
-    let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(30)).build()?;
+    // Every service asks for the token (the harness configures it as API_TOKENS on all three).
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse()?);
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .default_headers(headers)
+        .build()?;
     let cast = Cast::create(&http, system).await?;
     let load = Load { http: &http, system, token, cast: &cast, samples: Mutex::new(Vec::new()) };
     let started = Instant::now();

@@ -18,7 +18,7 @@ pub const PATIENCE: Duration = Duration::from_secs(90);
 /// How long a service may take to stop after SIGTERM before the test fails.
 const STOP_GRACE: Duration = Duration::from_secs(40);
 
-/// The operator's user name for notifications' pages.
+/// The operator's user name for the services' login pages.
 const ADMIN_USER: &str = "operator";
 
 /// Where notifications puts its mail.
@@ -80,12 +80,12 @@ pub struct TestSystem {
     pub notifications: ServiceProcess,
     /// The SMTP server notifications sends to ([`Mail::Smtp`] only).
     pub smtp: Option<SmtpServer>,
-    /// The bearer token calendar uses and notifications accepts.
+    /// The bearer token all three accept and calendar sends to the other two.
     pub token: String,
-    /// HTTP Basic credentials of notifications' pages.
+    /// The login of the services' pages (`/login` on each).
     pub admin_user: String,
     pub admin_password: String,
-    /// A client for the tests' own calls (no proxy, no redirects followed).
+    /// A client for the tests' own calls, sending the token (no proxy, no redirects followed).
     pub http: reqwest::Client,
     _dbs: Vec<TestDb>,
     _workdir: TempDir,
@@ -116,8 +116,10 @@ impl TestSystem {
             dbs.push(db);
         }
         let admin_password = generate_token();
-        set("notifications", "ADMIN_USER", ADMIN_USER);
-        set("notifications", "ADMIN_PASSWORD", &admin_password);
+        for service in ["contacts", "calendar", "notifications"] {
+            set(service, "ADMIN_USER", ADMIN_USER);
+            set(service, "ADMIN_PASSWORD", &admin_password);
+        }
         if let Some(smtp) = &smtp {
             set("notifications", "SMTP_URL", &smtp.url());
         }
@@ -133,11 +135,12 @@ impl TestSystem {
         for (service, key, value) in extra {
             set(service, key, value);
         }
+        let token = generate_token();
         let spec = SystemSpec {
             profile: "debug".into(),
             workdir: workdir.path().to_path_buf(),
             ports: [0, 0, 0],
-            token: generate_token(),
+            token: token.clone(),
             log_format: "json".into(),
             echo: false,
             extra_env: env,
@@ -152,7 +155,7 @@ impl TestSystem {
             token: spec.token,
             admin_user: ADMIN_USER.into(),
             admin_password,
-            http: test_support::http_client(),
+            http: test_support::http_client_with_token(&token),
             _dbs: dbs,
             _workdir: workdir,
         }

@@ -16,6 +16,7 @@ use system_tests::{Mail, TestSystem};
 async fn a_contact_made_in_the_browser_gets_an_event_whose_invitation_is_readable_in_the_mailbox() {
     with_browser(|browser| async move {
         let mut system = TestSystem::start(Mail::Mailbox).await;
+        system_tests::browser::log_in_everywhere(&browser, &system).await;
         let decoy = system.create_contact("Zed", "Decoy", "zed@example.org").await;
         let guest = system.create_contact("Gina", "Guest", "gina@example.org").await;
 
@@ -84,12 +85,8 @@ async fn a_contact_made_in_the_browser_gets_an_event_whose_invitation_is_readabl
         open_until_found(&browser, event_url.as_str(), "span.badge.sent").await;
         screenshot(&browser, "event-page").await;
 
-        // notifications: the operator reads the invitation in the mailbox (HTTP Basic).
-        let mailbox = system.public_url(&system.notifications, "mailbox").replacen(
-            "http://",
-            &format!("http://{}:{}@", system.admin_user, system.admin_password),
-            1,
-        );
+        // notifications: the operator (logged in above) reads the invitation in the mailbox.
+        let mailbox = system.public_url(&system.notifications, "mailbox");
         open_until_shown(&browser, &mailbox, "Invitation: Garden party").await;
         let rows = text_of(&browser, "table").await;
         assert!(rows.contains(&guest.email), "the mailbox shows the recipient: {rows}");

@@ -10,6 +10,7 @@ use system_tests::{Mail, TestSystem};
 async fn a_contact_can_be_created_from_the_form_of_a_page_opened_at_127_0_0_1() {
     with_browser(|browser| async move {
         let mut system = TestSystem::start(Mail::Mailbox).await;
+        system_tests::browser::log_in_everywhere(&browser, &system).await;
         browser.goto(&system.contacts.url("contacts/new")).await.unwrap();
         let form = "form[action='/contacts/new']";
         fill(&browser, form, "firstname", "Lou").await;
@@ -26,6 +27,7 @@ async fn a_contact_can_be_created_from_the_form_of_a_page_opened_at_127_0_0_1() 
 async fn an_event_can_be_added_from_the_form_of_a_calendar_page_opened_at_127_0_0_1() {
     with_browser(|browser| async move {
         let mut system = TestSystem::start(Mail::Mailbox).await;
+        system_tests::browser::log_in_everywhere(&browser, &system).await;
         let owner = system.create_contact("Lou", "Loopback", "lou@example.org").await;
         system.wait_for_users(&[&owner]).await;
         browser.goto(&system.calendar.url(&format!("calendar/{}", owner.id))).await.unwrap();

@@ -42,15 +42,11 @@ async fn inert(browser: &Client, url: &str, texts: &[&str]) {
     assert!(browser.get_alert_text().await.is_err(), "{url} opened an alert");
 }
 
-/// `url` with the operator's credentials, for notifications' pages.
-fn as_operator(system: &TestSystem, url: &str) -> String {
-    url.replacen("http://", &format!("http://{}:{}@", system.admin_user, system.admin_password), 1)
-}
-
 #[tokio::test]
 async fn markup_in_every_field_shows_as_text_and_runs_nothing_on_any_page() {
     with_browser(|browser| async move {
         let mut system = TestSystem::start(Mail::Mailbox).await;
+        system_tests::browser::log_in_everywhere(&browser, &system).await;
         // The marked contact is typed into contacts' own form, as a person would.
         browser.goto(&system.public_url(&system.contacts, "contacts/new")).await.unwrap();
         let form = "form[action='/contacts/new']";
@@ -84,7 +80,7 @@ async fn markup_in_every_field_shows_as_text_and_runs_nothing_on_any_page() {
 
         let contacts = |path: &str| system.public_url(&system.contacts, path);
         let calendar = |path: &str| system.public_url(&system.calendar, path);
-        let notifications = |path: &str| as_operator(&system, &system.public_url(&system.notifications, path));
+        let notifications = |path: &str| system.public_url(&system.notifications, path);
         let id = &marked.id;
         inert(&browser, &contacts(""), &[FIRST, LAST, EMAIL]).await;
         inert(&browser, &contacts(&format!("contacts/{id}")), &[FIRST, LAST, EMAIL]).await;
@@ -146,6 +142,7 @@ async fn refused(system: &TestSystem, service: &harness::process::ServiceProcess
 async fn every_form_of_every_service_refuses_a_post_from_another_site_and_changes_nothing() {
     with_browser(|browser| async move {
         let mut system = TestSystem::start(Mail::Mailbox).await;
+        system_tests::browser::log_in_everywhere(&browser, &system).await;
         let victim = system.create_contact("Vic", "Tim", "vic@example.org").await;
         let guest = system.create_contact("Gus", "Guest", "gus@example.org").await;
         system.wait_for_users(&[&victim, &guest]).await;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::Connection;
 
+pub mod auth;
 pub mod client;
 pub mod hostile;
 pub mod python;
@@ -160,6 +161,22 @@ pub fn http_client() -> reqwest::Client {
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
+        .build()
+        .expect("build HTTP client")
+}
+
+/// As [`http_client`], sending `Authorization: Bearer <token>` with every request.
+pub fn http_client_with_token(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let mut value =
+        reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")).expect("a token fits in a header");
+    value.set_sensitive(true);
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .default_headers(headers)
         .build()
         .expect("build HTTP client")
 }

@@ -134,24 +134,30 @@ async fn up(args: &[String]) -> anyhow::Result<()> {
     println!("xtask: building the services ({profile})…");
     harness::build(profile)?;
 
-    // notifications' pages ask for a password: use the caller's, or make one for this run.
-    let admin_password = std::env::var("ADMIN_PASSWORD")
-        .ok()
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| generate_token()[..20].to_string());
-    let token = generate_token();
+    // Credentials are made on the first run and kept with the data, so a restart keeps the
+    // logins and tokens people have copied; ADMIN_PASSWORD from the environment wins.
+    let workdir = workspace_root();
+    let mut credentials = Credentials::load_or_create(&workdir.join("data").join(CREDENTIALS_FILE))?;
+    if let Some(password) = std::env::var("ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()) {
+        credentials.admin_password = password;
+    }
+    let mut extra_env = Vec::new();
+    for service in ["contacts", "calendar", "notifications"] {
+        extra_env.push((service.into(), "ADMIN_USER".into(), credentials.admin_user.clone()));
+        extra_env.push((service.into(), "ADMIN_PASSWORD".into(), credentials.admin_password.clone()));
+    }
     let spec = SystemSpec {
         profile: profile.into(),
-        workdir: workspace_root(),
+        workdir,
         ports: [3000, 3002, 3003],
-        token: token.clone(),
+        token: credentials.token.clone(),
         log_format: "text".into(),
         echo: true,
-        extra_env: vec![("notifications".into(), "ADMIN_PASSWORD".into(), admin_password.clone())],
+        extra_env,
     };
     println!("xtask: starting contacts, notifications and calendar…");
     let mut system = System::start(&spec).await?;
-    banner(&system, &admin_password, &token, &spec.workdir);
+    banner(&system, &credentials, &spec.workdir);
 
     let mut poll = tokio::time::interval(Duration::from_millis(500));
     loop {
@@ -175,18 +181,79 @@ async fn up(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn banner(system: &System, admin_password: &str, token: &str, workdir: &Path) {
+fn banner(system: &System, credentials: &Credentials, workdir: &Path) {
     println!();
     println!("  contacts       http://localhost:{}/", system.contacts.port);
     println!("  calendar       http://localhost:{}/", system.calendar.port);
+    println!("  notifications  http://localhost:{}/", system.notifications.port);
+    println!();
+    println!("  pages: log in as {} with password {}", credentials.admin_user, credentials.admin_password);
+    println!("  API token of all three (calendar uses it too), for the README's curl examples:");
+    println!("    export TOKEN={}", credentials.token);
+    println!();
     println!(
-        "  notifications  http://localhost:{}/   (user admin, password {admin_password})",
-        system.notifications.port
+        "  data and credentials ({CREDENTIALS_FILE}) in {}/data; press Ctrl-C to stop",
+        workdir.display()
     );
     println!();
-    println!("  notifications' API token (calendar uses it too), for the README's curl examples:");
-    println!("    export TOKEN={token}");
-    println!();
-    println!("  data in {}/data; press Ctrl-C to stop", workdir.display());
-    println!();
+}
+
+/// Where `up` keeps its generated credentials, under the data folder.
+const CREDENTIALS_FILE: &str = "credentials.env";
+
+/// The login and token `up` configures all three services with.
+struct Credentials {
+    admin_user: String,
+    admin_password: String,
+    token: String,
+}
+
+impl Credentials {
+    /// Reads `path` (`KEY=value` lines), or makes new credentials and writes them there,
+    /// readable by the owner only.
+    fn load_or_create(path: &Path) -> anyhow::Result<Self> {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            let value = |key: &str| {
+                text.lines()
+                    .filter_map(|l| l.split_once('='))
+                    .find(|(k, _)| k.trim() == key)
+                    .map(|(_, v)| v.trim().to_string())
+                    .filter(|v| !v.is_empty())
+            };
+            if let (Some(admin_user), Some(admin_password), Some(token)) =
+                (value("ADMIN_USER"), value("ADMIN_PASSWORD"), value("API_TOKENS"))
+            {
+                return Ok(Self { admin_user, admin_password, token });
+            }
+            anyhow::bail!(
+                "{} lacks ADMIN_USER, ADMIN_PASSWORD or API_TOKENS: fix it or delete it to make new ones",
+                path.display()
+            );
+        }
+        let credentials = Self {
+            admin_user: "admin".into(),
+            admin_password: generate_token()[..24].to_string(),
+            token: generate_token(),
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let text = format!(
+            "# Made by `cargo xtask up` on its first run; delete this file to get new ones.\n\
+             ADMIN_USER={}\nADMIN_PASSWORD={}\nAPI_TOKENS={}\n",
+            credentials.admin_user, credentials.admin_password, credentials.token
+        );
+        write_private(path, &text)?;
+        println!("xtask: new credentials written to {}", path.display());
+        Ok(credentials)
+    }
+}
+
+/// Writes `text` to a new file only its owner may read.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
 }

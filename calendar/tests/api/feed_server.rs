@@ -70,6 +70,8 @@ struct Inner {
     feed_requests: usize,
     requests: usize,
     format: Format,
+    /// The `Authorization` header of the last request for the subscription document.
+    feed_authorization: Option<String>,
 }
 
 struct Shared {
@@ -107,6 +109,7 @@ impl FeedServer {
                 held_requests: 0,
                 feed_requests: 0,
                 requests: 0,
+                feed_authorization: None,
                 format: Format::Contacts,
             }),
             changed: Notify::new(),
@@ -196,6 +199,11 @@ impl FeedServer {
 
     pub fn held_requests(&self) -> usize {
         self.shared.inner.lock().unwrap().held_requests
+    }
+
+    /// The `Authorization` header of the last request for the subscription document.
+    pub fn feed_authorization(&self) -> Option<String> {
+        self.shared.inner.lock().unwrap().feed_authorization.clone()
     }
 
     /// Requests for the subscription document so far.
@@ -368,6 +376,7 @@ fn current_document(shared: &Shared) -> (String, String, Fault, Option<Vec<u8>>)
             feed_requests: 0,
             requests: 0,
             format: Format::Contacts,
+            feed_authorization: None,
         };
         copy.events.remove(inner.events.len() - 2);
         document(&copy, from, copy.events.len(), &links, &format!("{}/feed", shared.public))
@@ -383,6 +392,8 @@ async fn current(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respo
         let mut inner = shared.inner.lock().unwrap();
         inner.feed_requests += 1;
         inner.requests += 1;
+        inner.feed_authorization =
+            headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
         inner.fault
     };
     if let Some(response) = faulty(&shared, fault).await {

@@ -5,6 +5,7 @@
 // Test servers and helpers panic on setup failures, like the tests themselves.
 #![allow(clippy::unwrap_used)]
 
+mod access;
 mod calendars;
 mod feed;
 mod feed_seam;

@@ -4,6 +4,7 @@
 // Helpers and async test bodies outside `#[test]` functions: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod access;
 mod bad_input;
 mod consistency;
 mod contacts_api;

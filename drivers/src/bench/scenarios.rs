@@ -404,8 +404,8 @@ async fn calendar(b: &mut Bench, ceiling: Option<f64>) -> anyhow::Result<()> {
     let notifications = b
         .launch("notifications-c", &b.bin.notifications.clone())
         .env("DATABASE_URL", notifications_db)
-        .env("NOTIFICATION_TOKENS", token.clone())
-        .env("ADMIN_PASSWORD", "bench");
+        .env("API_TOKENS", token.clone())
+        .env("ADMIN_PASSWORD", "bench-password");
     let notifications_cmd = notifications.describe();
     let mut notifications = notifications.start().await?;
     let calendar_db = b.sqlite_url("calendar");
@@ -509,8 +509,8 @@ fn notifications_launch(b: &mut Bench, name: &str, token: &str, smtp: &SmtpServe
     let db = b.sqlite_url(name);
     b.launch(name, &b.bin.notifications.clone())
         .env("DATABASE_URL", db)
-        .env("NOTIFICATION_TOKENS", token)
-        .env("ADMIN_PASSWORD", "bench")
+        .env("API_TOKENS", token)
+        .env("ADMIN_PASSWORD", "bench-password")
         .env("SMTP_URL", smtp.url())
 }
 
@@ -704,7 +704,7 @@ async fn startup(b: &mut Bench) -> anyhow::Result<()> {
                 // Readiness never depends on the other services: an unreachable feed is fine.
                 "calendar" => launch.env("CONTACTS_FEED", "http://127.0.0.1:9/feed"),
                 "notifications" => {
-                    launch.env("NOTIFICATION_TOKENS", "bench-token").env("ADMIN_PASSWORD", "bench")
+                    launch.env("API_TOKENS", "bench-token-0123456789").env("ADMIN_PASSWORD", "bench-password")
                 }
                 _ => launch,
             };

@@ -1,14 +1,14 @@
 //! The notification jobs: `POST /notifications` (JSON only), and `GET /notifications` and
 //! `GET /notifications/{id}`, which answer JSON to API clients and a page to browsers
-//! ([`representation`] decides, and asks for the credentials of each).
+//! ([`representation`] decides). All need credentials (see `service_kit::auth`).
 
-use axum::extract::{FromRequestParts, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
+use service_kit::auth::Caller;
 use service_kit::db::now_millis;
 use service_kit::error::{ErrorBody, Json, Path, Query};
 use service_kit::negotiate;
@@ -20,7 +20,6 @@ use uuid::Uuid;
 use super::listing::ListParams;
 use super::private::private;
 use super::state::AppState;
-use crate::auth::Auth;
 use crate::domain::{
     IdempotencyKey, Job, JobStatus, NewNotification, NotificationRequest, NotificationRequestSchema,
 };
@@ -101,54 +100,19 @@ impl JobView {
     }
 }
 
-/// A caller with a valid bearer token. Extracted before the body, so a request without one is
-/// answered `401` whatever it carries.
-#[derive(Debug)]
-pub struct ApiClient;
-
-impl FromRequestParts<AppState> for ApiClient {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        if state.auth.is_api_client(&parts.headers) { Ok(Self) } else { Err(Error::Unauthorized) }
-    }
-}
-
 /// How a `GET` of a job or of the jobs is answered.
 enum Representation {
-    /// JSON, for a client with a bearer token.
+    /// JSON, for API clients.
     Json,
-    /// The operator's page, for a browser logged in with HTTP Basic.
+    /// The operator's page, for a browser.
     Page,
-}
-
-/// Who is asked to log in when a `GET` lacks the credentials of the representation it asked for.
-enum Challenge {
-    /// The API's `401` (a bearer token).
-    Api,
-    /// The browser's login prompt (the operator's HTTP Basic credentials).
-    Page,
-}
-
-impl IntoResponse for Challenge {
-    fn into_response(self) -> Response {
-        match self {
-            Self::Api => private(Error::Unauthorized),
-            Self::Page => Auth::page_challenge(),
-        }
-    }
 }
 
 /// The one place this resource chooses between JSON and HTML: a browser (`Accept: text/html`)
-/// gets the page and must be the operator; anything else gets JSON and needs a token.
-fn representation(app: &AppState, headers: &HeaderMap) -> Result<Representation, Challenge> {
-    if negotiate::wants_html(headers) {
-        if app.auth.is_operator(headers) { Ok(Representation::Page) } else { Err(Challenge::Page) }
-    } else if app.auth.is_api_client(headers) {
-        Ok(Representation::Json)
-    } else {
-        Err(Challenge::Api)
-    }
+/// gets the page, anything else JSON. Both need credentials (the [`Caller`] argument of the
+/// handlers; the auth layer refuses requests without them).
+fn representation(headers: &HeaderMap) -> Representation {
+    if negotiate::wants_html(headers) { Representation::Page } else { Representation::Json }
 }
 
 /// Queue a notification.
@@ -179,7 +143,7 @@ fn representation(app: &AppState, headers: &HeaderMap) -> Result<Representation,
 )]
 pub async fn create(
     State(app): State<AppState>,
-    _client: ApiClient,
+    _caller: Caller,
     headers: HeaderMap,
     Json(request): Json<NotificationRequest>,
 ) -> Result<Response, Error> {
@@ -240,13 +204,11 @@ fn accepted(app: &AppState, job: &Job, replayed: bool) -> Response {
 )]
 pub async fn list(
     State(app): State<AppState>,
+    _caller: Caller,
     headers: HeaderMap,
     Query(params): Query<ListParams>,
 ) -> Result<Response, Error> {
-    let representation = match representation(&app, &headers) {
-        Ok(representation) => representation,
-        Err(challenge) => return Ok(challenge.into_response()),
-    };
+    let representation = representation(&headers);
     let limit = params.limit()?;
     let page = app.store.list(params.status, params.cursor()?, limit).await?;
     Ok(match representation {
@@ -275,13 +237,11 @@ pub async fn list(
 )]
 pub async fn show(
     State(app): State<AppState>,
+    _caller: Caller,
     headers: HeaderMap,
     Path(id): Path<Uuid>,
 ) -> Result<Response, Error> {
-    let representation = match representation(&app, &headers) {
-        Ok(representation) => representation,
-        Err(challenge) => return Ok(challenge.into_response()),
-    };
+    let representation = representation(&headers);
     let job = app.store.get(id).await?;
     match (representation, job) {
         (Representation::Json, Some(job)) => Ok(private(axum::Json(JobView::of(&app, &job)))),

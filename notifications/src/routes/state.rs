@@ -5,7 +5,6 @@ use std::sync::Arc;
 use lettre::message::Mailbox;
 use tokio::sync::Notify;
 
-use crate::auth::Auth;
 use crate::links::Links;
 use crate::store::Store;
 use crate::templates::Pages;
@@ -13,7 +12,6 @@ use crate::templates::Pages;
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub store: Store,
-    pub auth: Auth,
     pub links: Links,
     pub pages: Pages,
     pub mail_from: Mailbox,

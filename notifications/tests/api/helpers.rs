@@ -144,12 +144,13 @@ impl TestApp {
         list["items"].as_array().expect("items").clone()
     }
 
-    /// `GET` as a browser with the operator's credentials.
+    /// `GET` as a browser with the operator's credentials (a token: without JWT every token is
+    /// an operator; the login itself is tested in `auth`).
     pub async fn page(&self, path: &str) -> reqwest::Response {
         self.http
             .get(self.url(path))
             .header("Accept", "text/html")
-            .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
+            .bearer_auth(TOKEN)
             .send()
             .await
             .expect("GET page")

@@ -333,7 +333,7 @@ async fn every_kind_of_answer_carries_the_security_headers_and_the_server_limits
     let id = id_of(&app.queue(&notification("ada@example.org", "Hi", "Hello")).await);
     app.post(&notification("ada@example.org", "Hi", "Hello"), Some("key-1")).await;
     let bearer = ("authorization", format!("Bearer {TOKEN}"));
-    let basic = ("authorization", crate::helpers::basic(ADMIN_USER, ADMIN_PASSWORD));
+    let operator = ("authorization", format!("Bearer {TOKEN}"));
     let html = ("accept", "text/html".to_string());
     let json = ("content-type", "application/json".to_string());
     let valid = notification("ada@example.org", "Hi", "Hello").to_string();
@@ -343,7 +343,7 @@ async fn every_kind_of_answer_carries_the_security_headers_and_the_server_limits
             "the job list page",
             Method::GET,
             "/notifications".into(),
-            vec![html.clone(), basic.clone()],
+            vec![html.clone(), operator.clone()],
             String::new(),
             200,
         ),
@@ -351,7 +351,7 @@ async fn every_kind_of_answer_carries_the_security_headers_and_the_server_limits
             "a job page",
             Method::GET,
             format!("/notifications/{id}"),
-            vec![html.clone(), basic.clone()],
+            vec![html.clone(), operator.clone()],
             String::new(),
             200,
         ),
@@ -359,11 +359,11 @@ async fn every_kind_of_answer_carries_the_security_headers_and_the_server_limits
             "a missing job page",
             Method::GET,
             format!("/notifications/{}", uuid::Uuid::now_v7()),
-            vec![html.clone(), basic.clone()],
+            vec![html.clone(), operator.clone()],
             String::new(),
             404,
         ),
-        ("the mailbox", Method::GET, "/mailbox".into(), vec![basic.clone()], String::new(), 200),
+        ("the mailbox", Method::GET, "/mailbox".into(), vec![operator.clone()], String::new(), 200),
         ("the pages' challenge", Method::GET, "/mailbox".into(), vec![], String::new(), 401),
         ("the API's challenge", Method::GET, "/notifications".into(), vec![], String::new(), 401),
         (
@@ -501,7 +501,7 @@ async fn a_spoofed_host_changes_no_published_link_and_nothing_in_the_message() {
         ("the job list page", "/notifications?limit=1".to_string()),
         ("a job page", format!("/notifications/{}", ids[0])),
     ] {
-        let mut request = app.http.get(app.url(&path)).basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD));
+        let mut request = app.http.get(app.url(&path)).bearer_auth(TOKEN);
         for (name, value) in HOSTILE_HOST_HEADERS {
             request = request.header(name, value);
         }

@@ -2,6 +2,7 @@
 //! PostgreSQL when `TEST_DATABASE_URL` is set), over real HTTP, sending to a real SMTP server on
 //! 127.0.0.1 (`test_support::smtp`).
 
+mod access;
 mod auth;
 mod bulkhead;
 mod delivery;

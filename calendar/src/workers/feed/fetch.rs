@@ -9,6 +9,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use service_kit::config::Secret;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
@@ -96,10 +97,17 @@ pub struct Fetcher {
     origins: Arc<Origins>,
     max_bytes: usize,
     timeout: Duration,
+    /// `CONTACTS_TOKEN`, sent as `Authorization: Bearer`.
+    token: Option<Secret>,
 }
 
 impl Fetcher {
-    pub fn new(max_bytes: usize, timeout: Duration, origins: Arc<Origins>) -> anyhow::Result<Self> {
+    pub fn new(
+        max_bytes: usize,
+        timeout: Duration,
+        origins: Arc<Origins>,
+        token: Option<Secret>,
+    ) -> anyhow::Result<Self> {
         let allowed = origins.clone();
         // Redirects are followed only within the allowed origins (never to the public origin
         // the feed names itself by: that is mapped, and a redirect cannot be).
@@ -119,7 +127,7 @@ impl Fetcher {
             .no_proxy()
             .user_agent(concat!("calendar/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { client, origins, max_bytes, timeout })
+        Ok(Self { client, origins, max_bytes, timeout, token })
     }
 
     pub fn origins(&self) -> &Arc<Origins> {
@@ -148,6 +156,10 @@ impl Fetcher {
 
     async fn exchange(&self, url: &Url, conditions: &Conditions<'_>) -> Result<Fetched, FetchError> {
         let mut request = self.client.get(url.clone()).header(ACCEPT, conditions.accept);
+        // Only fetchable origins get here (checked in `get`, and on every redirect).
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token.expose());
+        }
         if let Some(etag) = conditions.if_none_match {
             request = request.header(IF_NONE_MATCH, etag);
             if let Some(wait) = conditions.wait_secs.filter(|w| *w > 0) {

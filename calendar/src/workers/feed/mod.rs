@@ -115,7 +115,12 @@ pub struct Follower {
 impl Follower {
     pub fn new(store: Store, settings: FeedSettings) -> anyhow::Result<Self> {
         let origins = Arc::new(Origins::new(settings.url.clone(), settings.allowed_origins.clone()));
-        let fetcher = Fetcher::new(settings.max_bytes, settings.fetch_timeout, origins.clone())?;
+        let fetcher = Fetcher::new(
+            settings.max_bytes,
+            settings.fetch_timeout,
+            origins.clone(),
+            settings.token.clone(),
+        )?;
         Ok(Self {
             store,
             settings,
