@@ -23,6 +23,9 @@ pub enum Error {
     /// `400`: a malformed query or path value.
     #[error("{0}")]
     BadRequest(String),
+    /// `403`: the caller may not do this (not the owner).
+    #[error("{0}")]
+    Forbidden(String),
     /// `409`: the request conflicts with the resource's state.
     #[error("{0}")]
     Conflict(String),
@@ -75,6 +78,7 @@ impl Error {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Invalid(_) | Self::UnknownParticipants(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::NotRetryable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadUpstream(_) => StatusCode::BAD_GATEWAY,
@@ -99,6 +103,7 @@ impl IntoResponse for Error {
             )
                 .into_response(),
             Self::BadRequest(message) => ApiError::bad_request(message).into_response(),
+            Self::Forbidden(message) => ApiError::forbidden(message).into_response(),
             Self::Conflict(message) => ApiError::conflict(message).into_response(),
             Self::NotRetryable(message) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "not_retryable", message).into_response()

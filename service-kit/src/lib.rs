@@ -1,6 +1,6 @@
 //! Plumbing shared by the contacts, calendar and notifications services.
 //!
-//! Only what every service needs in the same way lives here: who may call ([`auth`]), configuration from the environment
+//! Only what every service needs in the same way lives here: who may call ([`auth`], with bearer JWTs from an OpenID Connect provider in [`jwt`]), configuration from the environment
 //! ([`config`]), logging ([`telemetry`]), HTTP middleware and the request id ([`http`]), metrics
 //! ([`metrics`]), health checks ([`health`]), shutdown ([`shutdown`]), database connection and
 //! migrations ([`db`]), the error-response shape and extractors ([`error`]), the server loop
@@ -18,6 +18,7 @@ pub mod exit;
 pub mod health;
 pub mod html;
 pub mod http;
+pub mod jwt;
 pub mod listen;
 pub mod metrics;
 pub mod negotiate;

@@ -2,8 +2,9 @@
 //! PostgreSQL when `TEST_DATABASE_URL` is set), waiting on conditions with a deadline, and
 //! temporary folders that clean up after themselves, an HTTP client for one instance
 //! ([`TestClient`]), a real SMTP server with fault injection ([`smtp::SmtpServer`]), and hostile
-//! clients ([`hostile`]), third-party readers of Atom and iCalendar run from the repository
-//! ([`python`]), and binaries that should refuse to start ([`startup`]).
+//! clients ([`hostile`]), an OpenID Connect provider's keys and tokens ([`jwt`]), third-party
+//! readers of Atom and iCalendar run from the repository ([`python`]), and binaries that should
+//! refuse to start ([`startup`]).
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use sqlx::Connection;
 pub mod auth;
 pub mod client;
 pub mod hostile;
+pub mod jwt;
 pub mod python;
 pub mod smtp;
 pub mod startup;

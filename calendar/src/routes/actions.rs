@@ -4,6 +4,7 @@
 use service_kit::http::RequestId;
 use uuid::Uuid;
 
+use super::owners::may_remove_participant;
 use super::params::parse_id;
 use super::state::AppState;
 use crate::domain::{EmailAddress, Invalid};
@@ -11,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::metrics::EVENT_PARTICIPANTS;
 use crate::store::{AddOutcome, StoredEvent, User};
 use crate::templates::invitation::invitation;
+use service_kit::auth::Caller;
 
 /// Most e-mails accepted in one invitation request.
 const MAX_INVITES: usize = 100;
@@ -57,10 +59,17 @@ pub async fn invite(
     }
 }
 
-/// Removes the participant `raw_user` from the event `raw_event`; returns the event's id.
-pub async fn remove_participant(state: &AppState, raw_event: &str, raw_user: &str) -> Result<Uuid> {
+/// Removes the participant `raw_user` from the event `raw_event` (when `caller` may); returns
+/// the event's id.
+pub async fn remove_participant(
+    state: &AppState,
+    caller: &Caller,
+    raw_event: &str,
+    raw_user: &str,
+) -> Result<Uuid> {
     let event = load_event(state, raw_event).await?;
     let user = parse_id(raw_user, "participant")?;
+    may_remove_participant(state, caller, &event, user).await?;
     if !state.store.remove_participant(event.id, user).await? {
         return Err(Error::NotFound("participant"));
     }

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::actions::load_user;
 use super::html::calendar_page;
+use super::owners::may_write_calendar;
 use super::params::page_limit;
 use super::state::AppState;
 use super::views::{EventList, EventView};
@@ -23,6 +24,7 @@ use crate::domain::{EventDraft, EventInput, Month};
 use crate::error::{Error, Result};
 use crate::ics;
 use crate::store::{Cursor, User};
+use service_kit::auth::Caller;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_calendar, create_event))
@@ -136,6 +138,7 @@ async fn json_calendar(state: &AppState, user: &User, query: &CalendarQuery) -> 
     responses(
         (status = 201, description = "Created; Location names the event", body = EventView),
         (status = 400, description = "Malformed JSON", body = service_kit::error::ErrorBody),
+        (status = 403, description = "Not the calendar's owner", body = service_kit::error::ErrorBody),
         (status = 404, description = "Unknown user", body = service_kit::error::ErrorBody),
         (status = 415, description = "Not JSON", body = service_kit::error::ErrorBody),
         (status = 422, description = "Invalid field (named)", body = service_kit::error::ErrorBody),
@@ -144,10 +147,12 @@ async fn json_calendar(state: &AppState, user: &User, query: &CalendarQuery) -> 
 #[tracing::instrument(skip_all, fields(user = %user_id))]
 pub async fn create_event(
     State(state): State<AppState>,
+    caller: Caller,
     Path(user_id): Path<String>,
     Json(input): Json<EventInput>,
 ) -> Result<Response> {
     let user = load_user(&state, &user_id).await?;
+    may_write_calendar(&caller, &user)?;
     let draft = EventDraft::parse(&input)?;
     let event = state.store.insert_event(user.id, &draft).await?;
     let location = state.links.event(event.id);

@@ -13,12 +13,13 @@ use utoipa_axum::routes;
 
 use super::actions::{self, invite, load_event};
 use super::html::event_page;
-use super::params::parse_id;
+use super::owners::may_change_event;
 use super::state::AppState;
 use super::views::EventView;
 use crate::domain::{EventDraft, EventInput};
 use crate::error::{Error, Result};
 use crate::store::User;
+use service_kit::auth::Caller;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -61,6 +62,7 @@ pub async fn get_event(
     responses(
         (status = 200, description = "The updated event", body = EventView),
         (status = 400, description = "Malformed JSON", body = service_kit::error::ErrorBody),
+        (status = 403, description = "Not the event's owner", body = service_kit::error::ErrorBody),
         (status = 404, description = "Unknown event", body = service_kit::error::ErrorBody),
         (status = 415, description = "Not JSON", body = service_kit::error::ErrorBody),
         (status = 422, description = "Invalid field (named)", body = service_kit::error::ErrorBody),
@@ -69,12 +71,14 @@ pub async fn get_event(
 #[tracing::instrument(skip_all, fields(event = %id))]
 pub async fn update_event(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Json(input): Json<EventInput>,
 ) -> Result<Response> {
-    let id = parse_id(&id, "event")?;
+    let event = load_event(&state, &id).await?;
+    may_change_event(&state, &caller, &event).await?;
     let draft = EventDraft::parse(&input)?;
-    let event = state.store.update_event(id, &draft).await?.ok_or(Error::NotFound("event"))?;
+    let event = state.store.update_event(event.id, &draft).await?.ok_or(Error::NotFound("event"))?;
     Ok(axum::Json(EventView::new(&state.links, &event)).into_response())
 }
 
@@ -86,13 +90,19 @@ pub async fn update_event(
     params(("id" = String, Path, description = "Event id")),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 403, description = "Not the event's owner", body = service_kit::error::ErrorBody),
         (status = 404, description = "Unknown event", body = service_kit::error::ErrorBody),
     )
 )]
 #[tracing::instrument(skip_all, fields(event = %id))]
-pub async fn delete_event(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode> {
-    let id = parse_id(&id, "event")?;
-    state.store.delete_event(id).await?.ok_or(Error::NotFound("event"))?;
+pub async fn delete_event(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    let event = load_event(&state, &id).await?;
+    may_change_event(&state, &caller, &event).await?;
+    state.store.delete_event(event.id).await?.ok_or(Error::NotFound("event"))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -131,6 +141,7 @@ fn participant_urls(state: &AppState, participants: &[User]) -> Vec<String> {
     responses(
         (status = 200, description = "All participants now (user URLs)", body = Vec<String>),
         (status = 400, description = "Malformed JSON", body = service_kit::error::ErrorBody),
+        (status = 403, description = "Not the event's owner", body = service_kit::error::ErrorBody),
         (status = 404, description = "Unknown event", body = service_kit::error::ErrorBody),
         (status = 415, description = "Not JSON", body = service_kit::error::ErrorBody),
         (status = 422, description = "Malformed or unknown e-mails; nothing added", body = crate::error::UnknownParticipantsBody),
@@ -139,11 +150,13 @@ fn participant_urls(state: &AppState, participants: &[User]) -> Vec<String> {
 #[tracing::instrument(skip_all, fields(event = %id))]
 pub async fn add_participants(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     request_id: RequestId,
     Json(raw): Json<Vec<String>>,
 ) -> Result<Response> {
     let event = load_event(&state, &id).await?;
+    may_change_event(&state, &caller, &event).await?;
     let participants = invite(&state, &event, &raw, &request_id).await?;
     Ok(axum::Json(participant_urls(&state, &participants)).into_response())
 }
@@ -156,14 +169,16 @@ pub async fn add_participants(
     params(("id" = String, Path, description = "Event id"), ("userId" = String, Path, description = "The participant's user id")),
     responses(
         (status = 204, description = "Removed"),
+        (status = 403, description = "Neither the event's owner nor the participant", body = service_kit::error::ErrorBody),
         (status = 404, description = "Unknown event, or not a participant", body = service_kit::error::ErrorBody),
     )
 )]
 #[tracing::instrument(skip_all, fields(event = %id, user = %user_id))]
 pub async fn remove_participant(
     State(state): State<AppState>,
+    caller: Caller,
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    actions::remove_participant(&state, &id, &user_id).await?;
+    actions::remove_participant(&state, &caller, &id, &user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

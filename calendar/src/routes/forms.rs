@@ -1,7 +1,8 @@
 //! Endpoints for the HTML pages' forms, which can only GET and POST: adding an event, editing
 //! and deleting one, inviting participants, removing one. Each answers `303 See Other` to the
 //! page to show next, or the page again with the error (`422`) when the input was refused. The
-//! JSON endpoints of the same resources take JSON only.
+//! JSON endpoints of the same resources take JSON only. A caller who may not make the change
+//! (see `owners`) gets the page with the refusal and `403`; nothing changes.
 
 use axum::Router;
 use axum::extract::State;
@@ -15,10 +16,12 @@ use service_kit::http::RequestId;
 
 use super::actions::{invite, load_event, load_user, remove_participant};
 use super::html::{calendar_page, event_page};
-use super::params::parse_id;
+use super::owners::{may_change_event, may_write_calendar};
 use super::state::AppState;
 use crate::domain::{EventDraft, EventForm, Month};
 use crate::error::{Error, Result};
+use crate::store::StoredEvent;
+use service_kit::auth::Caller;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -38,10 +41,15 @@ fn see_other(location: &str) -> Response {
 /// shown again with the error and the values.
 async fn create_event(
     State(state): State<AppState>,
+    caller: Caller,
     Path(user_id): Path<String>,
     Form(form): Form<EventForm>,
 ) -> Result<Response> {
     let user = load_user(&state, &user_id).await?;
+    if let Err(refused) = may_write_calendar(&caller, &user) {
+        let month = Month::current();
+        return calendar_page(&state, &user, month, Some((&refused, &form)), StatusCode::FORBIDDEN).await;
+    }
     match EventDraft::parse(&form.clone().into()) {
         Ok(draft) => {
             let event = state.store.insert_event(user.id, &draft).await?;
@@ -60,12 +68,21 @@ async fn create_event(
     }
 }
 
+/// The event page with `refused` and `403`.
+async fn refused_on_event_page(state: &AppState, event: &StoredEvent, refused: Error) -> Result<Response> {
+    event_page(state, event, Some(&refused), StatusCode::FORBIDDEN).await
+}
+
 async fn edit_event(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Form(form): Form<EventForm>,
 ) -> Result<Response> {
     let event = load_event(&state, &id).await?;
+    if let Err(refused) = may_change_event(&state, &caller, &event).await {
+        return refused_on_event_page(&state, &event, refused).await;
+    }
     match EventDraft::parse(&form.into()) {
         Ok(draft) => {
             state.store.update_event(event.id, &draft).await?.ok_or(Error::NotFound("event"))?;
@@ -77,9 +94,16 @@ async fn edit_event(
     }
 }
 
-async fn delete_event(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
-    let id = parse_id(&id, "event")?;
-    let owner = state.store.delete_event(id).await?.ok_or(Error::NotFound("event"))?;
+async fn delete_event(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let event = load_event(&state, &id).await?;
+    if let Err(refused) = may_change_event(&state, &caller, &event).await {
+        return refused_on_event_page(&state, &event, refused).await;
+    }
+    let owner = state.store.delete_event(event.id).await?.ok_or(Error::NotFound("event"))?;
     Ok(see_other(&state.links.calendar(owner)))
 }
 
@@ -104,11 +128,15 @@ impl InviteForm {
 /// Invites from the event page's form; refused addresses are named on the page.
 async fn invite_participants(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     request_id: RequestId,
     Form(form): Form<InviteForm>,
 ) -> Result<Response> {
     let event = load_event(&state, &id).await?;
+    if let Err(refused) = may_change_event(&state, &caller, &event).await {
+        return refused_on_event_page(&state, &event, refused).await;
+    }
     match invite(&state, &event, &form.emails(), &request_id).await {
         Ok(_) => Ok(see_other(&state.links.event(event.id))),
         Err(e @ (Error::Invalid(_) | Error::UnknownParticipants(_))) => {
@@ -118,7 +146,17 @@ async fn invite_participants(
     }
 }
 
-async fn remove(State(state): State<AppState>, Path((id, user)): Path<(String, String)>) -> Result<Response> {
-    let event = remove_participant(&state, &id, &user).await?;
-    Ok(see_other(&state.links.event(event)))
+async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, user)): Path<(String, String)>,
+) -> Result<Response> {
+    match remove_participant(&state, &caller, &id, &user).await {
+        Ok(event) => Ok(see_other(&state.links.event(event))),
+        Err(refused @ Error::Forbidden(_)) => {
+            let event = load_event(&state, &id).await?;
+            refused_on_event_page(&state, &event, refused).await
+        }
+        Err(e) => Err(e),
+    }
 }

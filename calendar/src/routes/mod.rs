@@ -11,6 +11,7 @@ pub mod calendars;
 pub mod events;
 mod forms;
 mod html;
+mod owners;
 pub mod params;
 pub mod parked;
 mod state;

@@ -15,6 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::owners::operator_only;
 use super::params::{Paging, parse_id};
 use super::state::AppState;
 use super::views::rfc3339;
@@ -22,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::store::ParkedEntry;
 use crate::templates;
 use crate::workers::feed::recovery::{Retried, RetryError};
+use service_kit::auth::Caller;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_parked)).routes(routes!(retry_parked))
@@ -97,9 +99,11 @@ pub struct RetryOutcome {
 #[tracing::instrument(skip_all)]
 pub async fn list_parked(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     Query(paging): Query<Paging>,
 ) -> Result<Response> {
+    operator_only(&caller)?;
     let entries = state.store.parked_entries(paging.limit()?).await?;
     if wants_html(&headers) {
         return Ok(templates::parked::list(&state.site, &entries, None).into_response());
@@ -124,9 +128,11 @@ pub async fn list_parked(
 #[tracing::instrument(skip_all, fields(parked = %id))]
 pub async fn retry_parked(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response> {
+    operator_only(&caller)?;
     let html = wants_html(&headers);
     let result = retry(&state, &id).await;
     match (result, html) {

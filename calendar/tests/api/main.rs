@@ -14,4 +14,5 @@ mod helpers;
 mod hostile_input;
 mod invitations;
 mod notifications_stub;
+mod owners;
 mod pages;

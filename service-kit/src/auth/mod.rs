@@ -5,6 +5,10 @@
 //!   so response timing tells nothing about how much of a guess was right.
 //! - Browsers log in at `/login` with `ADMIN_USER` / `ADMIN_PASSWORD` and get a session cookie
 //!   ([`session`], [`login`]); failed attempts are answered ever more slowly ([`throttle`]).
+//! - With `AUTH_JWKS_URL`, `AUTH_ISSUER` and `AUTH_AUDIENCE` set, a bearer that has the shape of
+//!   a JWT is verified against the OpenID Connect provider's keys ([`crate::jwt`]): the caller
+//!   is `jwt:<iss>#<sub>` with the token's `email`, an operator when it carries
+//!   `AUTH_OPERATOR_SCOPE`. In that mode API tokens are no operators.
 //! - With no credentials configured (allowed on loopback only, see [`settings`]) every request
 //!   is the operator `anonymous`.
 //!
@@ -34,6 +38,7 @@ use url::Url;
 use crate::config::{AppUrls, Secret};
 use crate::db::Db;
 use crate::error::ApiError;
+use crate::jwt::{Claims, JwtVerifier, looks_like_jwt};
 
 pub use session::Sessions;
 pub use settings::AuthSettings;
@@ -60,6 +65,12 @@ impl Caller {
     /// The holder of an API token.
     pub fn token(token: &str) -> Self {
         Self { id: format!("token:{}", &session::hash(token)[..16]), email: None, operator: true }
+    }
+
+    /// The bearer of a verified JWT: `jwt:<iss>#<sub>`, its `email`, operator by
+    /// `AUTH_OPERATOR_SCOPE`.
+    pub fn jwt(claims: &Claims) -> Self {
+        Self { id: claims.caller_id(), email: claims.email.clone(), operator: claims.operator }
     }
 
     /// The admin, logged in on the login page.
@@ -114,6 +125,7 @@ struct Inner {
     open_paths: Vec<&'static str>,
     /// The three services, for the login page's header.
     apps: AppUrls,
+    jwt: Option<JwtVerifier>,
 }
 
 impl Auth {
@@ -138,6 +150,7 @@ impl Auth {
                 public_url: public_url.clone(),
                 open_paths: OPEN_PATHS.to_vec(),
                 apps: AppUrls::default().with_own(service, public_url),
+                jwt: settings.jwt.as_ref().map(|jwt| JwtVerifier::from_settings(jwt, jwks_client(service))),
             }),
         }
     }
@@ -188,7 +201,22 @@ impl Auth {
             return Ok(Some(Caller::anonymous()));
         }
         if let Some(token) = bearer(headers) {
-            return Ok(self.is_token(token).then(|| Caller::token(token)));
+            if let Some(jwt) = &self.inner.jwt
+                && looks_like_jwt(token)
+            {
+                return Ok(match jwt.verify(token).await {
+                    Ok(claims) => Some(Caller::jwt(&claims)),
+                    Err(refused) => {
+                        tracing::info!(reason = %refused, "bearer JWT refused");
+                        None
+                    }
+                });
+            }
+            // With JWT authentication, operators are the admin and operator JWTs; API tokens
+            // remain for services calling each other.
+            return Ok(self
+                .is_token(token)
+                .then(|| Caller { operator: self.inner.jwt.is_none(), ..Caller::token(token) }));
         }
         if let Some(id) = session::cookie(headers, &self.inner.cookie_name) {
             let user = self.inner.sessions.user(id).await?;
@@ -239,6 +267,16 @@ impl Auth {
         }
         next.run(req).await
     }
+}
+
+/// The client that fetches the provider's keys (the verifier bounds each fetch itself).
+fn jwks_client(service: &'static str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::limited(3))
+        .user_agent(service)
+        .build()
+        .unwrap_or_default()
 }
 
 fn is_open(open_paths: &[&str], path: &str) -> bool {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::config::values::{ConfigError, Secret};
+use crate::jwt::JwtSettings;
 
 /// Default of `ADMIN_USER`.
 pub const DEFAULT_ADMIN_USER: &str = "admin";
@@ -24,6 +25,10 @@ pub(crate) struct AuthEnv {
     admin_password_file: Option<String>,
     allow_anonymous: Option<String>,
     session_ttl_secs: Option<String>,
+    auth_jwks_url: Option<String>,
+    auth_issuer: Option<String>,
+    auth_audience: Option<String>,
+    auth_operator_scope: Option<String>,
 }
 
 /// Who may call the service, as configured.
@@ -39,6 +44,9 @@ pub struct AuthSettings {
     pub admin_password: Option<Secret>,
     /// `SESSION_TTL_SECS`: how long a login session lasts (default 8 hours).
     pub session_ttl: Duration,
+    /// `AUTH_JWKS_URL`, `AUTH_ISSUER`, `AUTH_AUDIENCE`, `AUTH_OPERATOR_SCOPE`: bearer JWTs from
+    /// an OpenID Connect provider (see [`crate::jwt`]); `None` when not set.
+    pub jwt: Option<JwtSettings>,
     /// No credentials are configured: every request is the operator `anonymous`. Only on a
     /// loopback address, or with `ALLOW_ANONYMOUS=true`.
     pub anonymous: bool,
@@ -52,6 +60,7 @@ impl Default for AuthSettings {
             admin_user: DEFAULT_ADMIN_USER.into(),
             admin_password: None,
             session_ttl: Duration::from_secs(DEFAULT_SESSION_TTL_SECS),
+            jwt: None,
             anonymous: true,
         }
     }
@@ -71,7 +80,7 @@ impl AuthSettings {
 
     /// Whether any credential is configured.
     pub fn has_credentials(&self) -> bool {
-        !self.tokens.is_empty() || self.admin_password.is_some()
+        !self.tokens.is_empty() || self.admin_password.is_some() || self.jwt.is_some()
     }
 
     pub(crate) fn resolve(env: AuthEnv, host: IpAddr) -> Result<Self, ConfigError> {
@@ -119,11 +128,18 @@ impl AuthSettings {
                 }
             },
         };
+        let jwt = JwtSettings::from_values(
+            env.auth_jwks_url,
+            env.auth_issuer,
+            env.auth_audience,
+            env.auth_operator_scope,
+        )?;
         let mut settings = Self {
             tokens,
             admin_user,
             admin_password,
             session_ttl: Duration::from_secs(session_ttl),
+            jwt,
             anonymous: false,
         };
         if !settings.has_credentials() {
@@ -196,6 +212,23 @@ mod tests {
         assert!(resolve(&[("ALLOW_ANONYMOUS", "true")], [0, 0, 0, 0]).unwrap().anonymous);
         let err = resolve(&[("ALLOW_ANONYMOUS", "yes please")], [0, 0, 0, 0]).unwrap_err();
         assert!(err.to_string().starts_with("ALLOW_ANONYMOUS"), "{err}");
+    }
+
+    #[test]
+    fn a_jwt_provider_is_a_credential_and_a_partial_one_names_what_is_missing() {
+        let jwt = [
+            ("AUTH_JWKS_URL", "http://idp.internal/certs"),
+            ("AUTH_ISSUER", "http://idp.internal/realm"),
+            ("AUTH_AUDIENCE", "services"),
+        ];
+        let s = resolve(&jwt, [0, 0, 0, 0]).unwrap();
+        assert!(!s.anonymous && s.jwt.is_some());
+        let err = resolve(&jwt[..1], [127, 0, 0, 1]).unwrap_err().to_string();
+        assert!(err.starts_with("AUTH_ISSUER, AUTH_AUDIENCE: required"), "{err}");
+        let names = crate::config::common_variables();
+        for var in ["AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_OPERATOR_SCOPE"] {
+            assert!(names.iter().any(|n| n == var), "{var} in {names:?}");
+        }
     }
 
     #[test]
