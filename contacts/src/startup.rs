@@ -55,6 +55,7 @@ impl Application {
         let auth = Auth::new("contacts", &settings.common.auth, &public_url, &db)
             .with_apps(settings.common.apps.with_own("contacts", &public_url));
         let mut http = HttpOptions::new(public_url);
+        http.allowed_hosts = settings.common.allowed_hosts.clone();
         http.request_timeout = settings.common.request_timeout;
         let router = app::router(
             Routes { api, openapi, count_histograms: crate::metrics::COUNT_HISTOGRAMS, auth },

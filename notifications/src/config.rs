@@ -74,6 +74,10 @@ pub struct Settings {
     /// `RETENTION_DAYS`: how long a finished (`sent` or `failed`) job and its mailbox message are
     /// kept after they last changed; `None` (`0`) keeps them forever (default 30 days).
     pub retention: Option<Duration>,
+    /// `QUOTA_JOBS_PER_HOUR`: jobs one API caller may queue in any hour (default 1000).
+    pub quota_jobs_per_hour: u32,
+    /// `QUOTA_RECIPIENTS_PER_HOUR`: recipients of one API caller's jobs in any hour (default 5000).
+    pub quota_recipients_per_hour: u32,
     /// Run the background workers (delivery, retention); tests switch them off to drive them by hand.
     pub run_worker: bool,
     /// Old variable names still read this release, with what to use instead (logged at start).
@@ -96,6 +100,21 @@ pub struct Env {
     send_lease_ms: Option<u64>,
     poll_interval_ms: Option<u64>,
     retention_days: Option<u32>,
+    quota_jobs_per_hour: Option<u32>,
+    quota_recipients_per_hour: Option<u32>,
+}
+
+/// Default `QUOTA_JOBS_PER_HOUR`: far above a demo's, far below a spammer's.
+pub const DEFAULT_QUOTA_JOBS_PER_HOUR: u32 = 1000;
+/// Default `QUOTA_RECIPIENTS_PER_HOUR`.
+pub const DEFAULT_QUOTA_RECIPIENTS_PER_HOUR: u32 = 5000;
+
+fn quota(var: &str, raw: Option<u32>, default: u32) -> Result<u32, ConfigError> {
+    match raw {
+        Some(0) => Err(ConfigError::invalid(var, "a positive number", "0")),
+        Some(n) => Ok(n),
+        None => Ok(default),
+    }
 }
 
 impl ServiceSettings for Settings {
@@ -183,6 +202,13 @@ impl ServiceSettings for Settings {
                 ));
             }
         };
+        let quota_jobs_per_hour =
+            quota("QUOTA_JOBS_PER_HOUR", env.quota_jobs_per_hour, DEFAULT_QUOTA_JOBS_PER_HOUR)?;
+        let quota_recipients_per_hour = quota(
+            "QUOTA_RECIPIENTS_PER_HOUR",
+            env.quota_recipients_per_hour,
+            DEFAULT_QUOTA_RECIPIENTS_PER_HOUR,
+        )?;
         Ok(Self {
             common,
             delivery: DeliverySettings {
@@ -196,6 +222,8 @@ impl ServiceSettings for Settings {
                 poll_interval,
             },
             retention,
+            quota_jobs_per_hour,
+            quota_recipients_per_hour,
             run_worker: true,
             deprecated,
         })
@@ -221,6 +249,8 @@ impl Settings {
                 poll_interval: Duration::from_millis(200),
             },
             retention: Some(Duration::from_secs(u64::from(DEFAULT_RETENTION_DAYS) * 86_400)),
+            quota_jobs_per_hour: DEFAULT_QUOTA_JOBS_PER_HOUR,
+            quota_recipients_per_hour: DEFAULT_QUOTA_RECIPIENTS_PER_HOUR,
             run_worker: true,
             deprecated: Vec::new(),
         }

@@ -34,6 +34,10 @@ pub enum Error {
     /// `400`: a listing's `cursor` was not made by this service.
     #[error("unknown cursor")]
     UnknownCursor,
+    /// `429` with `Retry-After`: the caller's jobs or recipients in the last hour reached
+    /// `QUOTA_JOBS_PER_HOUR` or `QUOTA_RECIPIENTS_PER_HOUR`.
+    #[error("quota of {} reached", .0.quota.label())]
+    QuotaExceeded(crate::quota::Refused),
     /// `500`, logged with detail.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -64,13 +68,34 @@ impl From<Error> for ApiError {
                 "invalid_query",
                 "cursor is not one this service gave out",
             ),
+            Error::QuotaExceeded(refused) => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "quota_exceeded",
+                format!(
+                    "this caller's {} in the last hour reached the limit; retry after {} s",
+                    refused.quota.label(),
+                    retry_after_secs(&refused)
+                ),
+            ),
             Error::Database(e) => ApiError::internal(format_args!("database: {e}")),
         }
     }
 }
 
+fn retry_after_secs(refused: &crate::quota::Refused) -> u64 {
+    refused.retry_after.as_secs() + u64::from(refused.retry_after.subsec_nanos() > 0)
+}
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        ApiError::from(self).into_response()
+        let retry_after = match &self {
+            Self::QuotaExceeded(refused) => Some(retry_after_secs(refused).max(1)),
+            _ => None,
+        };
+        let mut response = ApiError::from(self).into_response();
+        if let Some(secs) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     }
 }

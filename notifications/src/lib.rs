@@ -55,6 +55,7 @@ pub mod error;
 pub mod links;
 pub mod mail;
 pub mod metrics;
+pub mod quota;
 pub mod routes;
 pub mod startup;
 pub mod store;

@@ -81,6 +81,13 @@ pub fn describe() {
         "Age of the oldest queued job, or 0 when none is queued"
     );
     metrics::describe_counter!("smtp_sends_total", "SMTP sends by outcome");
+    metrics::describe_counter!(
+        "quota_refusals_total",
+        "Jobs refused with 429 because a caller reached a quota (jobs or recipients per hour)"
+    );
+    for quota in ["jobs", "recipients"] {
+        metrics::counter!("quota_refusals_total", "quota" => quota).increment(0);
+    }
     for outcome in SmtpOutcome::ALL {
         metrics::counter!("smtp_sends_total", "outcome" => outcome.label()).increment(0);
     }
@@ -146,4 +153,9 @@ impl Drop for InFlight {
 
 pub fn jobs_deleted(count: u64) {
     metrics::counter!("notifications_jobs_deleted_total").increment(count);
+}
+
+/// A job refused by the quota labelled `quota` (`jobs`, `recipients`).
+pub fn quota_refused(quota: &'static str) {
+    metrics::counter!("quota_refusals_total", "quota" => quota).increment(1);
 }

@@ -67,6 +67,11 @@ impl Application {
         let max_attempts = settings.delivery.max_attempts;
         let state = AppState {
             store: store.clone(),
+            quotas: Arc::new(crate::quota::Quotas::new(
+                settings.quota_jobs_per_hour,
+                settings.quota_recipients_per_hour,
+                crate::quota::WINDOW,
+            )),
             links: Links::new(&public_url),
             pages: Pages::new(
                 smtp_host,
@@ -84,6 +89,7 @@ impl Application {
             .open_path("/")
             .with_apps(settings.common.apps.with_own("notifications", &public_url));
         let mut http = HttpOptions::new(public_url);
+        http.allowed_hosts = settings.common.allowed_hosts.clone();
         http.request_timeout = settings.common.request_timeout;
         http.body_limit = BODY_LIMIT;
         let router = app::router(Routes { api, openapi, count_histograms: &[], auth }, store.db(), http);

@@ -196,6 +196,7 @@ struct CommonEnv {
     port: Option<u16>,
     database_url: Option<Secret>,
     public_url: Option<String>,
+    allowed_hosts: Option<String>,
     rust_log: Option<String>,
     log_format: Option<String>,
     request_timeout_secs: Option<u64>,
@@ -224,6 +225,9 @@ pub struct CommonSettings {
     /// `PUBLIC_URL`: base of every absolute link the service publishes. `None` means
     /// `http://localhost:<bound port>`, resolved once the listener is bound.
     pub public_url: Option<Url>,
+    /// `ALLOWED_HOSTS`: comma-separated `host[:port]` values accepted in the `Host` header
+    /// besides `PUBLIC_URL`'s (IP addresses and `localhost` always are); others get `421`.
+    pub allowed_hosts: Vec<String>,
     /// `RUST_LOG`: tracing filter directives (default `info`).
     pub log_filter: String,
     /// `LOG_FORMAT`: `text` or `json`.
@@ -307,6 +311,7 @@ impl std::fmt::Debug for CommonSettings {
             .field("port", &self.port)
             .field("database_url", &format_args!("{scheme}://…"))
             .field("public_url", &self.public_url.as_ref().map(Url::as_str))
+            .field("allowed_hosts", &self.allowed_hosts)
             .field("log_filter", &self.log_filter)
             .field("log_format", &self.log_format)
             .field("request_timeout", &self.request_timeout)
@@ -350,6 +355,7 @@ impl CommonSettings {
             None => None,
             Some(raw) => Some(parse_base_url("PUBLIC_URL", &raw)?),
         };
+        let allowed_hosts = parse_allowed_hosts(env.allowed_hosts.as_deref().unwrap_or(""))?;
         let database_url = env
             .database_url
             .map(|s| s.expose().clone())
@@ -389,6 +395,7 @@ impl CommonSettings {
             port: env.port.unwrap_or(default_port),
             database_url: Secret::new(database_url),
             public_url,
+            allowed_hosts,
             log_filter: parse_log_filter(env.rust_log)?,
             log_format: LogFormat::parse(env.log_format.as_deref())?,
             request_timeout: Duration::from_secs(request_timeout),
@@ -408,6 +415,7 @@ impl CommonSettings {
             port: 0,
             database_url: Secret::new(database_url.into()),
             public_url: None,
+            allowed_hosts: Vec::new(),
             log_filter: "info".into(),
             log_format: LogFormat::Text,
             request_timeout: Duration::from_secs(60),
@@ -457,6 +465,27 @@ pub fn default_sqlite_url(service: &str) -> String {
 
 /// Parses an absolute `http(s)` base URL and normalises it to end with `/`, so
 /// `base.join("contacts/1")` keeps any path prefix.
+fn parse_allowed_hosts(raw: &str) -> Result<Vec<String>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let (name, port) = match entry.rsplit_once(':') {
+                Some((name, port)) if !name.ends_with(']') || name.starts_with('[') => (name, Some(port)),
+                _ => (entry, None),
+            };
+            let name_ok =
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "-.[]:".contains(c));
+            let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok());
+            if name_ok && port_ok {
+                Ok(entry.to_ascii_lowercase())
+            } else {
+                Err(ConfigError::invalid("ALLOWED_HOSTS", "comma-separated host or host:port values", raw))
+            }
+        })
+        .collect()
+}
+
 pub fn parse_base_url(var: &str, raw: &str) -> Result<Url, ConfigError> {
     let mut url = Url::parse(raw).map_err(|_| ConfigError::invalid(var, "an absolute http(s) URL", raw))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
@@ -526,6 +555,17 @@ mod tests {
         assert_eq!(s.public_url_for(1).as_str(), "https://example.org/app/");
         let err = CommonSettings::from_iter("c", 1, vars(&[("PUBLIC_URL", "/relative")])).unwrap_err();
         assert!(err.to_string().starts_with("PUBLIC_URL"), "{err}");
+    }
+
+    #[test]
+    fn allowed_hosts_is_a_comma_list_of_host_or_host_and_port() {
+        let s = CommonSettings::from_iter("c", 1, vars(&[("ALLOWED_HOSTS", " Contacts:3000, calendar ,")]))
+            .unwrap();
+        assert_eq!(s.allowed_hosts, ["contacts:3000", "calendar"]);
+        for bad in ["contacts:port", "http://contacts:3000", "a b"] {
+            let err = CommonSettings::from_iter("c", 1, vars(&[("ALLOWED_HOSTS", bad)])).unwrap_err();
+            assert!(err.to_string().starts_with("ALLOWED_HOSTS"), "{bad}: {err}");
+        }
     }
 
     #[test]

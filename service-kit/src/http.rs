@@ -77,6 +77,10 @@ pub struct HttpOptions {
     pub request_timeout: Duration,
     /// `Content-Security-Policy` sent with every response.
     pub content_security_policy: &'static str,
+    /// `ALLOWED_HOSTS`: further `Host` values accepted besides `PUBLIC_URL`'s (`contacts:3000`
+    /// for a service that others reach by its compose or Kubernetes name). An entry without a
+    /// port accepts that name on any port.
+    pub allowed_hosts: Vec<String>,
 }
 
 /// A strict policy for server-rendered pages without scripts: own styles, own forms, no framing.
@@ -90,6 +94,7 @@ impl HttpOptions {
             body_limit: DEFAULT_BODY_LIMIT,
             request_timeout: Duration::from_secs(60),
             content_security_policy: DEFAULT_CSP,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -99,6 +104,8 @@ impl HttpOptions {
 /// the JSON `404`.
 pub fn apply(router: Router, options: HttpOptions) -> Router {
     let allowed_origin = options.public_url.origin().ascii_serialization();
+    let hosts = std::sync::Arc::new(AcceptedHosts::new(&options.public_url, &options.allowed_hosts));
+    let scheme = options.public_url.scheme().to_owned();
     let csp = HeaderValue::from_str(&allow_public_origin_in_form_action(
         options.content_security_policy,
         &allowed_origin,
@@ -111,9 +118,14 @@ pub fn apply(router: Router, options: HttpOptions) -> Router {
         }))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             let allowed_origin = allowed_origin.clone();
-            async move { cross_site_guard(&allowed_origin, req, next).await }
+            let scheme = scheme.clone();
+            async move { cross_site_guard(&allowed_origin, &scheme, req, next).await }
         }))
         .layer(DefaultBodyLimit::max(options.body_limit))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            let hosts = hosts.clone();
+            async move { check_host_and_length(&hosts, options.body_limit, req, next).await }
+        }))
         .layer(middleware::from_fn(move |req: Request, next: Next| async move {
             request_deadline(options.request_timeout, req, next).await
         }))
@@ -269,12 +281,135 @@ fn allow_public_origin_in_form_action(policy: &str, public_origin: &str) -> Stri
     directives.join("; ")
 }
 
+/// The `Host` values a service answers to: `PUBLIC_URL`'s host and port, the `ALLOWED_HOSTS`
+/// entries, and names no DNS answer can make a browser send for another site (IP literals and
+/// `localhost`). Anything else is a DNS-rebinding attempt or a misrouted request.
+#[derive(Debug)]
+struct AcceptedHosts {
+    /// Lower-case `host:port` pairs that must match exactly.
+    exact: Vec<String>,
+    /// Lower-case names accepted on any port.
+    any_port: Vec<String>,
+    /// The port a `Host` without one means: the default of `PUBLIC_URL`'s scheme.
+    default_port: u16,
+}
+
+impl AcceptedHosts {
+    fn new(public_url: &Url, allowed: &[String]) -> Self {
+        let mut exact = Vec::new();
+        let mut any_port = Vec::new();
+        if let (Some(host), Some(port)) = (public_url.host_str(), public_url.port_or_known_default()) {
+            exact.push(format!("{}:{port}", host.to_ascii_lowercase()));
+        }
+        for entry in allowed.iter().map(|e| e.trim().to_ascii_lowercase()).filter(|e| !e.is_empty()) {
+            match split_host_port(&entry) {
+                Some((host, Some(port))) => exact.push(format!("{host}:{port}")),
+                Some((host, None)) => any_port.push(host.to_string()),
+                None => {}
+            }
+        }
+        let default_port = if public_url.scheme() == "https" { 443 } else { 80 };
+        Self { exact, any_port, default_port }
+    }
+
+    /// `host` is the `Host` header (or the authority of an absolute request target).
+    fn accepts(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        let Some((name, port)) = split_host_port(&host) else {
+            return false;
+        };
+        if name == "localhost" || name.parse::<std::net::IpAddr>().is_ok() || is_bracketed_ipv6(name) {
+            return true;
+        }
+        let port = port.unwrap_or(self.default_port);
+        self.exact.iter().any(|e| *e == format!("{name}:{port}")) || self.any_port.iter().any(|e| e == name)
+    }
+}
+
+fn is_bracketed_ipv6(name: &str) -> bool {
+    name.strip_prefix('[')
+        .and_then(|n| n.strip_suffix(']'))
+        .is_some_and(|n| n.parse::<std::net::Ipv6Addr>().is_ok())
+}
+
+/// Splits `host[:port]` (IPv6 literals in brackets); `None` for what is not a host.
+fn split_host_port(value: &str) -> Option<(&str, Option<u16>)> {
+    let (name, port) = if value.starts_with('[') {
+        let end = value.find(']')?;
+        let (name, rest) = value.split_at(end + 1);
+        match rest {
+            "" => (name, None),
+            _ => (name, Some(rest.strip_prefix(':')?)),
+        }
+    } else {
+        match value.rsplit_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (value, None),
+        }
+    };
+    if name.is_empty() || name.contains(['/', '@', ' ', '\\']) {
+        return None;
+    }
+    let port = match port {
+        None => None,
+        Some(p) => Some(p.parse::<u16>().ok()?),
+    };
+    Some((name, port))
+}
+
+/// Health checks and metrics answer on any `Host`: Kubernetes probes and Prometheus reach a pod
+/// by whatever name or address their configuration uses, and these routes carry no personal
+/// data and change nothing.
+fn answers_any_host(path: &str) -> bool {
+    path == "/metrics" || path.starts_with("/health/")
+}
+
+/// Answers `421 Misdirected Request` when the request names a host the service is not
+/// configured for (DNS rebinding: a page on `evil.example` whose name now points at the
+/// service), and `413` at once when a request declares a body over the limit, before anyone
+/// waits for that body.
+async fn check_host_and_length(
+    hosts: &AcceptedHosts,
+    body_limit: usize,
+    req: Request,
+    next: Next,
+) -> Response {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()));
+    let accepted = host.as_deref().is_some_and(|h| hosts.accepts(h));
+    if !accepted && !answers_any_host(req.uri().path()) {
+        return ApiError::new(
+            StatusCode::MISDIRECTED_REQUEST,
+            "misdirected_request",
+            "this service does not answer to that host name (see PUBLIC_URL and ALLOWED_HOSTS)",
+        )
+        .into_response();
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > body_limit as u64) {
+        let mut response = ApiError::payload_too_large().into_response();
+        // The body is not read: do not keep the connection for a next request behind it.
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return response;
+    }
+    next.run(req).await
+}
+
 /// Refuses state-changing requests that a browser sent from another site (CSRF), using the
-/// `Sec-Fetch-Site` header modern browsers send and, without it, `Origin` compared with the
-/// request's own `Host` and the configured public origin. Requests with neither header (curl,
-/// other services) are not from a browser and pass.
-async fn cross_site_guard(allowed_origin: &str, req: Request, next: Next) -> Response {
-    if is_safe_method(req.method()) || !is_cross_site(&req, allowed_origin) {
+/// `Sec-Fetch-Site` header modern browsers send and, without it, `Origin` compared by scheme,
+/// host and port with the configured public origin or, with `PUBLIC_URL`'s scheme, the request's
+/// own `Host` (already checked by [`check_host_and_length`], so never a rebound name). Requests
+/// with neither header (curl, other services) are not from a browser and pass.
+async fn cross_site_guard(allowed_origin: &str, scheme: &str, req: Request, next: Next) -> Response {
+    if is_safe_method(req.method()) || !is_cross_site(&req, allowed_origin, scheme) {
         return next.run(req).await;
     }
     ApiError::forbidden("cross-site request refused").into_response()
@@ -284,28 +419,26 @@ fn is_safe_method(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
 }
 
-fn is_cross_site(req: &Request, allowed_origin: &str) -> bool {
+fn is_cross_site(req: &Request, allowed_origin: &str, scheme: &str) -> bool {
     let headers = req.headers();
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        return !matches!(site, "same-origin" | "none");
+    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if site.is_some_and(|site| !matches!(site, "same-origin" | "none")) {
+        return true;
     }
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return false;
     };
+    let Ok(origin) = Url::parse(origin) else {
+        // "null" (sandboxed frames, file://) and garbage are cross-site.
+        return true;
+    };
+    let origin = origin.origin().ascii_serialization();
     if origin == allowed_origin {
         return false;
     }
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
-    match Url::parse(origin) {
-        Ok(url) => {
-            let origin_host = match (url.host_str(), url.port()) {
-                (Some(h), Some(p)) => format!("{h}:{p}"),
-                (Some(h), None) => h.to_string(),
-                _ => return true,
-            };
-            !origin_host.eq_ignore_ascii_case(host)
-        }
-        // "null" (sandboxed frames, file://) and garbage are cross-site.
+    match Url::parse(&format!("{scheme}://{host}/")) {
+        Ok(own) => origin != own.origin().ascii_serialization(),
         Err(_) => true,
     }
 }
@@ -327,26 +460,66 @@ mod tests {
 
     #[test]
     fn requests_without_browser_headers_are_not_cross_site() {
-        assert!(!is_cross_site(&request(Method::POST, &[("host", "localhost:3000")]), PUBLIC));
+        assert!(!is_cross_site(&request(Method::POST, &[("host", "localhost:3000")]), PUBLIC, "https"));
     }
 
     #[test]
     fn sec_fetch_site_decides_when_present() {
-        assert!(!is_cross_site(&request(Method::POST, &[("sec-fetch-site", "same-origin")]), PUBLIC));
-        assert!(is_cross_site(&request(Method::POST, &[("sec-fetch-site", "cross-site")]), PUBLIC));
-        assert!(is_cross_site(&request(Method::POST, &[("sec-fetch-site", "same-site")]), PUBLIC));
+        assert!(!is_cross_site(
+            &request(Method::POST, &[("sec-fetch-site", "same-origin")]),
+            PUBLIC,
+            "https"
+        ));
+        assert!(is_cross_site(&request(Method::POST, &[("sec-fetch-site", "cross-site")]), PUBLIC, "https"));
+        assert!(is_cross_site(&request(Method::POST, &[("sec-fetch-site", "same-site")]), PUBLIC, "https"));
     }
 
     #[test]
-    fn origin_must_match_host_or_public_url() {
-        let same = [("host", "localhost:3000"), ("origin", "http://localhost:3000")];
-        assert!(!is_cross_site(&request(Method::POST, &same), PUBLIC));
+    fn origin_must_match_host_or_public_url_by_scheme_host_and_port() {
+        let same = [("host", "localhost:3000"), ("origin", "https://localhost:3000")];
+        assert!(!is_cross_site(&request(Method::POST, &same), PUBLIC, "https"));
         let public = [("host", "10.0.0.1:3000"), ("origin", PUBLIC)];
-        assert!(!is_cross_site(&request(Method::POST, &public), PUBLIC));
+        assert!(!is_cross_site(&request(Method::POST, &public), PUBLIC, "https"));
+        let default_port = [("host", "10.0.0.1:3000"), ("origin", "https://contacts.example.org:443")];
+        assert!(!is_cross_site(&request(Method::POST, &default_port), PUBLIC, "https"));
         let evil = [("host", "localhost:3000"), ("origin", "http://evil.example")];
-        assert!(is_cross_site(&request(Method::POST, &evil), PUBLIC));
+        assert!(is_cross_site(&request(Method::POST, &evil), PUBLIC, "https"));
         let null = [("host", "localhost:3000"), ("origin", "null")];
-        assert!(is_cross_site(&request(Method::POST, &null), PUBLIC));
+        assert!(is_cross_site(&request(Method::POST, &null), PUBLIC, "https"));
+        let other_scheme = [("host", "localhost:3000"), ("origin", "http://localhost:3000")];
+        assert!(is_cross_site(&request(Method::POST, &other_scheme), PUBLIC, "https"));
+        let https_for_http = [("host", "127.0.0.1:3000"), ("origin", "https://127.0.0.1:3000")];
+        assert!(is_cross_site(&request(Method::POST, &https_for_http), "http://localhost:3000", "http"));
+        let other_port = [("host", "localhost:3000"), ("origin", "https://localhost:3001")];
+        assert!(is_cross_site(&request(Method::POST, &other_port), PUBLIC, "https"));
+        let same_origin_but_other = [
+            ("sec-fetch-site", "same-origin"),
+            ("host", "localhost:3000"),
+            ("origin", "https://evil.example"),
+        ];
+        assert!(is_cross_site(&request(Method::POST, &same_origin_but_other), PUBLIC, "https"));
+    }
+
+    #[test]
+    fn hosts_are_public_url_allowed_hosts_or_unrebindable() {
+        let hosts = AcceptedHosts::new(
+            &Url::parse("http://localhost:3000/").unwrap(),
+            &["contacts:3000".into(), "calendar".into()],
+        );
+        for ok in
+            ["localhost:3000", "LOCALHOST:3000", "127.0.0.1:3000", "[::1]:3000", "10.1.2.3", "contacts:3000"]
+        {
+            assert!(hosts.accepts(ok), "{ok}");
+        }
+        assert!(hosts.accepts("calendar:8080"));
+        for bad in ["evil.example:3000", "evil.example", "contacts:3001", "contacts", "", "a@b:3000", "x:y"] {
+            assert!(!hosts.accepts(bad), "{bad}");
+        }
+        let public = AcceptedHosts::new(&Url::parse("https://cal.example.org/").unwrap(), &[]);
+        assert!(public.accepts("cal.example.org"));
+        assert!(public.accepts("cal.example.org:443"));
+        assert!(!public.accepts("cal.example.org:80"));
+        assert!(!public.accepts("other.example.org"));
     }
 
     #[tokio::test]
@@ -356,7 +529,8 @@ mod tests {
             Router::new().route("/x", axum::routing::get(|| async { "ok" })),
             HttpOptions::new(Url::parse(PUBLIC).unwrap()),
         );
-        let response = app.oneshot(request(Method::DELETE, &[])).await.unwrap();
+        let response =
+            app.oneshot(request(Method::DELETE, &[("host", "contacts.example.org")])).await.unwrap();
         assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(response.headers()[header::ALLOW], "GET,HEAD");
         let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
@@ -389,7 +563,7 @@ mod tests {
             Router::new().route("/x", axum::routing::get(|| async { "ok" })),
             HttpOptions::new(Url::parse(PUBLIC).unwrap()),
         );
-        let response = app.oneshot(request(Method::GET, &[])).await.unwrap();
+        let response = app.oneshot(request(Method::GET, &[("host", "contacts.example.org")])).await.unwrap();
         let policy = response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
         assert!(policy.contains(&format!("form-action 'self' {PUBLIC};")), "{policy}");
     }

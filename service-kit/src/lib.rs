@@ -18,6 +18,7 @@ pub mod exit;
 pub mod health;
 pub mod html;
 pub mod http;
+pub mod id;
 pub mod jwt;
 pub mod listen;
 pub mod metrics;

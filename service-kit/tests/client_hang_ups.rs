@@ -47,7 +47,7 @@ async fn hang_up_during(method: &str, patience: Duration) -> bool {
     tokio::spawn(serve(listener, router, ServerLimits::default(), token.clone()));
 
     let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("{method} /step HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n");
+    let request = format!("{method} /step HTTP/1.1\r\nhost: public.example\r\ncontent-length: 0\r\n\r\n");
     client.write_all(request.as_bytes()).await.unwrap();
     // The handler is running once the server has read the request; then the client hangs up.
     tokio::time::sleep(Duration::from_millis(100)).await;

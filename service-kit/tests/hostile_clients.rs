@@ -231,6 +231,13 @@ async fn every_kind_of_answer_carries_the_security_headers() {
         ),
         ("a body too large", post_echo(&"x".repeat(2000), "connection: close\r\n"), 413),
         ("a cross-site post", post_echo("{}", "origin: http://evil.example\r\nconnection: close\r\n"), 403),
+        ("a rebound host name", get_request("/ok", &[("host", "evil.example")]), 421),
+        (
+            "a huge declared body",
+            b"POST /echo HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 99999999999\r\n\r\n{}"
+                .to_vec(),
+            413,
+        ),
         (
             "a timed-out body",
             b"POST /echo HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 9\r\n\r\n{"
@@ -248,5 +255,43 @@ async fn every_kind_of_answer_carries_the_security_headers() {
                 .unwrap_or_else(|e| panic!("{what}: the error is not JSON ({e}): {}", answer.text()));
             assert!(body["error"].is_string() && body["message"].is_string(), "{what}: {body}");
         }
+    }
+}
+
+#[tokio::test]
+async fn a_request_declaring_a_body_over_the_limit_gets_413_before_sending_it() {
+    let server = start(limits(), PATIENCE).await;
+    let mut stream = connect_from(FIRST_CLIENT, server.addr).await.unwrap();
+    let head = "POST /echo HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 1073741824\r\n\r\n{";
+    let started = std::time::Instant::now();
+    let answer = exchange(&mut stream, head.as_bytes(), PATIENCE).await.expect("an answer");
+    let took = started.elapsed();
+    assert_eq!(answer.status, 413, "{}", answer.text());
+    assert!(answer.text().contains("\"error\":\"payload_too_large\""), "{}", answer.text());
+    assert!(took < Duration::from_secs(2), "the answer took {took:?}: the server waited for the body");
+}
+
+#[tokio::test]
+async fn only_the_public_host_allowed_hosts_and_addresses_are_answered() {
+    let routes = Router::new().route("/ok", get(|| async { "ok" }));
+    let mut options = HttpOptions::new(Url::parse("http://public.example:8080/").unwrap());
+    options.allowed_hosts = vec!["contacts:3000".into()];
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let token = CancellationToken::new();
+    tokio::spawn(serve(listener, apply(routes, options), limits(), token.clone()));
+    let _server = Server { addr, token };
+    let served = ["public.example:8080", "contacts:3000", "127.0.0.1", "[::1]:1", "localhost:9"];
+    let misdirected = ["public.example", "public.example:8081", "contacts", "evil.example:8080"];
+    for (host, status) in served.iter().map(|h| (h, 200)).chain(misdirected.iter().map(|h| (h, 421))) {
+        let answer =
+            send_raw(addr, &get_request("/ok", &[("host", host)]), PATIENCE).await.expect("an answer");
+        assert_eq!(answer.status, status, "Host: {host}: {}", answer.text());
+    }
+    for path in ["/metrics", "/health/live"] {
+        let answer = send_raw(addr, &get_request(path, &[("host", "evil.example")]), PATIENCE)
+            .await
+            .expect("an answer");
+        assert_ne!(answer.status, 421, "{path} answers on any host");
     }
 }

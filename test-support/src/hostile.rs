@@ -23,13 +23,22 @@ pub const FIRST_CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 pub const HOSTILE_HOST: &str = "attacker.example";
 
 /// Headers that proxies use to pass on the host a client asked for, all naming [`HOSTILE_HOST`].
-/// A service builds its links from `PUBLIC_URL` and must ignore every one of them.
-pub const HOSTILE_HOST_HEADERS: [(&str, &str); 5] = [
-    ("host", HOSTILE_HOST),
+/// A service builds its links from `PUBLIC_URL` and must ignore every one of them. (A hostile
+/// `Host` itself is refused with `421`: see [`REBINDING`].)
+pub const HOSTILE_HOST_HEADERS: [(&str, &str); 4] = [
     ("x-forwarded-host", HOSTILE_HOST),
     ("x-forwarded-proto", "gopher"),
     ("forwarded", "host=attacker.example;proto=https"),
     ("x-original-url", "http://attacker.example/"),
+];
+
+/// What a browser sends after a page on `evil.example` had its name rebound to the service's
+/// address: the attacker's host in `Host`, and the page's own origin, so the request looks
+/// same-origin to the browser. Every route but health and metrics answers it `421`.
+pub const REBINDING: [(&str, &str); 3] = [
+    ("host", "evil.example:3000"),
+    ("origin", "http://evil.example:3000"),
+    ("sec-fetch-site", "same-origin"),
 ];
 
 /// Connects to `server` from `client` (any free port of that address).
@@ -214,9 +223,28 @@ pub async fn closed_within(stream: &mut TcpStream, deadline: Duration) -> bool {
     .is_ok()
 }
 
-/// A `GET` of `path` that closes the connection after the answer.
+/// A request without a body (`content-length: 0` for unsafe methods) with exactly `headers`
+/// (plus `connection: close`).
+pub fn raw_request(method: &str, path: &str, headers: &[(&str, &str)]) -> Vec<u8> {
+    let mut request = format!("{method} {path} HTTP/1.1\r\nconnection: close\r\n");
+    if !matches!(method, "GET" | "HEAD") {
+        request.push_str("content-length: 0\r\n");
+    }
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.into_bytes()
+}
+
+/// A `GET` of `path` that closes the connection after the answer, with `host: localhost` unless
+/// `extra_headers` name a host of their own.
 pub fn get_request(path: &str, extra_headers: &[(&str, &str)]) -> Vec<u8> {
-    let mut request = format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n");
+    let mut request = format!("GET {path} HTTP/1.1\r\n");
+    if !extra_headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("host")) {
+        request.push_str("host: localhost\r\n");
+    }
+    request.push_str("connection: close\r\n");
     for (name, value) in extra_headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -278,6 +306,9 @@ pub struct ServerLimits<'a> {
     pub get: &'a str,
     /// Write requests whose bodies the service reads: method, path, content type.
     pub writes: Vec<(&'a str, String, &'a str)>,
+    /// Every form and API route besides health and metrics (method and path, ids filled in):
+    /// the [`REBINDING`] request must get `421` on each.
+    pub routes: Vec<(&'a str, String)>,
     /// `MAX_HEADER_BYTES`.
     pub max_header_bytes: usize,
     /// The body limit of the writes.
@@ -295,7 +326,8 @@ pub struct ServerLimits<'a> {
 /// over the limit `413` in the JSON error shape on every write; headers sent byte by byte are cut
 /// off without an answer at the header deadline, a body sent byte by byte gets `408` at the
 /// request deadline; one client holding all its connections is refused one more while another
-/// client is served. How each protection behaves in detail is tested once, in
+/// client is served; a write declaring a body over the limit gets `413` at once, before the body
+/// is sent; the [`REBINDING`] request gets `421` on every route. How each protection behaves in detail is tested once, in
 /// `service-kit/tests/hostile_clients.rs`; a service's own test adds that nothing changed.
 pub async fn assert_server_limits(limits: ServerLimits<'_>) {
     let patience = limits.request_timeout.max(limits.header_read_timeout) * 4 + Duration::from_secs(10);
@@ -357,6 +389,38 @@ pub async fn assert_server_limits(limits: ServerLimits<'_>) {
         );
     }
 
+    for (method, path, content_type) in &limits.writes {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: {content_type}\r\ncontent-length: 1073741824\r\n\r\n{{"
+        );
+        let mut stream = connect_from(FIRST_CLIENT, limits.addr).await.expect("connect");
+        let started = Instant::now();
+        let answer = exchange(&mut stream, head.as_bytes(), patience).await;
+        let answer = answer.unwrap_or_else(|| panic!("{method} {path}: no answer to a huge declared body"));
+        assert_eq!(answer.status, 413, "{method} {path} declaring 1 GiB: {}", answer.text());
+        assert!(
+            started.elapsed() < limits.request_timeout / 2,
+            "{method} {path}: 413 only after {:?}, the server waited for the body",
+            started.elapsed()
+        );
+    }
+
+    for (method, path) in &limits.routes {
+        let request = raw_request(method, path, &REBINDING);
+        let answer = send_raw(limits.addr, &request, patience)
+            .await
+            .unwrap_or_else(|| panic!("{method} {path}: no answer to the rebinding request"));
+        assert_eq!(answer.status, 421, "{method} {path} with {REBINDING:?}: {}", answer.text());
+        assert!(
+            answer.text().contains("\"error\":\"misdirected_request\""),
+            "{method} {path}: {}",
+            answer.text()
+        );
+        assert_security_headers(&format!("the 421 of {method} {path}"), |name| {
+            answer.header(name).map(str::to_string)
+        });
+    }
+
     let stream = connect_from(FIRST_CLIENT, limits.addr).await.expect("connect");
     let head = format!("GET {} HTTP/1.1\r\nx-slow: {}", limits.get, "a".repeat(200));
     let slow = trickle(stream, head.as_bytes(), limits.header_read_timeout / 8, patience).await;
@@ -406,6 +470,12 @@ pub fn assert_links_under(what: &str, text: &str, public_url: &str, also_allowed
         let allowed = url.starts_with(public_url) || also_allowed.iter().any(|a| url.starts_with(a));
         assert!(allowed, "{what} links to {url}, outside {public_url}: {text}");
     }
+}
+
+/// Other spellings of the canonical UUID `id` that the `uuid` crate reads as the same id:
+/// upper case, without hyphens, as a URN, in braces. None of them is a resource's URL.
+pub fn other_spellings(id: &str) -> Vec<String> {
+    vec![id.to_ascii_uppercase(), id.replace('-', ""), format!("urn:uuid:{id}"), format!("{{{id}}}")]
 }
 
 #[cfg(test)]

@@ -34,7 +34,8 @@ pub fn page_limit(raw: Option<&str>) -> Result<u32, Error> {
     }
 }
 
-/// Parses an id from the path; anything else is a `404` (no such resource can exist).
+/// Parses an id from the path in its one canonical spelling (lower case, hyphenated); anything
+/// else is a `404` (no such resource can exist at that URL).
 pub fn parse_id(raw: &str, what: &'static str) -> Result<Uuid, Error> {
-    Uuid::parse_str(raw).map_err(|_| Error::NotFound(what))
+    service_kit::id::parse_canonical(raw).ok_or(Error::NotFound(what))
 }

@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use test_support::client::form_body;
 use test_support::hostile::{
-    HOSTILE_HOST_HEADERS, HeaderCase, OTHER_CLIENT, ServerLimits, assert_links_under,
+    HOSTILE_HOST_HEADERS, HeaderCase, OTHER_CLIENT, REBINDING, ServerLimits, assert_links_under,
     assert_security_headers_of, assert_security_headers_on, assert_server_limits,
 };
 use test_support::{TestDb, json_body, wait_until};
@@ -257,6 +257,26 @@ async fn every_form_and_write_refuses_a_post_from_another_site_and_changes_nothi
             assert_security_headers_of(&format!("the refusal of {method} {path}"), response.headers());
         }
     }
+    // A page whose name was rebound to the service, and a page of another scheme.
+    let https_origin = app.address.replacen("http://", "https://", 1);
+    let https: [(&str, &str); 1] = [("origin", https_origin.as_str())];
+    let refused: [(&[(&str, &str)], StatusCode); 2] =
+        [(&REBINDING, StatusCode::MISDIRECTED_REQUEST), (&https, StatusCode::FORBIDDEN)];
+    for (method, path, content_type, body) in &writes {
+        for (headers, status) in refused {
+            let mut request = app
+                .http
+                .request(method.clone(), app.url(path))
+                .header("content-type", *content_type)
+                .body(body.clone());
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), status, "{method} {path} with {headers:?}");
+            assert_security_headers_of(&format!("the refusal of {method} {path}"), response.headers());
+        }
+    }
     assert_eq!(state(&app, owner, &event).await, before, "nothing changed");
 
     // The page's own form goes through.
@@ -319,6 +339,28 @@ async fn every_kind_of_answer_carries_the_security_headers_and_the_server_limits
             ("POST", format!("/event/{event}/edit"), form),
             ("POST", format!("/event/{event}/participants"), json),
             ("POST", format!("/event/{event}/invite"), form),
+        ],
+        routes: vec![
+            ("GET", "/".into()),
+            ("GET", "/users".into()),
+            ("GET", format!("/users/{guest}")),
+            ("GET", format!("/calendar/{owner}")),
+            ("GET", format!("/calendar/{owner}.ics")),
+            ("POST", format!("/calendar/{owner}")),
+            ("POST", format!("/calendar/{owner}/new")),
+            ("GET", format!("/event/{event}")),
+            ("PUT", format!("/event/{event}")),
+            ("DELETE", format!("/event/{event}")),
+            ("POST", format!("/event/{event}/edit")),
+            ("POST", format!("/event/{event}/delete")),
+            ("POST", format!("/event/{event}/invite")),
+            ("GET", format!("/event/{event}/participants")),
+            ("POST", format!("/event/{event}/participants")),
+            ("DELETE", format!("/event/{event}/participants/{guest}")),
+            ("POST", format!("/event/{event}/participants/{guest}/remove")),
+            ("GET", "/feed/parked".into()),
+            ("POST", format!("/feed/parked/{}/retry", uuid::Uuid::new_v4())),
+            ("GET", "/openapi.json".into()),
         ],
         max_header_bytes,
         body_limit: service_kit::http::DEFAULT_BODY_LIMIT,
@@ -548,4 +590,32 @@ async fn more_invitations_at_once_than_allowed_are_refused_and_change_nothing() 
     assert_eq!(calendar["items"].as_array().unwrap().len(), 1, "no event was added");
     assert_eq!(calendar["items"][0]["title"], "Party", "the event is unchanged");
     assert_eq!(app.get_json(&format!("/event/{event}/participants")).await.1, json!([]));
+}
+
+#[tokio::test]
+async fn an_id_in_another_spelling_is_no_event_and_no_user() {
+    let feed = FeedServer::start(20).await;
+    let db = TestDb::new().await;
+    let settings = settings(&db, &feed, None);
+    let app = spawn_with(db, settings).await;
+    let owner = feed.create_contact("ann@example.org", "Ann", "Lee");
+    app.wait_for_user(owner).await;
+    let event = app.create_event(owner, "Party").await;
+    let owner = owner.to_string();
+    assert_eq!(app.get(&format!("/event/{event}")).await.status(), StatusCode::OK);
+    for (id, paths) in [(&event, ["/event/", "/event/"]), (&owner, ["/users/", "/calendar/"])] {
+        for other in test_support::hostile::other_spellings(id) {
+            let other = other.replace('{', "%7B").replace('}', "%7D");
+            for prefix in paths {
+                let path = format!("{prefix}{other}");
+                assert_eq!(app.get(&path).await.status(), StatusCode::NOT_FOUND, "GET {path}");
+            }
+        }
+    }
+    for other in test_support::hostile::other_spellings(&event) {
+        let other = other.replace('{', "%7B").replace('}', "%7D");
+        let response = app.http.delete(app.url(&format!("/event/{other}"))).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "DELETE /event/{other}");
+    }
+    assert_eq!(app.get(&format!("/event/{event}")).await.status(), StatusCode::OK, "still there");
 }

@@ -21,9 +21,10 @@ impl ContactId {
         Self(Uuid::now_v7())
     }
 
-    /// Parses any UUID spelling; `None` for anything else.
+    /// Parses an id in its one canonical spelling (lower case, hyphenated); `None` for other
+    /// spellings and anything else.
     pub fn parse(raw: &str) -> Option<Self> {
-        Uuid::try_parse(raw).ok().map(Self)
+        service_kit::id::parse_canonical(raw).map(Self)
     }
 
     pub fn as_uuid(&self) -> Uuid {

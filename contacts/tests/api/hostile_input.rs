@@ -11,8 +11,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use test_support::client::form_body;
 use test_support::hostile::{
-    HOSTILE_HOST_HEADERS, HeaderCase, ServerLimits, assert_links_under, assert_security_headers_of,
-    assert_security_headers_on, assert_server_limits,
+    HOSTILE_HOST_HEADERS, HeaderCase, REBINDING, ServerLimits, assert_links_under,
+    assert_security_headers_of, assert_security_headers_on, assert_server_limits,
 };
 use test_support::{TestDb, http_client, json_body};
 use url::Url;
@@ -128,6 +128,26 @@ async fn every_form_and_write_refuses_a_post_from_another_site_and_changes_nothi
             assert_eq!(json_body(response).await["error"], "forbidden");
         }
     }
+    // A page whose name was rebound to the service, and a page of another scheme.
+    let https_origin = app.address.replacen("http://", "https://", 1);
+    let https: [(&str, &str); 1] = [("origin", https_origin.as_str())];
+    let refused: [(&[(&str, &str)], StatusCode); 2] =
+        [(&REBINDING, StatusCode::MISDIRECTED_REQUEST), (&https, StatusCode::FORBIDDEN)];
+    for (method, path, content_type, body) in &forms {
+        for (headers, status) in refused {
+            let mut request = app
+                .http
+                .request(method.clone(), app.url(path))
+                .header("content-type", *content_type)
+                .body(body.clone());
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), status, "{method} {path} with {headers:?}");
+            assert_security_headers_of(&format!("the refusal of {method} {path}"), response.headers());
+        }
+    }
     assert_eq!(app.store.read_head().await.unwrap().sequence, before, "nothing was written");
     assert_eq!(app.store.all_contacts().await.unwrap().len(), 1);
 
@@ -164,6 +184,26 @@ async fn every_kind_of_answer_carries_the_security_headers_and_the_server_limits
             ("POST", "/contacts".into(), "application/json"),
             ("POST", "/contacts/new".into(), "application/x-www-form-urlencoded"),
         ],
+        routes: {
+            let id = uuid::Uuid::new_v4();
+            vec![
+                ("GET", "/".into()),
+                ("GET", "/contacts".into()),
+                ("POST", "/contacts".into()),
+                ("GET", format!("/contacts/{id}")),
+                ("PUT", format!("/contacts/{id}")),
+                ("DELETE", format!("/contacts/{id}")),
+                ("GET", "/contacts/new".into()),
+                ("POST", "/contacts/new".into()),
+                ("GET", format!("/contacts/{id}/edit")),
+                ("POST", format!("/contacts/{id}/edit")),
+                ("GET", format!("/contacts/{id}/delete")),
+                ("POST", format!("/contacts/{id}/delete")),
+                ("GET", "/feed".into()),
+                ("GET", "/feed/archive/1".into()),
+                ("GET", "/openapi.json".into()),
+            ]
+        },
         max_header_bytes: 32 * 1024,
         body_limit: 64 * 1024,
         header_read_timeout: Duration::from_secs(2),
@@ -388,4 +428,21 @@ async fn bodies_over_the_limit_are_refused_on_every_write_and_change_nothing() {
         assert_eq!(error["error"], "payload_too_large", "{method} {path}");
     }
     assert_eq!(app.store.read_head().await.unwrap().sequence, 1, "only the first contact was written");
+}
+
+#[tokio::test]
+async fn an_id_in_another_spelling_is_no_contact() {
+    let app = spawn_app().await;
+    let contact = app.create("Ann", "Lee", "ann@example.org").await;
+    let id = contact["id"].as_str().unwrap();
+    assert_eq!(app.get(&format!("/contacts/{id}")).await.status(), StatusCode::OK);
+    for other in test_support::hostile::other_spellings(id) {
+        let other = other.replace('{', "%7B").replace('}', "%7D");
+        for path in [format!("/contacts/{other}"), format!("/contacts/{other}/edit")] {
+            assert_eq!(app.get(&path).await.status(), StatusCode::NOT_FOUND, "GET {path}");
+        }
+        let response = app.http.delete(app.url(&format!("/contacts/{other}"))).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "DELETE /contacts/{other}");
+    }
+    assert_eq!(app.get(&format!("/contacts/{id}")).await.status(), StatusCode::OK, "still there");
 }

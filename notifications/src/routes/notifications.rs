@@ -143,12 +143,18 @@ fn representation(headers: &HeaderMap) -> Representation {
 )]
 pub async fn create(
     State(app): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     headers: HeaderMap,
     Json(request): Json<NotificationRequest>,
 ) -> Result<Response, Error> {
     let key = idempotency_key(&headers)?;
     let notification = NewNotification::parse(request).map_err(Error::Invalid)?;
+    let recipients = u32::try_from(notification.recipients().len()).unwrap_or(u32::MAX);
+    if let Err(refused) = app.quotas.admit(&caller.id, recipients, std::time::Instant::now()) {
+        metrics::quota_refused(refused.quota.label());
+        tracing::warn!(caller = %caller.id, quota = refused.quota.label(), "quota reached, job refused");
+        return Err(Error::QuotaExceeded(refused));
+    }
     let id = Uuid::now_v7();
     let message_id = mail::message_id(id, &app.mail_from);
     match app.store.create(id, &notification, key.as_ref(), &message_id, now_millis()).await? {
@@ -239,9 +245,17 @@ pub async fn show(
     State(app): State<AppState>,
     _caller: Caller,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(raw_id): Path<String>,
 ) -> Result<Response, Error> {
     let representation = representation(&headers);
+    // One spelling per job: other spellings of the id are no job's URL.
+    let id = match (service_kit::id::parse_canonical(&raw_id), &representation) {
+        (Some(id), _) => id,
+        (None, Representation::Json) => return Err(Error::NotFound),
+        (None, Representation::Page) => {
+            return Ok(private((StatusCode::NOT_FOUND, templates::job_not_found(&app.pages))));
+        }
+    };
     let job = app.store.get(id).await?;
     match (representation, job) {
         (Representation::Json, Some(job)) => Ok(private(axum::Json(JobView::of(&app, &job)))),

@@ -18,4 +18,6 @@ pub struct AppState {
     /// Wakes the delivery worker when a job is stored.
     pub wake: Arc<Notify>,
     pub max_attempts: u32,
+    /// Jobs and recipients per API caller over the last hour.
+    pub quotas: Arc<crate::quota::Quotas>,
 }

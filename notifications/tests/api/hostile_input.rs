@@ -321,6 +321,14 @@ async fn every_kind_of_answer_carries_the_security_headers_and_the_server_limits
         addr: app.addr,
         get: "/health/live",
         writes: vec![("POST", "/notifications".into(), "application/json")],
+        routes: vec![
+            ("GET", "/".into()),
+            ("GET", "/notifications".into()),
+            ("POST", "/notifications".into()),
+            ("GET", format!("/notifications/{}", uuid::Uuid::new_v4())),
+            ("GET", "/mailbox".into()),
+            ("GET", "/openapi.json".into()),
+        ],
         max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
         body_limit: BODY_LIMIT,
         header_read_timeout,
@@ -520,4 +528,88 @@ async fn a_spoofed_host_changes_no_published_link_and_nothing_in_the_message() {
         assert!(!raw.contains(HOSTILE_HOST), "the message names the hostile host: {raw}");
         assert!(message.message_id().unwrap().ends_with("@localhost"), "Message-ID from MAIL_FROM's domain");
     }
+}
+
+#[tokio::test]
+async fn a_job_id_in_another_spelling_is_no_job() {
+    let app = TestApp::spawn().await;
+    let id = id_of(&app.queue(&notification("ada@example.org", "Hello", "Hi")).await);
+    assert_eq!(app.api_get(&format!("/notifications/{id}")).await.0, StatusCode::OK);
+    for other in test_support::hostile::other_spellings(&id) {
+        let other = other.replace('{', "%7B").replace('}', "%7D");
+        let (status, body) = app.api_get(&format!("/notifications/{other}")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "/notifications/{other}: {body}");
+    }
+}
+
+fn counter(metrics: &str, line_start: &str) -> u64 {
+    metrics
+        .lines()
+        .find(|line| line.starts_with(line_start))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse::<f64>().ok())
+        .map_or(0, |value| value as u64)
+}
+
+/// The open relay of issue 14, from notifications' side: a caller with a valid token (calendar,
+/// or whoever holds its token) sends as many invitations as it can. The quotas stop it, the SMTP
+/// server gets no more mail than they allow, and another token keeps its own quota.
+#[tokio::test]
+async fn a_caller_relaying_mail_hits_its_quotas_and_the_smtp_server_gets_no_more() {
+    let server = SmtpServer::start().await;
+    let (jobs_quota, recipients_quota) = (4u32, 7u32);
+    let app = TestApp::spawn_with(|s| {
+        use_smtp(s, &server);
+        s.tokens.push(service_kit::config::Secret::new("other-token"));
+        s.quota_jobs_per_hour = jobs_quota;
+        s.quota_recipients_per_hour = recipients_quota;
+    })
+    .await;
+    let phish = |to: Vec<String>| json!({"recipients": to, "subject": "URGENT: verify your account", "message": "at http://phish.example/login"});
+    // Two recipients a job: the recipients quota (7) refuses the fourth job.
+    let mut accepted = 0;
+    let mut refusals = Vec::new();
+    for i in 0..10 {
+        let response =
+            app.post(&phish(vec![format!("v{i}a@example.org"), format!("v{i}b@example.org")]), None).await;
+        match response.status().as_u16() {
+            202 => accepted += 1,
+            429 => {
+                let retry_after =
+                    response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+                let body = json_body(response).await;
+                refusals.push((retry_after, body));
+            }
+            other => panic!("job {i}: {other} {:?}", response.text().await),
+        }
+    }
+    assert_eq!(accepted, 3, "three jobs of two fit in 7 recipients, a fourth does not");
+    assert_eq!(refusals.len(), 7);
+    for (retry_after, body) in &refusals {
+        assert_eq!(body["error"], "quota_exceeded", "{body}");
+        let secs: u64 = retry_after.as_deref().expect("Retry-After").parse().expect("seconds");
+        assert!((3500..=3600).contains(&secs), "Retry-After {secs}");
+    }
+    // One recipient still fits the recipients quota, then the jobs quota (4) refuses the next.
+    assert_eq!(app.post(&phish(vec!["last@example.org".into()]), None).await.status(), 202);
+    assert_eq!(app.post(&notification("more@example.org", "Hi", "x"), None).await.status(), 429);
+
+    let messages = delivered(&app, &server, 4).await;
+    assert_eq!(messages.iter().map(|m| m.rcpt_to.len()).sum::<usize>(), 7, "{messages:?}");
+    assert!(messages.len() <= jobs_quota as usize);
+
+    // Another credential is another caller.
+    let response = app
+        .http
+        .post(app.url("/notifications"))
+        .bearer_auth("other-token")
+        .json(&notification("ok@example.org", "Hello", "Legit"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202, "another token has its own quota");
+
+    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(counter(&metrics, "quota_refusals_total{quota=\"recipients\"}") >= 7, "{metrics}");
+    assert!(counter(&metrics, "quota_refusals_total{quota=\"jobs\"}") >= 1, "{metrics}");
 }

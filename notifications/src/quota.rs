@@ -1,0 +1,119 @@
+//! Abuse limits per API caller: jobs and recipients over a sliding hour.
+//!
+//! Every accepted job is remembered with its time and number of recipients for one window; a
+//! new job is refused while the caller's jobs in the window, or their recipients plus the new
+//! job's, would exceed the limit. The answer says when enough of the window will have passed
+//! (`Retry-After`). The windows live in each replica's memory: a check costs no database round
+//! trip and a restart forgets them, so with R replicas a caller gets at most R times the limit
+//! (README, "Limits and hardening").
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The length of the window.
+pub const WINDOW: Duration = Duration::from_secs(3600);
+
+/// Which limit refused a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quota {
+    Jobs,
+    Recipients,
+}
+
+impl Quota {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Jobs => "jobs",
+            Self::Recipients => "recipients",
+        }
+    }
+}
+
+/// A refusal: which limit, and how long until the job would fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    pub quota: Quota,
+    pub retry_after: Duration,
+}
+
+/// The limits and every caller's window.
+#[derive(Debug)]
+pub struct Quotas {
+    jobs: u32,
+    recipients: u32,
+    window: Duration,
+    callers: Mutex<HashMap<String, VecDeque<(Instant, u32)>>>,
+}
+
+impl Quotas {
+    pub fn new(jobs_per_window: u32, recipients_per_window: u32, window: Duration) -> Self {
+        Self { jobs: jobs_per_window, recipients: recipients_per_window, window, callers: Mutex::default() }
+    }
+
+    /// Counts a job of `recipients` for `caller` at `now`, or refuses it (and counts nothing).
+    pub fn admit(&self, caller: &str, recipients: u32, now: Instant) -> Result<(), Refused> {
+        let mut callers = self.callers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Forget callers whose whole window has passed, so the map stays as small as the set
+        // of recent callers.
+        callers.retain(|_, seen| {
+            while seen.front().is_some_and(|(at, _)| now.duration_since(*at) >= self.window) {
+                seen.pop_front();
+            }
+            !seen.is_empty()
+        });
+        let seen = callers.entry(caller.to_owned()).or_default();
+        let until_expired = |(at, _): &(Instant, u32)| (*at + self.window).saturating_duration_since(now);
+        if seen.len() as u64 >= u64::from(self.jobs) {
+            // The oldest jobs must leave the window until one more fits.
+            let excess = seen.len() + 1 - self.jobs as usize;
+            let retry_after = seen.get(excess - 1).map(until_expired).unwrap_or(self.window);
+            return Err(Refused { quota: Quota::Jobs, retry_after });
+        }
+        let used: u64 = seen.iter().map(|(_, n)| u64::from(*n)).sum();
+        if used + u64::from(recipients) > u64::from(self.recipients) {
+            let mut freed = 0u64;
+            let mut retry_after = self.window;
+            for entry in seen.iter() {
+                freed += u64::from(entry.1);
+                if used - freed + u64::from(recipients) <= u64::from(self.recipients) {
+                    retry_after = until_expired(entry);
+                    break;
+                }
+            }
+            return Err(Refused { quota: Quota::Recipients, retry_after });
+        }
+        seen.push_back((now, recipients));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_are_refused_over_the_limit_until_the_oldest_leaves_the_window() {
+        let quotas = Quotas::new(2, 100, Duration::from_secs(60));
+        let t0 = Instant::now();
+        assert!(quotas.admit("a", 1, t0).is_ok());
+        assert!(quotas.admit("a", 1, t0 + Duration::from_secs(10)).is_ok());
+        let refused = quotas.admit("a", 1, t0 + Duration::from_secs(20)).unwrap_err();
+        assert_eq!(refused, Refused { quota: Quota::Jobs, retry_after: Duration::from_secs(40) });
+        assert!(quotas.admit("b", 1, t0 + Duration::from_secs(20)).is_ok(), "another caller has its own");
+        assert!(quotas.admit("a", 1, t0 + Duration::from_secs(60)).is_ok(), "the first left the window");
+        assert!(quotas.admit("a", 1, t0 + Duration::from_secs(61)).is_err());
+    }
+
+    #[test]
+    fn recipients_are_summed_and_a_refused_job_counts_nothing() {
+        let quotas = Quotas::new(100, 10, Duration::from_secs(60));
+        let t0 = Instant::now();
+        assert!(quotas.admit("a", 6, t0).is_ok());
+        assert!(quotas.admit("a", 3, t0 + Duration::from_secs(5)).is_ok());
+        let refused = quotas.admit("a", 5, t0 + Duration::from_secs(30)).unwrap_err();
+        assert_eq!(refused, Refused { quota: Quota::Recipients, retry_after: Duration::from_secs(30) });
+        assert!(quotas.admit("a", 1, t0 + Duration::from_secs(30)).is_ok(), "one more still fits");
+        assert!(quotas.admit("a", 11, t0 + Duration::from_secs(200)).is_err(), "never fits");
+    }
+}
