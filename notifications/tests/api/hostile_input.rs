@@ -560,7 +560,7 @@ async fn a_caller_relaying_mail_hits_its_quotas_and_the_smtp_server_gets_no_more
     let (jobs_quota, recipients_quota) = (4u32, 7u32);
     let app = TestApp::spawn_with(|s| {
         use_smtp(s, &server);
-        s.tokens.push(service_kit::config::Secret::new("other-token"));
+        s.common.auth.tokens.push(service_kit::config::Secret::new("other-token-0123456789"));
         s.quota_jobs_per_hour = jobs_quota;
         s.quota_recipients_per_hour = recipients_quota;
     })
@@ -602,7 +602,7 @@ async fn a_caller_relaying_mail_hits_its_quotas_and_the_smtp_server_gets_no_more
     let response = app
         .http
         .post(app.url("/notifications"))
-        .bearer_auth("other-token")
+        .bearer_auth("other-token-0123456789")
         .json(&notification("ok@example.org", "Hello", "Legit"))
         .send()
         .await
