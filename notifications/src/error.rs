@@ -5,8 +5,8 @@
 //!
 //! Requests without credentials never reach a handler: service-kit's auth layer answers them.
 
-use axum::http::header::{self, HeaderValue};
 use axum::http::StatusCode;
+use axum::http::header::{self, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use service_kit::ApiError;
 
