@@ -21,7 +21,8 @@ with one replica, strategy Recreate and no autoscaler (one writer), a PostgreSQL
 replicas or more rolled with maxUnavailable 0; PUBLIC_URL is the service's host on the Ingress;
 every URL naming a Service in the namespace reaches it through the network policies (egress of
 the caller, ingress of the callee, DNS); calendar's NOTIFICATION_TOKEN is one of notifications'
-API_TOKENS and its CONTACTS_TOKEN one of contacts'; every checkov skip annotation gives its reason. Then, run: the services answer
+API_TOKENS and its CONTACTS_TOKEN one of contacts'; each <SERVICE>_PUBLIC_URL is that service's
+PUBLIC_URL; every checkov skip annotation gives its reason. Then, run: the services answer
 /health/live, /health/ready and the scrape path and accept the rendered settings; contacts
 created before calendar starts (enough for an archive page) reach calendar through the configured
 feed URL (with calendar's CONTACTS_TOKEN); the rendered credentials are accepted (tokens, and
@@ -447,6 +448,17 @@ def static_checks(rendered: Rendered, workloads: list[Workload], read: dict[str,
             report.check(dns_allowed(policies, w.pod_labels), f"{label}: network policies let it ask the DNS ({var})")
         if not w.env.get("DATABASE_URL", "sqlite:").startswith("sqlite:"):
             report.check(dns_allowed(policies, w.pod_labels), f"{label}: network policies let it ask the DNS (DATABASE_URL)")
+
+    # The header every page shows links the other services where browsers find them: each
+    # <SERVICE>_PUBLIC_URL is that service's own PUBLIC_URL.
+    for w in workloads:
+        for other in workloads:
+            if other is w:
+                continue
+            var = f"{other.name.upper()}_PUBLIC_URL"
+            report.check(w.env.get(var) is not None and w.env.get(var) == other.env.get("PUBLIC_URL"),
+                         f"{overlay}/{w.name}: {var} is {other.name}'s PUBLIC_URL",
+                         f"{w.env.get(var)} vs {other.env.get('PUBLIC_URL')}")
 
     # calendar's tokens are ones contacts and notifications accept.
     calendar = next((w for w in workloads if "NOTIFICATION_TOKEN" in w.env), None)
