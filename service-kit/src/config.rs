@@ -602,6 +602,9 @@ mod tests {
     #[test]
     fn the_common_variables_are_listed_by_name() {
         let names = common_variables();
+        for var in ["API_TOKENS", "AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_OPERATOR_SCOPE"] {
+            assert!(names.iter().any(|n| n == var), "{var} in {names:?}");
+        }
         for var in ["HOST", "PORT", "DATABASE_URL", "PUBLIC_URL", "RUST_LOG", "LOG_FORMAT"] {
             assert!(names.iter().any(|n| n == var), "{var} in {names:?}");
         }
