@@ -88,6 +88,46 @@ async fn a_read_model_written_by_older_rules_is_rebuilt_once_as_the_store_opens(
     check.close().await;
 }
 
+#[tokio::test]
+async fn look_alike_addresses_stored_under_older_rules_are_both_kept_and_their_address_stays_taken() {
+    let db = TestDb::new().await;
+    let app = Application::build(Settings::for_tests(&db.url)).await.unwrap();
+    let client = TestClient::on_port(app.port());
+    let token = CancellationToken::new();
+    let server = tokio::spawn(app.run_until_stopped(token.clone()));
+    for email in ["jane@example.org", "twin@example.org"] {
+        let body = serde_json::json!({"firstname": "Jane", "lastname": "Doe", "email": email});
+        assert_eq!(client.post_json("/contacts", &body).await.status(), 201);
+    }
+    token.cancel();
+    server.await.unwrap().unwrap();
+
+    // What the rules before look-alike keys let in: the full-width twin of jane@example.org.
+    let twin = "\u{FF4A}\u{FF41}\u{FF4E}\u{FF45}@example.org";
+    let old = Db::connect(&ConnectOptions::new(db.url.clone(), 1), &MIGRATIONS).await.unwrap();
+    for statement in [
+        "UPDATE contact_events SET data = replace(data, 'twin@example.org', $1)",
+        "UPDATE contacts SET email = $1, email_key = $1 WHERE email = 'twin@example.org'",
+    ] {
+        sqlx::query(statement).bind(twin).execute(&old.writer).await.unwrap();
+    }
+    sqlx::query("UPDATE projection SET version = 2").execute(&old.writer).await.unwrap();
+    old.close().await;
+
+    let upgraded = Application::build(Settings::for_tests(&db.url)).await.unwrap();
+    let mut emails: Vec<String> =
+        upgraded.store().all_contacts().await.unwrap().into_iter().map(|c| c.email).collect();
+    emails.sort();
+    assert_eq!(emails, ["jane@example.org", twin], "no contact is lost to the new rule");
+    let client = TestClient::on_port(upgraded.port());
+    let token = CancellationToken::new();
+    let server = tokio::spawn(upgraded.run_until_stopped(token.clone()));
+    let third = serde_json::json!({"firstname": "J", "lastname": "D", "email": "JANE@example.org"});
+    assert_eq!(client.post_json("/contacts", &third).await.status(), 409);
+    token.cancel();
+    server.await.unwrap().unwrap();
+}
+
 #[test]
 fn without_credentials_a_non_loopback_address_is_refused_with_exit_code_2_and_one_line() {
     let output = Command::new(env!("CARGO_BIN_EXE_contacts"))

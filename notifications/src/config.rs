@@ -11,6 +11,7 @@
 
 use std::time::Duration;
 
+use crate::domain::AddressRules;
 use lettre::Tokio1Executor;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::AsyncSmtpTransport;
@@ -78,6 +79,8 @@ pub struct Settings {
     pub quota_jobs_per_hour: u32,
     /// `QUOTA_RECIPIENTS_PER_HOUR`: recipients of one API caller's jobs in any hour (default 5000).
     pub quota_recipients_per_hour: u32,
+    /// `SMTP_UTF8` and `RECIPIENT_DOMAINS`: which recipient addresses jobs may name.
+    pub addresses: AddressRules,
     /// Run the background workers (delivery, retention); tests switch them off to drive them by hand.
     pub run_worker: bool,
     /// Old variable names still read this release, with what to use instead (logged at start).
@@ -102,6 +105,8 @@ pub struct Env {
     retention_days: Option<u32>,
     quota_jobs_per_hour: Option<u32>,
     quota_recipients_per_hour: Option<u32>,
+    smtp_utf8: Option<bool>,
+    recipient_domains: Option<String>,
 }
 
 /// Default `QUOTA_JOBS_PER_HOUR`: far above a demo's, far below a spammer's.
@@ -115,6 +120,26 @@ fn quota(var: &str, raw: Option<u32>, default: u32) -> Result<u32, ConfigError> 
         Some(n) => Ok(n),
         None => Ok(default),
     }
+}
+
+/// `RECIPIENT_DOMAINS`: comma-separated domain names, kept lower case and in IDNA ASCII (the
+/// form recipients are compared in); unset or empty allows every domain.
+fn recipient_domains(raw: Option<&str>) -> Result<Option<Vec<String>>, ConfigError> {
+    let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else { return Ok(None) };
+    let mut domains = Vec::new();
+    for name in raw.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        match service_kit::email::domain(&format!("x@{name}")) {
+            Some(domain) if !name.contains('@') => domains.push(domain),
+            _ => {
+                return Err(ConfigError::invalid(
+                    "RECIPIENT_DOMAINS",
+                    "domain names like example.org,example.com",
+                    name,
+                ));
+            }
+        }
+    }
+    Ok(Some(domains))
 }
 
 impl ServiceSettings for Settings {
@@ -209,8 +234,13 @@ impl ServiceSettings for Settings {
             env.quota_recipients_per_hour,
             DEFAULT_QUOTA_RECIPIENTS_PER_HOUR,
         )?;
+        let addresses = AddressRules {
+            smtputf8: env.smtp_utf8.unwrap_or(false),
+            domains: recipient_domains(env.recipient_domains.as_deref())?,
+        };
         Ok(Self {
             common,
+            addresses,
             delivery: DeliverySettings {
                 delivery,
                 mail_from,
@@ -251,6 +281,7 @@ impl Settings {
             retention: Some(Duration::from_secs(u64::from(DEFAULT_RETENTION_DAYS) * 86_400)),
             quota_jobs_per_hour: DEFAULT_QUOTA_JOBS_PER_HOUR,
             quota_recipients_per_hour: DEFAULT_QUOTA_RECIPIENTS_PER_HOUR,
+            addresses: AddressRules::default(),
             run_worker: true,
             deprecated: Vec::new(),
         }
@@ -273,6 +304,26 @@ mod tests {
         assert!(s.common.auth.anonymous);
         assert_eq!(s.delivery.mail_from.email.domain(), "localhost");
         assert_eq!(s.retention, Some(Duration::from_secs(30 * 86_400)));
+    }
+
+    #[test]
+    fn recipient_domains_and_smtputf8_are_read_and_checked() {
+        let s = Settings::from_vars(vars(&[])).unwrap();
+        assert_eq!(s.addresses, AddressRules::default());
+        let s = Settings::from_vars(vars(&[
+            ("RECIPIENT_DOMAINS", " Example.ORG, b\u{fc}cher.example ,"),
+            ("SMTP_UTF8", "true"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            s.addresses.domains,
+            Some(vec!["example.org".to_owned(), "xn--bcher-kva.example".to_owned()])
+        );
+        assert!(s.addresses.smtputf8);
+        for bad in ["a@example.org", "exa mple.org", "[::1]"] {
+            let err = Settings::from_vars(vars(&[("RECIPIENT_DOMAINS", bad)])).unwrap_err();
+            assert!(err.to_string().contains("RECIPIENT_DOMAINS"), "{bad}: {err}");
+        }
     }
 
     #[test]

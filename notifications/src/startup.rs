@@ -72,6 +72,7 @@ impl Application {
                 settings.quota_recipients_per_hour,
                 crate::quota::WINDOW,
             )),
+            addresses: Arc::new(settings.addresses.clone()),
             links: Links::new(&public_url),
             pages: Pages::new(
                 smtp_host,

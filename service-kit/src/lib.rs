@@ -5,7 +5,7 @@
 //! ([`metrics`]), health checks ([`health`]), shutdown ([`shutdown`]), database connection and
 //! migrations ([`db`]), the error-response shape and extractors ([`error`]), the server loop
 //! ([`server`]), start-up ([`app`]) and how it fails ([`exit`]), the pages' shared look ([`html`]), content negotiation
-//! ([`negotiate`]), the retry schedule ([`backoff`]), which characters stored text may hold ([`text`]) and PostgreSQL `LISTEN`/`NOTIFY` as a
+//! ([`negotiate`]), the retry schedule ([`backoff`]), which characters stored text may hold ([`text`]), how e-mail addresses are normalised ([`email`]) and PostgreSQL `LISTEN`/`NOTIFY` as a
 //! background worker ([`listen`]). No domain types: each service owns its model and its database.
 
 pub mod app;
@@ -13,6 +13,7 @@ pub mod auth;
 pub mod backoff;
 pub mod config;
 pub mod db;
+pub mod email;
 pub mod error;
 pub mod exit;
 pub mod health;

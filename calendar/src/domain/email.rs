@@ -3,7 +3,8 @@ use super::invalid::Invalid;
 /// Longest address SMTP allows (RFC 5321 path limit).
 const MAX_LEN: usize = 254;
 
-/// A syntactically valid e-mail address, trimmed. Compared case-insensitively through
+/// A syntactically valid e-mail address, trimmed, in Unicode NFC and free of invisible
+/// characters (`service_kit::email`, the rule contacts applies too). Compared case-insensitively through
 /// [`EmailAddress::lookup_key`], because contacts' users type addresses in any case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmailAddress(String);
@@ -11,10 +12,12 @@ pub struct EmailAddress(String);
 impl EmailAddress {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let trimmed = raw.trim();
-        if trimmed.is_empty() || trimmed.len() > MAX_LEN || !email_address::EmailAddress::is_valid(trimmed) {
+        let address = service_kit::email::normalize(trimmed)
+            .map_err(|refused| Invalid::new("emails", format!("{trimmed:?} {refused}")))?;
+        if address.is_empty() || address.len() > MAX_LEN || !email_address::EmailAddress::is_valid(&address) {
             return Err(Invalid::new("emails", format!("not a valid e-mail address: {trimmed:?}")));
         }
-        Ok(Self(trimmed.to_string()))
+        Ok(Self(address))
     }
 
     pub fn as_str(&self) -> &str {
@@ -47,5 +50,12 @@ mod tests {
             assert!(EmailAddress::parse(bad).is_err(), "{bad}");
         }
         assert!(EmailAddress::parse(&format!("{}@example.org", "a".repeat(300))).is_err());
+    }
+
+    #[test]
+    fn addresses_are_stored_composed_and_invisible_characters_refused() {
+        assert_eq!(EmailAddress::parse("zoe\u{308}@example.org").unwrap().as_str(), "zo\u{eb}@example.org");
+        let refused = EmailAddress::parse("ann\u{200B}@example.org").unwrap_err();
+        assert!(refused.message.contains("U+200B"), "{}", refused.message);
     }
 }

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use service_kit::email;
 use uuid::Uuid;
 
 use super::field_error::FieldError;
@@ -83,7 +84,8 @@ impl PersonName {
 }
 
 /// A well-formed email address (`local@domain.tld`, no display name, no IP literal), trimmed,
-/// case preserved. Uniqueness ignores case: see [`EmailAddress::key`].
+/// in Unicode NFC, case preserved; no invisible characters (`service_kit::email`). Uniqueness
+/// ignores case and compatibility forms: see [`EmailAddress::key`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmailAddress(String);
 
@@ -97,18 +99,20 @@ impl EmailAddress {
         if trimmed.is_empty() {
             return Err(FieldError::new(FIELD, "must not be empty"));
         }
+        let address = match email::normalize(trimmed) {
+            Ok(address) => address,
+            Err(refused @ (email::Refused::Noncharacter(_) | email::Refused::Invisible(_))) => {
+                return Err(FieldError::new(FIELD, refused.to_string()));
+            }
+            Err(email::Refused::SpaceOrControl(_)) => return Err(not_an_address()),
+        };
         let options = email_address::Options::default()
             .without_display_text()
             .without_domain_literal()
             .with_required_tld();
-        if let Some(c) = service_kit::text::first_unsafe_char(trimmed, false).filter(|c| !c.is_control()) {
-            return Err(FieldError::new(FIELD, refused(c)));
-        }
-        match email_address::EmailAddress::parse_with_options(trimmed, options) {
-            Ok(_) if !trimmed.chars().any(|c| c.is_control() || c.is_whitespace()) => {
-                Ok(Self(trimmed.to_owned()))
-            }
-            _ => Err(FieldError::new(FIELD, "must be an email address like jane@example.org")),
+        match email_address::EmailAddress::parse_with_options(&address, options) {
+            Ok(_) => Ok(Self(address)),
+            Err(_) => Err(not_an_address()),
         }
     }
 
@@ -116,10 +120,15 @@ impl EmailAddress {
         &self.0
     }
 
-    /// The uniqueness key: `Jane@Example.org` and `jane@example.org` are one person.
+    /// The uniqueness key: `Jane@Example.org`, `jane@example.org` and full-width
+    /// `ｊａｎｅ@example.org` are one person.
     pub fn key(&self) -> String {
-        self.0.to_lowercase()
+        email::lookalike_key(&self.0)
     }
+}
+
+fn not_an_address() -> FieldError {
+    FieldError::new("email", "must be an email address like jane@example.org")
 }
 
 /// A contact as the read model holds it.
@@ -142,8 +151,9 @@ impl Contact {
         super::fold(&format!("{} {} {}", self.firstname, self.lastname, self.email))
     }
 
+    /// The uniqueness key of the stored address (see [`EmailAddress::key`]).
     pub fn email_key(&self) -> String {
-        self.email.to_lowercase()
+        email::lookalike_key(&self.email)
     }
 }
 
@@ -288,6 +298,20 @@ mod tests {
             "jane@[127.0.0.1]",
         ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn look_alike_addresses_are_one_address_or_refused() {
+        let composed = EmailAddress::parse("zo\u{eb}@example.org").unwrap();
+        let decomposed = EmailAddress::parse("zoe\u{308}@example.org").unwrap();
+        assert_eq!(decomposed.as_str(), composed.as_str(), "stored in NFC");
+        let full_width = EmailAddress::parse("\u{FF4A}\u{FF41}\u{FF4E}\u{FF45}@example.org").unwrap();
+        assert_eq!(full_width.key(), EmailAddress::parse("Jane@example.org").unwrap().key());
+        for invisible in ["jane\u{200B}@example.org", "ja\u{00AD}ne@example.org", "\u{202E}jane@example.org"]
+        {
+            let err = EmailAddress::parse(invisible).unwrap_err();
+            assert!(err.message.contains("invisible"), "{invisible:?}: {}", err.message);
         }
     }
 

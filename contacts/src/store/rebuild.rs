@@ -1,14 +1,15 @@
 //! Rebuilding the read model from the event log: the proof that the events are the truth.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use super::Store;
 use super::dialect::INSERT_CONTACT;
-use super::rows::{ALL_EVENTS, bind_contact, event_from_row};
+use super::rows::{ALL_EVENTS, bind_contact_keyed, event_from_row};
 use crate::domain::{Contact, ContactId, replay};
 
-/// The rules of the read model's derived columns (see migration 0003): 2 = folded.
-pub const PROJECTION_VERSION: i64 = 2;
+/// The rules of the read model's derived columns (see migration 0003): 2 = folded search and
+/// sort keys, 3 = e-mail uniqueness by look-alike key (`service_kit::email::lookalike_key`).
+pub const PROJECTION_VERSION: i64 = 3;
 
 impl Store {
     /// Rebuilds the read model when it was written by older rules than [`PROJECTION_VERSION`]
@@ -51,8 +52,22 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         let state = replay(&events);
         sqlx::query("DELETE FROM contacts").execute(&mut *tx).await?;
+        let mut keys = HashSet::with_capacity(state.len());
         for contact in state.values() {
-            bind_contact(sqlx::query(INSERT_CONTACT), contact).execute(&mut *tx).await?;
+            let mut key = contact.email_key();
+            if !keys.insert(key.clone()) {
+                // Two contacts stored under older rules whose addresses are look-alikes now (NFC
+                // and NFD, full-width letters). Both are kept; the later one's key names its id,
+                // so no new contact can take that address and an operator can merge the two.
+                tracing::warn!(
+                    contact = %contact.id,
+                    email = %contact.email,
+                    "two contacts have look-alike e-mail addresses; both are kept"
+                );
+                key = format!("{key} {}", contact.id);
+                keys.insert(key.clone());
+            }
+            bind_contact_keyed(sqlx::query(INSERT_CONTACT), contact, key).execute(&mut *tx).await?;
         }
         sqlx::query("UPDATE event_counter SET contact_count = $1 WHERE id = 1")
             .bind(state.len() as i64)

@@ -17,12 +17,22 @@ pub(super) const ALL_EVENTS: &str =
 /// Binds a contact's columns as `$1` to `$7` in the order of `dialect::INSERT_CONTACT`: id,
 /// names, email, then the derived lookup, sort and search columns.
 pub(super) fn bind_contact<'q>(query: AnyQuery<'q>, contact: &Contact) -> AnyQuery<'q> {
+    bind_contact_keyed(query, contact, contact.email_key())
+}
+
+/// [`bind_contact`] with the uniqueness key given: a rebuild keeps two contacts whose addresses
+/// became look-alikes under newer rules apart this way (see `rebuild`).
+pub(super) fn bind_contact_keyed<'q>(
+    query: AnyQuery<'q>,
+    contact: &Contact,
+    email_key: String,
+) -> AnyQuery<'q> {
     query
         .bind(contact.id.to_string())
         .bind(&contact.firstname)
         .bind(&contact.lastname)
         .bind(&contact.email)
-        .bind(contact.email_key())
+        .bind(email_key)
         .bind(contact.sort_key())
         .bind(contact.search_text())
 }

@@ -71,7 +71,7 @@ pub fn contact(site: &Site, contact: &Contact) -> Markup {
             dl.fields {
                 dt { "First name" } dd { (contact.firstname) }
                 dt { "Last name" } dd { (contact.lastname) }
-                dt { "Email" } dd { a href={ "mailto:" (contact.email) } { (contact.email) } }
+                dt { "Email" } dd { a href=(service_kit::email::mailto(&contact.email)) { (contact.email) } }
                 dt { "Calendar" } dd { a href=(site.apps.calendar.join(&format!("calendar/{}", contact.id)).map(String::from).unwrap_or_default()) { (name) "\u{2019}s calendar" } }
             }
         }

@@ -90,6 +90,31 @@ async fn a_second_contact_with_the_same_email_in_any_case_is_a_conflict() {
 }
 
 #[tokio::test]
+async fn look_alike_addresses_are_one_address_and_invisible_characters_are_refused() {
+    let app = spawn_app().await;
+    app.create("Zoë", "Doe", "zo\u{eb}@example.org").await;
+    let jane = app.create("Jane", "Doe", "jane@example.org").await;
+    for twin in
+        ["zoe\u{308}@example.org", "\u{FF4A}\u{FF41}\u{FF4E}\u{FF45}@example.org", "jane@\u{FF45}xample.org"]
+    {
+        let response =
+            app.post_json("/contacts", &json!({"firstname": "T", "lastname": "Win", "email": twin})).await;
+        assert_eq!(response.status(), StatusCode::CONFLICT, "{twin:?}");
+    }
+    let decomposed = app.create("Zoë", "Roe", "zoe\u{308}.roe@example.org").await;
+    assert_eq!(decomposed["email"], "zo\u{eb}.roe@example.org", "stored in NFC");
+    for invisible in ["jane\u{200B}@example.org", "ja\u{2060}ne@example.org", "jane@exa\u{00AD}mple.org"] {
+        let response = app
+            .post_json("/contacts", &json!({"firstname": "T", "lastname": "Win", "email": invisible}))
+            .await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{invisible:?}");
+        assert_eq!(json_body(response).await["field"], "email");
+    }
+    let unchanged = json_body(app.get(&TestApp::contact_path(&jane)).await).await;
+    assert_eq!(unchanged["email"], "jane@example.org");
+}
+
+#[tokio::test]
 async fn the_list_is_in_name_order_and_pages_with_a_cursor() {
     let app = spawn_app().await;
     for (first, last) in

@@ -69,6 +69,18 @@ async fn a_script_as_a_first_name_shows_as_text() {
 }
 
 #[tokio::test]
+async fn the_mail_link_names_only_the_contact_and_never_adds_headers() {
+    let app = spawn_app().await;
+    let contact = app.create("Mallory", "Doe", "x?cc=victim%40evil.example&body=hi@example.org").await;
+    let (_, page) = html(&app, &TestApp::contact_path(&contact)).await;
+    assert!(
+        page.contains(r#"href="mailto:x%3Fcc%3Dvictim%2540evil.example%26body%3Dhi@example.org""#),
+        "{page}"
+    );
+    assert!(!page.contains("mailto:x?"), "a raw ? would start the link's header fields: {page}");
+}
+
+#[tokio::test]
 async fn browsers_get_pages_and_api_clients_get_json() {
     let app = spawn_app().await;
     let contact = app.create("Jane", "Doe", "jane@example.org").await;

@@ -10,6 +10,6 @@ mod request;
 pub use invalid::InvalidField;
 pub use job::{Job, JobStatus};
 pub use request::{
-    DEFAULT_SUBJECT, IdempotencyKey, MAX_MESSAGE_CHARS, MAX_RECIPIENTS, MAX_SUBJECT_CHARS, NewNotification,
-    NotificationRequest, NotificationRequestSchema,
+    AddressRules, DEFAULT_SUBJECT, IdempotencyKey, MAX_MESSAGE_CHARS, MAX_RECIPIENTS, MAX_SUBJECT_CHARS,
+    NewNotification, NotificationRequest, NotificationRequestSchema,
 };

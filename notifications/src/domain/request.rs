@@ -117,6 +117,18 @@ fn invalid(field: impl Into<String>, message: impl Into<String>) -> InvalidField
     InvalidField::new(field, message)
 }
 
+/// Which recipients this service takes: what its SMTP server can be given, and where mail may go.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddressRules {
+    /// `SMTP_UTF8=true`: the SMTP server supports SMTPUTF8 (RFC 6531), so a local part may hold
+    /// non-ASCII letters (`zoë@example.org`). Off by default: such a job would fail at any server
+    /// without it, so it is refused up front. Domains are always fine: they go out as IDNA ASCII.
+    pub smtputf8: bool,
+    /// `RECIPIENT_DOMAINS`: when set, the only domains mail is sent to (lower case, ASCII; exact
+    /// matches, so a subdomain must be listed itself).
+    pub domains: Option<Vec<String>>,
+}
+
 /// A validated notification. The fields are private: the only way in is
 /// [`NewNotification::parse`] (or [`NewNotification::from_stored`] for rows written by it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,13 +139,13 @@ pub struct NewNotification {
 }
 
 impl NewNotification {
-    pub fn parse(request: NotificationRequest) -> Result<Self, InvalidField> {
+    pub fn parse(request: NotificationRequest, rules: &AddressRules) -> Result<Self, InvalidField> {
         let recipients = match (request.email, request.recipients) {
             (Some(_), Some(_)) => {
                 return Err(invalid("recipients", "give either email or recipients, not both"));
             }
             (None, None) => return Err(invalid("email", "a recipient address is required")),
-            (Some(email), None) => vec![parse_address("email", &email)?],
+            (Some(email), None) => vec![parse_address("email", &email, rules)?],
             (None, Some(list)) => {
                 if list.is_empty() || list.len() > MAX_RECIPIENTS {
                     return Err(invalid("recipients", format!("give 1 to {MAX_RECIPIENTS} addresses")));
@@ -141,9 +153,9 @@ impl NewNotification {
                 let mut seen = HashSet::new();
                 let mut parsed = Vec::with_capacity(list.len());
                 for (i, raw) in list.iter().enumerate() {
-                    let address = parse_address(&format!("recipients[{i}]"), raw)?;
-                    // An address given twice (in any case) gets the message once.
-                    if seen.insert(address.to_lowercase()) {
+                    let address = parse_address(&format!("recipients[{i}]"), raw, rules)?;
+                    // An address given twice (in any case or form) gets the message once.
+                    if seen.insert(service_kit::email::lookalike_key(&address)) {
                         parsed.push(address);
                     }
                 }
@@ -176,17 +188,34 @@ impl NewNotification {
     }
 }
 
-fn parse_address(field: &str, raw: &str) -> Result<String, InvalidField> {
+/// A recipient as the mail will carry it: NFC, no invisible characters, the domain in IDNA
+/// ASCII, a local part the SMTP server can take, a domain `RECIPIENT_DOMAINS` allows.
+fn parse_address(field: &str, raw: &str, rules: &AddressRules) -> Result<String, InvalidField> {
     if raw.chars().count() > MAX_ADDRESS_CHARS {
         return Err(invalid(field, format!("an address has at most {MAX_ADDRESS_CHARS} characters")));
     }
     // CR, LF and every other control character: they could end the header the address goes into.
-    if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(invalid(field, "an address must not contain spaces or control characters"));
+    let normalized = service_kit::email::normalize(raw).map_err(|refused| match refused {
+        service_kit::email::Refused::SpaceOrControl(_) => {
+            invalid(field, "an address must not contain spaces or control characters")
+        }
+        other => invalid(field, format!("an address {other}")),
+    })?;
+    let not_an_address = || invalid(field, "not a valid e-mail address (expected name@example.org)");
+    let ascii_domain = service_kit::email::with_ascii_domain(&normalized).ok_or_else(not_an_address)?;
+    let address = ascii_domain.parse::<Address>().map_err(|_| not_an_address())?;
+    if !rules.smtputf8 && !address.user().is_ascii() {
+        return Err(invalid(
+            field,
+            "this server sends only to ASCII local parts (the part before @); non-ASCII needs an SMTP server with SMTPUTF8 and SMTP_UTF8=true",
+        ));
     }
-    let address = raw
-        .parse::<Address>()
-        .map_err(|_| invalid(field, "not a valid e-mail address (expected name@example.org)"))?;
+    if let Some(domains) = &rules.domains {
+        let domain = address.domain().to_ascii_lowercase();
+        if !domains.contains(&domain) {
+            return Err(invalid(field, format!("mail to {domain} is not allowed here (RECIPIENT_DOMAINS)")));
+        }
+    }
     if !fits_a_to_header(&address) {
         return Err(invalid(field, "this address cannot be put into an e-mail's To header"));
     }
@@ -261,6 +290,10 @@ impl IdempotencyKey {
 mod tests {
     use super::*;
 
+    fn parse(request: NotificationRequest) -> Result<NewNotification, InvalidField> {
+        NewNotification::parse(request, &AddressRules::default())
+    }
+
     fn request(email: &str, subject: Option<&str>, message: &str) -> NotificationRequest {
         NotificationRequest {
             email: Some(email.into()),
@@ -272,7 +305,7 @@ mod tests {
 
     #[test]
     fn a_plain_request_is_accepted_with_the_default_subject() {
-        let n = NewNotification::parse(request("ada@example.org", None, "Hello\r\nthere")).unwrap();
+        let n = parse(request("ada@example.org", None, "Hello\r\nthere")).unwrap();
         assert_eq!(n.recipients(), ["ada@example.org"]);
         assert_eq!(n.subject(), DEFAULT_SUBJECT);
         assert_eq!(n.body(), "Hello\nthere");
@@ -283,7 +316,7 @@ mod tests {
         for subject in
             ["Hi\r\nBcc: victim@example.org", "Hi\nX: y", "Hi\rX", "nul\0", "tab\tbed", "\u{85}next line"]
         {
-            let err = NewNotification::parse(request("a@example.org", Some(subject), "m")).unwrap_err();
+            let err = parse(request("a@example.org", Some(subject), "m")).unwrap_err();
             assert_eq!(err.field, "subject", "{subject:?}");
         }
         for email in [
@@ -294,7 +327,7 @@ mod tests {
             "\"a,b\"@example.org",
             "\"<b>\"@example.org",
         ] {
-            let err = NewNotification::parse(request(email, None, "m")).unwrap_err();
+            let err = parse(request(email, None, "m")).unwrap_err();
             assert_eq!(err.field, "email", "{email:?}");
         }
     }
@@ -307,26 +340,57 @@ mod tests {
             subject: None,
             message: "m".into(),
         };
-        assert!(NewNotification::parse(many(MAX_RECIPIENTS)).is_ok());
-        assert_eq!(NewNotification::parse(many(MAX_RECIPIENTS + 1)).unwrap_err().field, "recipients");
-        assert_eq!(NewNotification::parse(many(0)).unwrap_err().field, "recipients");
+        assert!(parse(many(MAX_RECIPIENTS)).is_ok());
+        assert_eq!(parse(many(MAX_RECIPIENTS + 1)).unwrap_err().field, "recipients");
+        assert_eq!(parse(many(0)).unwrap_err().field, "recipients");
         let mut dup = many(2);
         dup.recipients = Some(vec!["a@example.org".into(), "b@example.org".into(), "A@example.org".into()]);
-        assert_eq!(NewNotification::parse(dup).unwrap().recipients(), ["a@example.org", "b@example.org"]);
+        assert_eq!(parse(dup).unwrap().recipients(), ["a@example.org", "b@example.org"]);
         let mut both = many(1);
         both.email = Some("a@example.org".into());
-        assert_eq!(NewNotification::parse(both).unwrap_err().field, "recipients");
+        assert_eq!(parse(both).unwrap_err().field, "recipients");
+    }
+
+    #[test]
+    fn addresses_go_out_composed_with_ascii_domains_and_without_invisible_characters() {
+        let n = parse(request("zoe\u{308}@b\u{fc}cher.example", None, "m"));
+        assert_eq!(n.unwrap_err().field, "email", "a non-ASCII local part needs SMTPUTF8");
+        let rules = AddressRules { smtputf8: true, domains: None };
+        let n = NewNotification::parse(request("zoe\u{308}@b\u{fc}cher.example", None, "m"), &rules).unwrap();
+        assert_eq!(n.recipients(), ["zo\u{eb}@xn--bcher-kva.example"]);
+        let n = parse(request("ada@B\u{fc}cher.Example", None, "m")).unwrap();
+        assert_eq!(n.recipients(), ["ada@xn--bcher-kva.example"], "IDNA domains need no SMTPUTF8");
+        for email in ["ada\u{200B}@example.org", "ada@exa\u{00AD}mple.org", "ada@exa%6Dple.org"] {
+            assert_eq!(parse(request(email, None, "m")).unwrap_err().field, "email", "{email:?}");
+        }
+        let twins = NotificationRequest {
+            email: None,
+            recipients: Some(vec!["ada@example.org".into(), "ada@\u{FF45}xample.org".into()]),
+            subject: None,
+            message: "m".into(),
+        };
+        assert_eq!(parse(twins).unwrap().recipients(), ["ada@example.org"], "look-alikes get one mail");
+    }
+
+    #[test]
+    fn recipient_domains_allow_only_the_listed_domains() {
+        let rules = AddressRules { smtputf8: false, domains: Some(vec!["example.org".into()]) };
+        assert!(NewNotification::parse(request("ada@Example.ORG", None, "m"), &rules).is_ok());
+        for email in ["ada@evil.example", "ada@sub.example.org", "ada@example.org.evil.example"] {
+            let err = NewNotification::parse(request(email, None, "m"), &rules).unwrap_err();
+            assert!(err.message.contains("RECIPIENT_DOMAINS"), "{email}: {}", err.message);
+        }
     }
 
     #[test]
     fn lengths_are_bounded() {
         let long_subject = "s".repeat(MAX_SUBJECT_CHARS + 1);
-        assert!(NewNotification::parse(request("a@example.org", Some(&long_subject), "m")).is_err());
+        assert!(parse(request("a@example.org", Some(&long_subject), "m")).is_err());
         let long_message = "m".repeat(MAX_MESSAGE_CHARS + 1);
-        assert!(NewNotification::parse(request("a@example.org", None, &long_message)).is_err());
+        assert!(parse(request("a@example.org", None, &long_message)).is_err());
         let long_address = format!("{}@example.org", "a".repeat(250));
-        assert!(NewNotification::parse(request(&long_address, None, "m")).is_err());
-        assert!(NewNotification::parse(request("a@example.org", None, "  \n ")).is_err());
+        assert!(parse(request(&long_address, None, "m")).is_err());
+        assert!(parse(request("a@example.org", None, "  \n ")).is_err());
     }
 
     #[test]

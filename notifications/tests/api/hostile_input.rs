@@ -613,3 +613,44 @@ async fn a_caller_relaying_mail_hits_its_quotas_and_the_smtp_server_gets_no_more
     assert!(counter(&metrics, "quota_refusals_total{quota=\"recipients\"}") >= 7, "{metrics}");
     assert!(counter(&metrics, "quota_refusals_total{quota=\"jobs\"}") >= 1, "{metrics}");
 }
+
+/// Addresses are taken only in a form the SMTP server can be given: domains as IDNA ASCII,
+/// non-ASCII local parts only with `SMTP_UTF8=true` (the server then sees SMTPUTF8), look-alikes
+/// and invisible characters refused; `RECIPIENT_DOMAINS` keeps mail to the listed domains.
+#[tokio::test]
+async fn recipients_are_taken_only_in_a_form_the_server_can_deliver_and_to_allowed_domains() {
+    let server = SmtpServer::start().await;
+    let app = TestApp::spawn_with(|s| use_smtp(s, &server)).await;
+    let refused = app.post(&notification("zo\u{eb}@example.org", "Hi", "x"), None).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = json_body(refused).await;
+    assert_eq!(body["field"], "email", "{body}");
+    assert!(body["message"].as_str().unwrap().contains("SMTP_UTF8"), "{body}");
+    for invisible in ["ada\u{200B}@example.org", "ada@exa\u{00AD}mple.org"] {
+        let response = app.post(&notification(invisible, "Hi", "x"), None).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{invisible:?}");
+    }
+    assert_eq!(app.post(&notification("ada@B\u{fc}cher.example", "Hi", "x"), None).await.status(), 202);
+    let messages = delivered(&app, &server, 1).await;
+    assert_eq!(messages[0].rcpt_to, ["ada@xn--bcher-kva.example"]);
+
+    let server = SmtpServer::start().await;
+    let app = TestApp::spawn_with(|s| {
+        use_smtp(s, &server);
+        s.addresses.smtputf8 = true;
+        s.addresses.domains = Some(vec!["example.org".into()]);
+    })
+    .await;
+    assert_eq!(app.post(&notification("zoe\u{308}@example.org", "Hi", "x"), None).await.status(), 202);
+    for elsewhere in ["eve@evil.example", "eve@sub.example.org"] {
+        let response =
+            app.post(&json!({"recipients": ["ok@example.org", elsewhere], "message": "x"}), None).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{elsewhere}");
+        let body = json_body(response).await;
+        assert_eq!(body["field"], "recipients[1]", "{body}");
+        assert!(body["message"].as_str().unwrap().contains("RECIPIENT_DOMAINS"), "{body}");
+    }
+    let messages = delivered(&app, &server, 1).await;
+    assert_eq!(messages.len(), 1, "the refused jobs stored and sent nothing");
+    assert_eq!(messages[0].rcpt_to, ["zo\u{eb}@example.org"], "composed, through SMTPUTF8");
+}

@@ -293,9 +293,12 @@ fn email(raw: &str) -> Result<String, Refusal> {
     if count > 254 {
         return Err(Refusal::refused(format!("email has {count} characters, more than 254")));
     }
-    EmailAddress::parse(raw)
-        .map(|e| e.as_str().to_string())
-        .map_err(|_| Refusal::refused("email is not a valid e-mail address"))
+    match service_kit::email::normalize(raw.trim()) {
+        Err(refused) => Err(Refusal::refused(format!("email {refused}"))),
+        Ok(_) => EmailAddress::parse(raw)
+            .map(|e| e.as_str().to_string())
+            .map_err(|_| Refusal::refused("email is not a valid e-mail address")),
+    }
 }
 
 /// The `type` label for the feed counters (bounded: unknown types share one).
