@@ -11,5 +11,5 @@ pub use invalid::InvalidField;
 pub use job::{Job, JobStatus};
 pub use request::{
     AddressRules, DEFAULT_SUBJECT, IdempotencyKey, MAX_MESSAGE_CHARS, MAX_RECIPIENTS, MAX_SUBJECT_CHARS,
-    NewNotification, NotificationRequest, NotificationRequestSchema,
+    NewNotification, NotificationRequest, NotificationRequestSchema, ScopedKey,
 };

@@ -284,6 +284,23 @@ impl IdempotencyKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The key as one caller's (`Caller::id`): what the store compares, so one client's key
+    /// never finds, replays or blocks another client's job.
+    pub fn scoped_to(&self, caller: &str) -> ScopedKey {
+        // The key is visible ASCII without spaces, so the space keeps the two parts apart.
+        ScopedKey(format!("{caller} {}", self.0))
+    }
+}
+
+/// An [`IdempotencyKey`] with the caller that sent it (see [`IdempotencyKey::scoped_to`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopedKey(String);
+
+impl ScopedKey {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 #[cfg(test)]
@@ -399,5 +416,11 @@ mod tests {
         assert!(IdempotencyKey::parse(b"").is_err());
         assert!(IdempotencyKey::parse(b"with space").is_err());
         assert!(IdempotencyKey::parse(&[b'k'; 256]).is_err());
+        let key = IdempotencyKey::parse(b"outbox-42").unwrap();
+        assert_ne!(key.scoped_to("token:aaaa"), key.scoped_to("token:bbbb"));
+        assert_eq!(
+            key.scoped_to("token:aaaa"),
+            IdempotencyKey::parse(b"outbox-42").unwrap().scoped_to("token:aaaa")
+        );
     }
 }

@@ -147,7 +147,7 @@ pub async fn create(
     headers: HeaderMap,
     Json(request): Json<NotificationRequest>,
 ) -> Result<Response, Error> {
-    let key = idempotency_key(&headers)?;
+    let key = idempotency_key(&headers)?.map(|key| key.scoped_to(&caller.id));
     let notification = NewNotification::parse(request, &app.addresses).map_err(Error::Invalid)?;
     let recipients = u32::try_from(notification.recipients().len()).unwrap_or(u32::MAX);
     if let Err(refused) = app.quotas.admit(&caller.id, recipients, std::time::Instant::now()) {

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use self::dialect::Dialect;
 use self::rows::{job_columns, job_from_row, stored_message_from_row};
-use crate::domain::{IdempotencyKey, Job, JobStatus, NewNotification};
+use crate::domain::{Job, JobStatus, NewNotification, ScopedKey};
 
 pub use self::rows::{Created, Page, StoredMessage};
 
@@ -52,13 +52,13 @@ impl Store {
         self.channel.as_deref()
     }
 
-    /// Stores a new `queued` job, or finds the job an earlier request with the same idempotency
-    /// key created. The insert commits before this returns.
+    /// Stores a new `queued` job, or finds the job an earlier request of the same caller with
+    /// the same idempotency key created (the `idempotency_key` column holds the scoped key). The insert commits before this returns.
     pub async fn create(
         &self,
         id: Uuid,
         notification: &NewNotification,
-        key: Option<&IdempotencyKey>,
+        key: Option<&ScopedKey>,
         message_id: &str,
         now: i64,
     ) -> Result<Created, sqlx::Error> {

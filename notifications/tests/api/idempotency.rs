@@ -86,3 +86,37 @@ async fn without_a_key_each_request_is_a_new_job() {
     assert_ne!(a["message_id"], b["message_id"]);
     assert_eq!(app.all_jobs().await.len(), 2);
 }
+
+/// Keys belong to the credential that sent them: another client using the same key gets a job
+/// of its own (no replay of someone else's job, no `409` leaking that the key is taken), and its
+/// retry replays its own job.
+#[tokio::test]
+async fn one_clients_key_never_replays_or_blocks_another_clients_job() {
+    const OTHER: &str = "other-client-token-0123";
+    let app =
+        TestApp::spawn_with(|s| s.common.auth.tokens.push(service_kit::config::Secret::new(OTHER))).await;
+    let mine =
+        json_body(app.post(&notification("ada@example.org", "Hi", "mine"), Some("order-1")).await).await;
+    let post_as_other = |body: serde_json::Value| {
+        app.http
+            .post(app.url("/notifications"))
+            .bearer_auth(OTHER)
+            .header("Idempotency-Key", "order-1")
+            .json(&body)
+            .send()
+    };
+    let same_body = post_as_other(notification("ada@example.org", "Hi", "mine")).await.unwrap();
+    assert_eq!(same_body.status(), 202);
+    assert!(same_body.headers().get("idempotent-replayed").is_none(), "not the other client's job");
+    let theirs = json_body(same_body).await;
+    assert_ne!(theirs["id"], mine["id"]);
+    let different = post_as_other(notification("bob@example.org", "Hi", "theirs")).await.unwrap();
+    assert_eq!(different.status(), 409, "the other client's own key, used for another notification");
+    let retry = post_as_other(notification("ada@example.org", "Hi", "mine")).await.unwrap();
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    assert_eq!(json_body(retry).await["id"], theirs["id"]);
+    let mine_again =
+        json_body(app.post(&notification("ada@example.org", "Hi", "mine"), Some("order-1")).await).await;
+    assert_eq!(mine_again["id"], mine["id"]);
+    assert_eq!(app.all_jobs().await.len(), 2);
+}
