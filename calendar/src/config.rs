@@ -69,6 +69,9 @@ pub struct NotificationSettings {
     /// `OUTBOX_RETRY_MIN_MS` / `OUTBOX_RETRY_MAX_MS`: retry backoff (default 1 s to 10 min).
     pub retry: Backoff,
     pub breaker: BreakerSettings,
+    /// `QUOTA_INVITATIONS_PER_HOUR`: addresses one organizer (an event's owner) may invite in any
+    /// hour, across all their events (default 500); more get `429` with `Retry-After`.
+    pub invitations_per_hour: u32,
 }
 
 /// The circuit breaker in front of notifications.
@@ -84,6 +87,9 @@ pub struct BreakerSettings {
     /// `BREAKER_OPEN_MS`: how long it stays open before letting a probe through (default 30000).
     pub open_for: Duration,
 }
+
+/// Default `QUOTA_INVITATIONS_PER_HOUR`: far above a team's meetings, far below a spammer's.
+pub const DEFAULT_QUOTA_INVITATIONS_PER_HOUR: u32 = 500;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -121,6 +127,7 @@ pub struct Env {
     breaker_min_calls: Option<usize>,
     breaker_window_ms: Option<u64>,
     breaker_open_ms: Option<u64>,
+    quota_invitations_per_hour: Option<u32>,
 }
 
 impl ServiceSettings for Settings {
@@ -218,6 +225,11 @@ impl ServiceSettings for Settings {
                 window: millis("BREAKER_WINDOW_MS", env.breaker_window_ms, 10_000)?,
                 open_for: millis("BREAKER_OPEN_MS", env.breaker_open_ms, 30_000)?,
             },
+            invitations_per_hour: positive(
+                "QUOTA_INVITATIONS_PER_HOUR",
+                env.quota_invitations_per_hour,
+                DEFAULT_QUOTA_INVITATIONS_PER_HOUR,
+            )?,
         };
         Ok(Self { common, feed, notifications })
     }
@@ -257,6 +269,7 @@ impl Settings {
                     window: Duration::from_secs(30),
                     open_for: Duration::from_millis(300),
                 },
+                invitations_per_hour: DEFAULT_QUOTA_INVITATIONS_PER_HOUR,
             },
         }
     }

@@ -2,7 +2,8 @@
 //! Malformed bodies, paths and queries never reach a handler: service-kit's extractors answer
 //! them in the same shape.
 
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use service_kit::ApiError;
@@ -36,6 +37,10 @@ pub enum Error {
     /// `502 bad_upstream`: contacts still answers with something calendar cannot apply.
     #[error("{0}")]
     BadUpstream(String),
+    /// `429` with `Retry-After`: the event's organizer sent `QUOTA_INVITATIONS_PER_HOUR`
+    /// invitations in the last hour.
+    #[error("the organizer's invitations in the last hour reached the limit; retry after {} s", .0.retry_after_secs())]
+    QuotaExceeded(service_kit::quota::Refused),
     /// `500`, logged with detail.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -82,6 +87,7 @@ impl Error {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::NotRetryable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadUpstream(_) => StatusCode::BAD_GATEWAY,
+            Self::QuotaExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -110,6 +116,13 @@ impl IntoResponse for Error {
             }
             Self::BadUpstream(message) => {
                 ApiError::new(StatusCode::BAD_GATEWAY, "bad_upstream", message).into_response()
+            }
+            Self::QuotaExceeded(refused) => {
+                let message = self.to_string();
+                let mut response =
+                    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", message).into_response();
+                response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(refused.retry_after_secs()));
+                response
             }
             Self::Database(e) => ApiError::from(e).into_response(),
         }

@@ -13,6 +13,8 @@ pub const OUTBOX_PENDING: &str = "outbox_pending";
 pub const OUTBOX_OLDEST_PENDING_AGE: &str = "outbox_oldest_pending_age_seconds";
 pub const NOTIFICATIONS_DISPATCHED: &str = "notifications_dispatched_total";
 pub const CIRCUIT_BREAKER_STATE: &str = "circuit_breaker_state";
+/// Invitation requests refused with `429` (`QUOTA_INVITATIONS_PER_HOUR`), label `quota`.
+pub const QUOTA_REFUSALS: &str = "quota_refusals_total";
 
 /// The `type` values of `feed_events_processed_total` and `feed_entries_parked_total`
 /// (`apply::type_label`).
@@ -100,5 +102,10 @@ pub fn describe() {
     for outcome in DISPATCH_OUTCOMES {
         metrics::counter!(NOTIFICATIONS_DISPATCHED, "outcome" => *outcome).increment(0);
     }
+    metrics::describe_counter!(
+        QUOTA_REFUSALS,
+        "Invitation requests refused with 429 because the organizer reached QUOTA_INVITATIONS_PER_HOUR"
+    );
+    metrics::counter!(QUOTA_REFUSALS, "quota" => "invitations").increment(0);
     let _registered = metrics::histogram!(EVENT_PARTICIPANTS);
 }

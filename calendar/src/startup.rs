@@ -44,7 +44,14 @@ impl Application {
         let wake = Arc::new(Notify::new());
         let follower = Follower::new(store.clone(), settings.feed.clone())?;
         let apps = settings.common.apps.with_own("calendar", &public_url);
-        let state = AppState::new(store.clone(), public_url.clone(), apps, wake.clone(), follower.recovery());
+        let state = AppState::new(
+            store.clone(),
+            public_url.clone(),
+            apps,
+            wake.clone(),
+            follower.recovery(),
+            settings.notifications.invitations_per_hour,
+        );
         let (api, openapi) = routes::router(state);
         // The front page only redirects to a page that needs credentials.
         let auth = Auth::new("calendar", &settings.common.auth, &public_url, &db)

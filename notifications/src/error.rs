@@ -37,8 +37,8 @@ pub enum Error {
     UnknownCursor,
     /// `429` with `Retry-After`: the caller's jobs or recipients in the last hour reached
     /// `QUOTA_JOBS_PER_HOUR` or `QUOTA_RECIPIENTS_PER_HOUR`.
-    #[error("quota of {} reached", .0.quota.label())]
-    QuotaExceeded(crate::quota::Refused),
+    #[error("quota of {} reached", crate::metrics::quota_label(.0.limit))]
+    QuotaExceeded(service_kit::quota::Refused),
     /// `500`, logged with detail.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -74,8 +74,8 @@ impl From<Error> for ApiError {
                 "quota_exceeded",
                 format!(
                     "this caller's {} in the last hour reached the limit; retry after {} s",
-                    refused.quota.label(),
-                    retry_after_secs(&refused)
+                    crate::metrics::quota_label(refused.limit),
+                    refused.retry_after_secs()
                 ),
             ),
             Error::Database(e) => ApiError::internal(format_args!("database: {e}")),
@@ -83,14 +83,10 @@ impl From<Error> for ApiError {
     }
 }
 
-fn retry_after_secs(refused: &crate::quota::Refused) -> u64 {
-    refused.retry_after.as_secs() + u64::from(refused.retry_after.subsec_nanos() > 0)
-}
-
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let retry_after = match &self {
-            Self::QuotaExceeded(refused) => Some(retry_after_secs(refused).max(1)),
+            Self::QuotaExceeded(refused) => Some(refused.retry_after_secs()),
             _ => None,
         };
         let mut response = ApiError::from(self).into_response();

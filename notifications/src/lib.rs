@@ -55,7 +55,6 @@ pub mod error;
 pub mod links;
 pub mod mail;
 pub mod metrics;
-pub mod quota;
 pub mod routes;
 pub mod startup;
 pub mod store;

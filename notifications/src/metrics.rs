@@ -18,6 +18,7 @@
 //! - `smtp_sends_total{outcome}` (counter): SMTP sends by `outcome`: `accepted`,
 //!   `temporary_failure` (a 4xx answer, a timeout, a lost connection), `permanent_failure` (5xx).
 
+use service_kit::quota::Limit;
 use std::time::Duration;
 
 /// Why a job ended `failed`; the label values are fixed so the series stay bounded.
@@ -155,7 +156,16 @@ pub fn jobs_deleted(count: u64) {
     metrics::counter!("notifications_jobs_deleted_total").increment(count);
 }
 
-/// A job refused by the quota labelled `quota` (`jobs`, `recipients`).
-pub fn quota_refused(quota: &'static str) {
-    metrics::counter!("quota_refusals_total", "quota" => quota).increment(1);
+/// The `quota` label of a limit: `QUOTA_JOBS_PER_HOUR` counts jobs (requests),
+/// `QUOTA_RECIPIENTS_PER_HOUR` their recipients (units).
+pub fn quota_label(limit: Limit) -> &'static str {
+    match limit {
+        Limit::Requests => "jobs",
+        Limit::Units => "recipients",
+    }
+}
+
+/// A job refused by the quota `limit`.
+pub fn quota_refused(limit: Limit) {
+    metrics::counter!("quota_refusals_total", "quota" => quota_label(limit)).increment(1);
 }

@@ -67,10 +67,10 @@ impl Application {
         let max_attempts = settings.delivery.max_attempts;
         let state = AppState {
             store: store.clone(),
-            quotas: Arc::new(crate::quota::Quotas::new(
+            quotas: Arc::new(service_kit::quota::Quotas::new(
                 settings.quota_jobs_per_hour,
                 settings.quota_recipients_per_hour,
-                crate::quota::WINDOW,
+                service_kit::quota::WINDOW,
             )),
             addresses: Arc::new(settings.addresses.clone()),
             links: Links::new(&public_url),

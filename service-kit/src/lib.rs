@@ -5,7 +5,7 @@
 //! ([`metrics`]), health checks ([`health`]), shutdown ([`shutdown`]), database connection and
 //! migrations ([`db`]), the error-response shape and extractors ([`error`]), the server loop
 //! ([`server`]), start-up ([`app`]) and how it fails ([`exit`]), the pages' shared look ([`html`]), content negotiation
-//! ([`negotiate`]), the retry schedule ([`backoff`]), which characters stored text may hold ([`text`]), how e-mail addresses are normalised ([`email`]) and PostgreSQL `LISTEN`/`NOTIFY` as a
+//! ([`negotiate`]), the retry schedule ([`backoff`]), abuse limits over a sliding window ([`quota`]), which characters stored text may hold ([`text`]), how e-mail addresses are normalised ([`email`]) and PostgreSQL `LISTEN`/`NOTIFY` as a
 //! background worker ([`listen`]). No domain types: each service owns its model and its database.
 
 pub mod app;
@@ -24,6 +24,7 @@ pub mod jwt;
 pub mod listen;
 pub mod metrics;
 pub mod negotiate;
+pub mod quota;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;

@@ -9,7 +9,7 @@ use super::params::parse_id;
 use super::state::AppState;
 use crate::domain::{EmailAddress, Invalid};
 use crate::error::{Error, Result};
-use crate::metrics::EVENT_PARTICIPANTS;
+use crate::metrics::{EVENT_PARTICIPANTS, QUOTA_REFUSALS};
 use crate::store::{AddOutcome, StoredEvent, User};
 use crate::templates::invitation::invitation;
 use service_kit::auth::Caller;
@@ -41,6 +41,16 @@ pub async fn invite(
         return Err(Invalid::new("emails", format!("at most {MAX_INVITES} e-mails at once")).into());
     }
     let emails = raw.iter().map(|e| EmailAddress::parse(e)).collect::<Result<Vec<_>, _>>()?;
+    // Every valid address asked for counts, already a participant, unknown or new: the limit is
+    // on what an organizer tries (probing for users included). A request the quota refuses
+    // counts nothing.
+    let asked = u32::try_from(emails.len()).unwrap_or(u32::MAX);
+    let organizer = event.owner_id.to_string();
+    if let Err(refused) = state.invitation_quota.admit(&organizer, asked, std::time::Instant::now()) {
+        metrics::counter!(QUOTA_REFUSALS, "quota" => "invitations").increment(1);
+        tracing::warn!(organizer = %organizer, event = %event.id, "invitation quota reached, nobody invited");
+        return Err(Error::QuotaExceeded(refused));
+    }
     let owner = state.store.user(event.owner_id).await?;
     let event_url = state.links.event(event.id);
     let job = |user: &User| invitation(user, event, owner.as_ref(), &event_url);

@@ -145,6 +145,7 @@ fn participant_urls(state: &AppState, participants: &[User]) -> Vec<String> {
         (status = 404, description = "Unknown event", body = service_kit::error::ErrorBody),
         (status = 415, description = "Not JSON", body = service_kit::error::ErrorBody),
         (status = 422, description = "Malformed or unknown e-mails; nothing added", body = crate::error::UnknownParticipantsBody),
+        (status = 429, description = "The organizer reached QUOTA_INVITATIONS_PER_HOUR; nothing added (Retry-After in seconds)", body = service_kit::error::ErrorBody),
     )
 )]
 #[tracing::instrument(skip_all, fields(event = %id))]

@@ -139,8 +139,9 @@ async fn invite_participants(
     }
     match invite(&state, &event, &form.emails(), &request_id).await {
         Ok(_) => Ok(see_other(&state.links.event(event.id))),
-        Err(e @ (Error::Invalid(_) | Error::UnknownParticipants(_))) => {
-            event_page(&state, &event, Some(&e), StatusCode::UNPROCESSABLE_ENTITY).await
+        Err(e @ (Error::Invalid(_) | Error::UnknownParticipants(_) | Error::QuotaExceeded(_))) => {
+            let status = e.status();
+            event_page(&state, &event, Some(&e), status).await
         }
         Err(e) => Err(e),
     }

@@ -1,5 +1,6 @@
 //! What every handler is given.
 
+use service_kit::quota::Quotas;
 use std::sync::Arc;
 
 use service_kit::config::AppUrls;
@@ -21,6 +22,8 @@ pub struct AppState {
     pub dispatcher_wake: Arc<Notify>,
     /// Retries parked feed entries (the operator pages).
     pub recovery: Recovery,
+    /// Invitations per organizer over the last hour (`QUOTA_INVITATIONS_PER_HOUR`).
+    pub invitation_quota: Arc<Quotas>,
 }
 
 impl AppState {
@@ -30,9 +33,18 @@ impl AppState {
         apps: AppUrls,
         dispatcher_wake: Arc<Notify>,
         recovery: Recovery,
+        invitations_per_hour: u32,
     ) -> Self {
         let nav = vec![NavLink::new("/users", "Users"), NavLink::new("/feed/parked", "Parked entries")];
         let site = Site { name: "calendar", home: "/users".into(), nav, apps };
-        Self { store, links: Links::new(public_url), site: Arc::new(site), dispatcher_wake, recovery }
+        let invitation_quota = Arc::new(Quotas::of_units(invitations_per_hour, service_kit::quota::WINDOW));
+        Self {
+            store,
+            links: Links::new(public_url),
+            site: Arc::new(site),
+            dispatcher_wake,
+            recovery,
+            invitation_quota,
+        }
     }
 }

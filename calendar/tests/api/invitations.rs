@@ -284,3 +284,48 @@ async fn slow_notifications_time_out_without_holding_up_the_api() {
     assert_eq!(stub.accepted().len(), 1, "the timed-out attempt and its retry are one job (same key)");
     app.stop().await;
 }
+
+/// `QUOTA_INVITATIONS_PER_HOUR` per organizer, across their events, through the API and the
+/// form: `429` with `Retry-After`, nobody added, counted in `quota_refusals_total`; another
+/// organizer keeps their own quota.
+#[tokio::test]
+async fn an_organizer_inviting_more_than_the_hourly_quota_gets_429_and_invites_nobody() {
+    let feed = FeedServer::start(20).await;
+    let ann = feed.create_contact("ann@example.org", "Ann", "Lee");
+    let bob = feed.create_contact("bob@example.org", "Bob", "Ray");
+    let guests: Vec<_> = (0..6)
+        .map(|i| (feed.create_contact(&format!("g{i}@example.org"), "Guest", &i.to_string()), i))
+        .collect();
+    let db = TestDb::new().await;
+    let mut settings = settings(&db, &feed, None);
+    settings.notifications.invitations_per_hour = 4;
+    let app = spawn_with(db, settings).await;
+    for (id, _) in &guests {
+        app.wait_for_user(*id).await;
+    }
+    app.wait_for_user(ann).await;
+    app.wait_for_user(bob).await;
+    let party = app.create_event(ann, "Party").await;
+    let dinner = app.create_event(ann, "Dinner").await;
+    let app = &app;
+    let invite = |event: &str, emails: &[&str]| {
+        let path = format!("/event/{event}/participants");
+        let emails = json!(emails);
+        async move { app.post_json(&path, &emails).await }
+    };
+    assert_eq!(invite(&party, &["g0@example.org", "g1@example.org", "g2@example.org"]).await.status(), 200);
+    let refused = invite(&dinner, &["g3@example.org", "g4@example.org"]).await;
+    assert_eq!(refused.status(), 429, "3 + 2 is over 4, across the organizer's events");
+    let retry_after: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((3500..=3600).contains(&retry_after), "Retry-After {retry_after}");
+    assert_eq!(json_body(refused).await["error"], "quota_exceeded");
+    assert_eq!(app.get_json(&format!("/event/{dinner}/participants")).await.1, json!([]), "nobody was added");
+    assert_eq!(invite(&dinner, &["g3@example.org"]).await.status(), 200, "one more still fits");
+    let form = app.post_form(&format!("/event/{party}/invite"), &[("emails", "g5@example.org")]).await;
+    assert_eq!(form.status(), 429, "the form says so on the event page");
+    assert!(form.text().await.unwrap().contains("retry after"));
+    assert_eq!(app.metric(r#"quota_refusals_total{quota="invitations"}"#).await, Some(2.0));
+
+    let bobs = app.create_event(bob, "Bob's").await;
+    assert_eq!(invite(&bobs, &["g4@example.org", "g5@example.org"]).await.status(), 200, "another organizer");
+}

@@ -151,8 +151,8 @@ pub async fn create(
     let notification = NewNotification::parse(request, &app.addresses).map_err(Error::Invalid)?;
     let recipients = u32::try_from(notification.recipients().len()).unwrap_or(u32::MAX);
     if let Err(refused) = app.quotas.admit(&caller.id, recipients, std::time::Instant::now()) {
-        metrics::quota_refused(refused.quota.label());
-        tracing::warn!(caller = %caller.id, quota = refused.quota.label(), "quota reached, job refused");
+        metrics::quota_refused(refused.limit);
+        tracing::warn!(caller = %caller.id, quota = metrics::quota_label(refused.limit), "quota reached, job refused");
         return Err(Error::QuotaExceeded(refused));
     }
     let id = Uuid::now_v7();

@@ -19,7 +19,7 @@ pub struct AppState {
     pub wake: Arc<Notify>,
     pub max_attempts: u32,
     /// Jobs and recipients per API caller over the last hour.
-    pub quotas: Arc<crate::quota::Quotas>,
+    pub quotas: Arc<service_kit::quota::Quotas>,
     /// `SMTP_UTF8` and `RECIPIENT_DOMAINS`: which recipients a job may name.
     pub addresses: Arc<crate::domain::AddressRules>,
 }

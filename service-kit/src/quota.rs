@@ -1,43 +1,45 @@
-//! Abuse limits per API caller: jobs and recipients over a sliding hour.
+//! Abuse limits over a sliding window, per key (an API caller, an organizer): how many requests,
+//! and how many units they carry in all (notifications: jobs and their recipients; calendar:
+//! invitations).
 //!
-//! Every accepted job is remembered with its time and number of recipients for one window; a
-//! new job is refused while the caller's jobs in the window, or their recipients plus the new
-//! job's, would exceed the limit. The answer says when enough of the window will have passed
+//! Every admitted request is remembered with its time and its units for one window; a new one
+//! is refused while the key's requests in the window, or their units plus the new request's,
+//! would exceed the limit. The refusal says when enough of the window will have passed
 //! (`Retry-After`). The windows live in each replica's memory: a check costs no database round
-//! trip and a restart forgets them, so with R replicas a caller gets at most R times the limit
+//! trip and a restart forgets them, so with R replicas a key gets at most R times the limit
 //! (README, "Limits and hardening").
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The length of the window.
+/// An hour: the window of every quota the services have.
 pub const WINDOW: Duration = Duration::from_secs(3600);
 
-/// Which limit refused a job.
+/// Which limit refused a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Quota {
-    Jobs,
-    Recipients,
+pub enum Limit {
+    /// Requests per window.
+    Requests,
+    /// Units (recipients, invitations) per window.
+    Units,
 }
 
-impl Quota {
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Jobs => "jobs",
-            Self::Recipients => "recipients",
-        }
-    }
-}
-
-/// A refusal: which limit, and how long until the job would fit.
+/// A refusal: which limit, and how long until the request would fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refused {
-    pub quota: Quota,
+    pub limit: Limit,
     pub retry_after: Duration,
 }
 
-/// The limits and every caller's window.
+impl Refused {
+    /// `Retry-After` in whole seconds, rounded up, at least 1.
+    pub fn retry_after_secs(&self) -> u64 {
+        (self.retry_after.as_secs() + u64::from(self.retry_after.subsec_nanos() > 0)).max(1)
+    }
+}
+
+/// The limits and every key's window.
 #[derive(Debug)]
 pub struct Quotas {
     jobs: u32,
@@ -47,11 +49,18 @@ pub struct Quotas {
 }
 
 impl Quotas {
-    pub fn new(jobs_per_window: u32, recipients_per_window: u32, window: Duration) -> Self {
-        Self { jobs: jobs_per_window, recipients: recipients_per_window, window, callers: Mutex::default() }
+    /// At most `requests_per_window` requests carrying `units_per_window` units in all per key.
+    pub fn new(requests_per_window: u32, units_per_window: u32, window: Duration) -> Self {
+        Self { jobs: requests_per_window, recipients: units_per_window, window, callers: Mutex::default() }
     }
 
-    /// Counts a job of `recipients` for `caller` at `now`, or refuses it (and counts nothing).
+    /// Only a limit on units (`u32::MAX` requests).
+    pub fn of_units(units_per_window: u32, window: Duration) -> Self {
+        Self::new(u32::MAX, units_per_window, window)
+    }
+
+    /// Counts a request of `recipients` units for `caller` at `now`, or refuses it (and counts
+    /// nothing).
     pub fn admit(&self, caller: &str, recipients: u32, now: Instant) -> Result<(), Refused> {
         let mut callers = self.callers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         // Forget callers whose whole window has passed, so the map stays as small as the set
@@ -68,7 +77,7 @@ impl Quotas {
             // The oldest jobs must leave the window until one more fits.
             let excess = seen.len() + 1 - self.jobs as usize;
             let retry_after = seen.get(excess - 1).map(until_expired).unwrap_or(self.window);
-            return Err(Refused { quota: Quota::Jobs, retry_after });
+            return Err(Refused { limit: Limit::Requests, retry_after });
         }
         let used: u64 = seen.iter().map(|(_, n)| u64::from(*n)).sum();
         if used + u64::from(recipients) > u64::from(self.recipients) {
@@ -81,7 +90,7 @@ impl Quotas {
                     break;
                 }
             }
-            return Err(Refused { quota: Quota::Recipients, retry_after });
+            return Err(Refused { limit: Limit::Units, retry_after });
         }
         seen.push_back((now, recipients));
         Ok(())
@@ -99,7 +108,7 @@ mod tests {
         assert!(quotas.admit("a", 1, t0).is_ok());
         assert!(quotas.admit("a", 1, t0 + Duration::from_secs(10)).is_ok());
         let refused = quotas.admit("a", 1, t0 + Duration::from_secs(20)).unwrap_err();
-        assert_eq!(refused, Refused { quota: Quota::Jobs, retry_after: Duration::from_secs(40) });
+        assert_eq!(refused, Refused { limit: Limit::Requests, retry_after: Duration::from_secs(40) });
         assert!(quotas.admit("b", 1, t0 + Duration::from_secs(20)).is_ok(), "another caller has its own");
         assert!(quotas.admit("a", 1, t0 + Duration::from_secs(60)).is_ok(), "the first left the window");
         assert!(quotas.admit("a", 1, t0 + Duration::from_secs(61)).is_err());
@@ -112,7 +121,7 @@ mod tests {
         assert!(quotas.admit("a", 6, t0).is_ok());
         assert!(quotas.admit("a", 3, t0 + Duration::from_secs(5)).is_ok());
         let refused = quotas.admit("a", 5, t0 + Duration::from_secs(30)).unwrap_err();
-        assert_eq!(refused, Refused { quota: Quota::Recipients, retry_after: Duration::from_secs(30) });
+        assert_eq!(refused, Refused { limit: Limit::Units, retry_after: Duration::from_secs(30) });
         assert!(quotas.admit("a", 1, t0 + Duration::from_secs(30)).is_ok(), "one more still fits");
         assert!(quotas.admit("a", 11, t0 + Duration::from_secs(200)).is_err(), "never fits");
     }
