@@ -213,6 +213,9 @@ pub async fn run(spec: SoakSpec) -> anyhow::Result<SoakReport> {
     ] {
         extra_env.push(("notifications".into(), key.into(), value));
     }
+    for (service, key) in crate::system::LOAD_QUOTAS {
+        extra_env.push((service.into(), key.into(), crate::system::UNLIMITED.into()));
+    }
     let token = generate_token();
     let system_spec = SystemSpec {
         profile: spec.profile.clone(),

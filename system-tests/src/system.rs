@@ -15,6 +15,16 @@ use test_support::{TempDir, TestDb};
 /// conditions with this deadline and never assert on speed.
 pub const PATIENCE: Duration = Duration::from_secs(90);
 
+/// The per-hour quotas of the three services, which the system tests, the soak and the
+/// benchmark lift to [`UNLIMITED`]: they send more in an hour than the defaults allow.
+pub const LOAD_QUOTAS: [(&str, &str); 3] = [
+    ("calendar", "QUOTA_INVITATIONS_PER_HOUR"),
+    ("notifications", "QUOTA_JOBS_PER_HOUR"),
+    ("notifications", "QUOTA_RECIPIENTS_PER_HOUR"),
+];
+/// A quota no test reaches (`u32::MAX`).
+pub const UNLIMITED: &str = "4294967295";
+
 /// How long a service may take to stop after SIGTERM before the test fails.
 const STOP_GRACE: Duration = Duration::from_secs(40);
 
@@ -132,6 +142,11 @@ impl TestSystem {
         set("calendar", "OUTBOX_RETRY_MAX_MS", "2000");
         set("calendar", "BREAKER_OPEN_MS", "2000");
         set("calendar", "FEED_RETRY_MAX_MS", "2000");
+        // The abuse limits are a spammer's, and the load and fault tests send more than a team
+        // would; the test of the limits sets its own.
+        for (service, key) in LOAD_QUOTAS {
+            set(service, key, UNLIMITED);
+        }
         for (service, key, value) in extra {
             set(service, key, value);
         }

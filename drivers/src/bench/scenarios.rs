@@ -512,6 +512,9 @@ fn notifications_launch(b: &mut Bench, name: &str, token: &str, smtp: &SmtpServe
         .env("API_TOKENS", token)
         .env("ADMIN_PASSWORD", "bench-password")
         .env("SMTP_URL", smtp.url())
+        // The abuse limits (1,000 jobs an hour by default) would refuse the load itself.
+        .env("QUOTA_JOBS_PER_HOUR", u32::MAX.to_string())
+        .env("QUOTA_RECIPIENTS_PER_HOUR", u32::MAX.to_string())
 }
 
 /// Scenario 8: jobs accepted per second, e-mails delivered per second, and the SMTP server's own
