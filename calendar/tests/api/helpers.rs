@@ -60,6 +60,20 @@ impl std::ops::Deref for TestApp {
 }
 
 impl TestApp {
+    /// The ids of the event's outbox rows, oldest first, read from the database itself.
+    pub async fn outbox_ids(&self, event: &str) -> Vec<String> {
+        use calendar::startup::MIGRATIONS;
+        use service_kit::db::{ConnectOptions, Db};
+        let db = Db::connect(&ConnectOptions::new(&self.db.url, 1), &MIGRATIONS).await.expect("connect");
+        let ids = sqlx::query_scalar("SELECT id FROM outbox WHERE event_id = $1 ORDER BY created_at, id")
+            .bind(event)
+            .fetch_all(&db.reader)
+            .await
+            .expect("outbox rows");
+        db.close().await;
+        ids
+    }
+
     /// Stops the app (as SIGTERM would) and hands back its database for a restart.
     pub async fn stop(self) -> TestDb {
         self.token.cancel();

@@ -104,7 +104,11 @@ async fn invitations_reach_notifications_once_with_key_token_and_request_id() {
     );
     assert!(message.contains("Ann Lee"), "{message}");
     assert_eq!(job.request_id.as_deref(), Some("invite-request-1"));
-    assert!(uuid::Uuid::parse_str(&job.key).is_ok(), "the outbox id is the key");
+    assert_eq!(
+        app.outbox_ids(&event).await,
+        std::slice::from_ref(&job.key),
+        "the outbox row's id is the key"
+    );
 
     // Adding the same participant again sends nothing new.
     assert_eq!(
@@ -193,6 +197,13 @@ async fn server_errors_are_retried_with_the_same_key_until_accepted() {
     stub.set_mode(Mode::Up);
     wait_until("the invitation accepted", WAIT, || async { (stub.accepted().len() == 1).then_some(()) })
         .await;
+    let row = app.outbox_ids(&event).await;
+    let keys = stub.attempt_keys();
+    assert!(keys.len() >= 3, "two refused attempts and the accepted one: {keys:?}");
+    assert!(
+        keys.iter().all(|k| k.as_deref() == Some(row[0].as_str())),
+        "every attempt had key {row:?}: {keys:?}"
+    );
     app.stop().await;
 }
 
@@ -282,6 +293,13 @@ async fn slow_notifications_time_out_without_holding_up_the_api() {
     })
     .await;
     assert_eq!(stub.accepted().len(), 1, "the timed-out attempt and its retry are one job (same key)");
+    let row = app.outbox_ids(&event).await;
+    let keys = stub.attempt_keys();
+    assert!(keys.len() >= 2, "the timed-out attempt and the retry: {keys:?}");
+    assert!(
+        keys.iter().all(|k| k.as_deref() == Some(row[0].as_str())),
+        "every attempt had key {row:?}: {keys:?}"
+    );
     app.stop().await;
 }
 

@@ -35,7 +35,9 @@ struct State_ {
     mode: Option<Mode>,
     jobs: HashMap<String, Value>,
     accepted: Vec<Received>,
-    attempts: usize,
+    /// The `Idempotency-Key` of every request that reached the stub, recorded before it is
+    /// answered (a request whose client gave up waiting included).
+    attempt_keys: Vec<Option<String>>,
 }
 
 #[derive(Clone)]
@@ -101,7 +103,13 @@ impl NotificationsStub {
 
     /// Requests that reached the stub, accepted or not.
     pub fn attempts(&self) -> usize {
-        self.state.lock().unwrap().attempts
+        self.state.lock().unwrap().attempt_keys.len()
+    }
+
+    /// The `Idempotency-Key` of every request that reached the stub, in order (`None` for a
+    /// request without one).
+    pub fn attempt_keys(&self) -> Vec<Option<String>> {
+        self.state.lock().unwrap().attempt_keys.clone()
     }
 }
 
@@ -112,7 +120,8 @@ async fn accept(
 ) -> Response {
     let mode = {
         let mut s = state.lock().unwrap();
-        s.attempts += 1;
+        let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);
+        s.attempt_keys.push(key);
         s.mode.unwrap_or(Mode::Up)
     };
     match mode {
