@@ -347,3 +347,46 @@ async fn an_organizer_inviting_more_than_the_hourly_quota_gets_429_and_invites_n
     let bobs = app.create_event(bob, "Bob's").await;
     assert_eq!(invite(&bobs, &["g4@example.org", "g5@example.org"]).await.status(), 200, "another organizer");
 }
+
+/// What the breaker lets through, counted at the stand-in: nothing while open, exactly one probe
+/// when half-open (which, failing, opens it again), and everything once a probe succeeds.
+/// The absence of calls is observed for 1 s of a 3 s `BREAKER_OPEN_MS`.
+#[tokio::test]
+async fn the_breaker_lets_no_call_through_while_open_one_probe_when_half_open_and_all_once_closed() {
+    const OPEN_FOR: Duration = Duration::from_secs(3);
+    const QUIET: Duration = Duration::from_secs(1);
+    let feed = FeedServer::start(20).await;
+    let stub = NotificationsStub::start().await;
+    let owner = feed.create_contact("owner@example.org", "Olive", "Owner");
+    let guests: Vec<String> = (0..6).map(|i| format!("guest{i}@example.org")).collect();
+    let mut last = owner;
+    for guest in &guests {
+        last = feed.create_contact(guest, "Guest", "G");
+    }
+    let app = app_with_notifications(&feed, &stub, OPEN_FOR).await;
+    app.wait_for_user(last).await;
+    let event = app.create_event(owner, "Breaker").await;
+    stub.set_mode(Mode::Status(503));
+    assert_eq!(app.post_json(&format!("/event/{event}/participants"), &json!(guests)).await.status(), 200);
+    let open = |app: &TestApp| breaker(&app.dispatcher) == CircuitState::Open;
+    wait_until("the breaker to open", WAIT, || async { open(&app).then_some(()) }).await;
+    let when_opened = stub.attempts();
+    tokio::time::sleep(QUIET).await;
+    assert!(open(&app));
+    assert_eq!(stub.attempts(), when_opened, "no call while the breaker is open");
+
+    // Half-open: one probe, which fails and opens the breaker again.
+    wait_until("the half-open probe", WAIT, || async { (stub.attempts() > when_opened).then_some(()) }).await;
+    wait_until("the breaker open again", WAIT, || async { open(&app).then_some(()) }).await;
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(stub.attempts(), when_opened + 1, "exactly one probe when half-open");
+
+    // The next probe succeeds: the breaker closes and every invitation goes, once.
+    stub.set_mode(Mode::Up);
+    wait_until("all six accepted", WAIT, || async { (stub.accepted().len() == guests.len()).then_some(()) })
+        .await;
+    assert_eq!(breaker(&app.dispatcher), CircuitState::Closed);
+    let attempts = stub.attempts();
+    assert_eq!(attempts, when_opened + 1 + guests.len(), "after closing, one call per invitation");
+    app.stop().await;
+}
