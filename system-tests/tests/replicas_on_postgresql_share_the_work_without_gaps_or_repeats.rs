@@ -3,7 +3,8 @@
 //! notifications processes share one queue and send every job exactly once; two calendar
 //! processes following the feed apply every event exactly once (and share one outbox).
 //!
-//! PostgreSQL only: without `TEST_DATABASE_URL` each test prints that it was skipped.
+//! PostgreSQL only: without `TEST_DATABASE_URL` each test prints that it was skipped, and fails
+//! under `CI=true` unless the run is declared a SQLite run (`TEST_BACKEND=sqlite`).
 
 #![allow(clippy::unwrap_used)]
 
@@ -24,11 +25,7 @@ use test_support::smtp::SmtpServer;
 use test_support::{TempDir, TestDb, wait_until};
 
 fn postgres_or_skip(test: &str) -> bool {
-    if TestDb::postgres_configured() {
-        return true;
-    }
-    eprintln!("{test}: skipped, it needs PostgreSQL (set TEST_DATABASE_URL)");
-    false
+    TestDb::postgres_only(test)
 }
 
 /// A consumer of one replica's feed that checks, on every read, that the history it has seen

@@ -24,6 +24,11 @@ pub use client::TestClient;
 
 /// Environment variable naming a PostgreSQL server for the PostgreSQL run of the test suite.
 pub const TEST_DATABASE_URL: &str = "TEST_DATABASE_URL";
+/// What a run of the suite is meant to use, `sqlite` or `postgres` (`.ci/run` and the GitHub
+/// workflow set it), so that neither backend is skipped without anyone noticing: a run declared
+/// `postgres` without `TEST_DATABASE_URL` fails instead of quietly using SQLite, and a
+/// PostgreSQL-only test skips only in a run declared `sqlite` or outside CI ([`TestDb::postgres_only`]).
+pub const TEST_BACKEND: &str = "TEST_BACKEND";
 
 /// A folder under the system temp dir, removed on drop.
 #[derive(Debug)]
@@ -67,8 +72,32 @@ impl TestDb {
     pub async fn new() -> Self {
         match std::env::var(TEST_DATABASE_URL) {
             Ok(url) if !url.is_empty() => Self::postgres(&url).await,
-            _ => Self::sqlite(),
+            _ => {
+                assert!(
+                    std::env::var(TEST_BACKEND).as_deref() != Ok("postgres"),
+                    "{TEST_BACKEND}=postgres but {TEST_DATABASE_URL} is not set: this run would test SQLite only"
+                );
+                Self::sqlite()
+            }
         }
+    }
+
+    /// For a test that means something only on PostgreSQL (replicas sharing one database):
+    /// whether to run it. Without `TEST_DATABASE_URL` it is skipped with a line on stderr, unless
+    /// `CI=true` and the run is not declared a SQLite run (`TEST_BACKEND=sqlite`): there a skip
+    /// would hide that the test never ran anywhere, so it fails.
+    pub fn postgres_only(test: &str) -> bool {
+        if Self::postgres_configured() {
+            return true;
+        }
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        let sqlite_run = std::env::var(TEST_BACKEND).is_ok_and(|v| v == "sqlite");
+        assert!(
+            !ci || sqlite_run,
+            "{test} needs PostgreSQL: CI=true without {TEST_DATABASE_URL} (set {TEST_BACKEND}=sqlite for a run that skips PostgreSQL-only tests on purpose)"
+        );
+        eprintln!("SKIPPED {test}: it needs PostgreSQL (set {TEST_DATABASE_URL})");
+        false
     }
 
     /// Whether this run of the suite uses PostgreSQL.

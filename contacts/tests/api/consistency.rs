@@ -136,8 +136,7 @@ async fn concurrent_writers_never_let_a_reader_see_a_gap_or_a_late_lower_sequenc
 
 #[tokio::test]
 async fn a_long_poll_on_one_replica_wakes_when_another_replica_commits() {
-    if !TestDb::postgres_configured() {
-        eprintln!("replicas share state only on PostgreSQL; set TEST_DATABASE_URL to run this");
+    if !TestDb::postgres_only("a_long_poll_on_one_replica_wakes_when_another_replica_commits") {
         return;
     }
     let db = Arc::new(TestDb::new().await);
@@ -165,8 +164,9 @@ async fn a_long_poll_on_one_replica_wakes_when_another_replica_commits() {
 
 #[tokio::test]
 async fn a_replica_asked_about_a_newer_etag_reads_the_head_instead_of_answering_with_older_news() {
-    if !TestDb::postgres_configured() {
-        eprintln!("replicas share state only on PostgreSQL; set TEST_DATABASE_URL to run this");
+    if !TestDb::postgres_only(
+        "a_replica_asked_about_a_newer_etag_reads_the_head_instead_of_answering_with_older_news",
+    ) {
         return;
     }
     let db = Arc::new(TestDb::new().await);

@@ -34,10 +34,11 @@ async fn two_replicas_share_one_queue_and_send_each_job_once() {
 
 #[tokio::test]
 async fn on_postgres_a_job_stored_by_one_replica_wakes_the_others_at_once() {
-    let db = TestDb::new().await;
-    if !db.is_postgres() {
-        return; // LISTEN/NOTIFY is PostgreSQL's; SQLite has one process per queue.
+    // LISTEN/NOTIFY is PostgreSQL's; SQLite has one process per queue.
+    if !TestDb::postgres_only("on_postgres_a_job_stored_by_one_replica_wakes_the_others_at_once") {
+        return;
     }
+    let db = TestDb::new().await;
     let server = SmtpServer::start().await;
     // Without the notification this replica would not look for an hour.
     let worker = TestApp::spawn_on(&db.url, |s| {
