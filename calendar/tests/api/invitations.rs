@@ -19,6 +19,18 @@ async fn app_with_notifications(feed: &FeedServer, stub: &NotificationsStub, ope
     spawn_with(db, settings).await
 }
 
+/// An owner and `n` guests at the feed: the owner's id, the guests' addresses, and the id of the
+/// last contact created (once calendar has it, it has them all).
+fn owner_and_guests(feed: &FeedServer, n: usize) -> (uuid::Uuid, Vec<String>, uuid::Uuid) {
+    let owner = feed.create_contact("owner@example.org", "Olive", "Owner");
+    let guests: Vec<String> = (0..n).map(|i| format!("guest{i}@example.org")).collect();
+    let mut last = owner;
+    for guest in &guests {
+        last = feed.create_contact(guest, "Guest", "G");
+    }
+    (owner, guests, last)
+}
+
 fn breaker(dispatcher: &Dispatcher) -> CircuitState {
     dispatcher.breaker_state().expect("notifications are on")
 }
@@ -125,12 +137,7 @@ async fn invitations_reach_notifications_once_with_key_token_and_request_id() {
 async fn while_notifications_is_down_the_breaker_opens_and_invitations_wait_for_its_return() {
     let feed = FeedServer::start(20).await;
     let stub = NotificationsStub::start().await;
-    let owner = feed.create_contact("owner@example.org", "Olive", "Owner");
-    let guests: Vec<String> = (0..6).map(|i| format!("guest{i}@example.org")).collect();
-    let mut last = owner;
-    for guest in &guests {
-        last = feed.create_contact(guest, "Guest", "G");
-    }
+    let (owner, guests, last) = owner_and_guests(&feed, 6);
     let late = feed.create_contact("late@example.org", "Late", "L");
     let app = app_with_notifications(&feed, &stub, Duration::from_secs(2)).await;
     app.wait_for_user(last).await;
@@ -357,12 +364,7 @@ async fn the_breaker_lets_no_call_through_while_open_one_probe_when_half_open_an
     const QUIET: Duration = Duration::from_secs(1);
     let feed = FeedServer::start(20).await;
     let stub = NotificationsStub::start().await;
-    let owner = feed.create_contact("owner@example.org", "Olive", "Owner");
-    let guests: Vec<String> = (0..6).map(|i| format!("guest{i}@example.org")).collect();
-    let mut last = owner;
-    for guest in &guests {
-        last = feed.create_contact(guest, "Guest", "G");
-    }
+    let (owner, guests, last) = owner_and_guests(&feed, 6);
     let app = app_with_notifications(&feed, &stub, OPEN_FOR).await;
     app.wait_for_user(last).await;
     let event = app.create_event(owner, "Breaker").await;
