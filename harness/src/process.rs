@@ -217,10 +217,22 @@ impl ServiceProcess {
 
     /// Sends SIGTERM and waits (up to `grace`, then SIGKILL) for the exit status.
     pub async fn stop(&mut self, grace: Duration) -> anyhow::Result<ExitStatus> {
+        self.terminate()?;
+        self.wait_for_exit(grace).await
+    }
+
+    /// Sends SIGTERM and returns at once: the process shuts down while the caller goes on
+    /// (for example to finish a request it has in flight); [`Self::wait_for_exit`] collects it.
+    pub fn terminate(&mut self) -> anyhow::Result<()> {
+        let child = self.child.as_ref().context("not running")?;
+        let pid = child.id().context("already exited")?;
+        kill(Pid::from_raw(pid as i32), Signal::SIGTERM).context("cannot send SIGTERM")?;
+        Ok(())
+    }
+
+    /// Waits (up to `grace`, then SIGKILL) for the exit status of a process told to stop.
+    pub async fn wait_for_exit(&mut self, grace: Duration) -> anyhow::Result<ExitStatus> {
         let mut child = self.child.take().context("not running")?;
-        if let Some(pid) = child.id() {
-            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
-        }
         match tokio::time::timeout(grace, child.wait()).await {
             Ok(status) => Ok(status?),
             Err(_) => {

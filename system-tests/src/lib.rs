@@ -29,4 +29,4 @@ pub mod soak;
 pub mod standin;
 mod system;
 
-pub use system::{Mail, PATIENCE, TestSystem, build_services, workspace_root};
+pub use system::{Mail, PATIENCE, STOP_GRACE, TestSystem, build_services, workspace_root};

@@ -26,7 +26,7 @@ pub const LOAD_QUOTAS: [(&str, &str); 3] = [
 pub const UNLIMITED: &str = "4294967295";
 
 /// How long a service may take to stop after SIGTERM before the test fails.
-const STOP_GRACE: Duration = Duration::from_secs(40);
+pub const STOP_GRACE: Duration = Duration::from_secs(40);
 
 /// The operator's user name for the services' login pages.
 const ADMIN_USER: &str = "operator";
