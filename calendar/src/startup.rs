@@ -22,6 +22,7 @@ pub const MIGRATIONS: Migrations = service_kit::migrations![
     1 "initial" "0001_initial.sql",
     2 "feed entries" "0002_feed_entries.sql",
     3 "sessions" "0003_sessions.sql",
+    4 "applications counted" "0004_applications.sql",
 ];
 
 /// A built, bound, not yet running calendar service.

@@ -70,14 +70,21 @@ pub async fn feed_head(http: &reqwest::Client, contacts: &ServiceProcess) -> any
 
 /// The sequence calendar has applied up to, from its database (`DATABASE_URL` of the process).
 pub async fn calendar_checkpoint(calendar: &ServiceProcess) -> anyhow::Result<i64> {
-    let url = calendar
+    read_i64(&database_url(calendar)?, "SELECT sequence AS n FROM feed_checkpoint WHERE id = 1").await
+}
+
+/// How many feed entries calendar has applied, counted in the transaction that wrote each
+/// entry's changes (`feed_checkpoint.applications`): an entry applied twice counts twice.
+pub async fn calendar_applications(calendar: &ServiceProcess) -> anyhow::Result<i64> {
+    read_i64(&database_url(calendar)?, "SELECT applications AS n FROM feed_checkpoint WHERE id = 1").await
+}
+
+fn database_url(service: &ServiceProcess) -> anyhow::Result<String> {
+    service
         .spec()
-        .env
-        .iter()
-        .find(|(k, _)| k == "DATABASE_URL")
-        .map(|(_, v)| v.clone())
-        .ok_or_else(|| anyhow::anyhow!("calendar has no DATABASE_URL"))?;
-    read_i64(&url, "SELECT sequence AS n FROM feed_checkpoint WHERE id = 1").await
+        .get_env("DATABASE_URL")
+        .map(str::to_string)
+        .ok_or_else(|| anyhow::anyhow!("{} has no DATABASE_URL", service.name()))
 }
 
 /// One number from a database, on a connection of its own that is closed right after.

@@ -64,6 +64,9 @@ async fn a_mixed_workload_under_random_sigkills_loses_nothing_and_sends_nothing_
         system.all_contacts().await.into_iter().map(|c| (c.id, c.email)).collect();
     let users: BTreeMap<String, String> =
         system.all_users().await.into_iter().map(|u| (u.id, u.email)).collect();
+    // Every event in contacts' gap-free feed is valid, so each is applied once: no more.
+    let applications = settle::calendar_applications(&system.calendar).await.unwrap();
+    assert_eq!(applications, settled.feed_head, "calendar applied each feed event exactly once");
     let messages = system.smtp().messages();
     let verdict = chaos::verify(
         &ledger,

@@ -51,6 +51,14 @@ impl WriteTx {
         from_row(&sqlx::query(sql).fetch_one(self.conn()).await?)
     }
 
+    /// Counts one feed entry applied (in the transaction that wrote its changes).
+    pub async fn count_application(&mut self) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE feed_checkpoint SET applications = applications + 1 WHERE id = 1")
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
     pub async fn save_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE feed_checkpoint SET sequence = $1, event_timestamp = $2, entry_id = $3, applied = $4, \

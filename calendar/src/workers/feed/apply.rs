@@ -127,7 +127,25 @@ pub fn contact_of(event: &FeedEvent) -> (Option<Uuid>, Option<String>) {
 
 /// Applies `event` inside `tx`. `fetched` is the contact fetched after a
 /// [`Applied::NeedsContact`] (`Some(None)`: the contact no longer exists).
+///
+/// Each application is counted in the same transaction as its changes
+/// (`feed_checkpoint.applications`), apart from the checkpoint's own count of the entries it
+/// has moved past: the two differ by more than the parked and skipped entries only if an entry
+/// was applied twice.
 pub async fn apply(
+    tx: &mut WriteTx,
+    event: &FeedEvent,
+    fetched: Option<Option<Contact>>,
+    origins: &Origins,
+) -> Result<Applied, ApplyError> {
+    let applied = apply_changes(tx, event, fetched, origins).await?;
+    if matches!(applied, Applied::Done) {
+        tx.count_application().await?;
+    }
+    Ok(applied)
+}
+
+async fn apply_changes(
     tx: &mut WriteTx,
     event: &FeedEvent,
     fetched: Option<Option<Contact>>,
