@@ -111,7 +111,18 @@ async fn run(options: Options, build_seconds: Option<f64>) -> anyhow::Result<()>
     if let Err(e) = &result {
         bench.note(format!("the run stopped early: {e:#}"));
     }
-    let out = bench.options.out.clone();
+    let mut out = bench.options.out.clone();
+    if out == options::committed_results() && !bench.report.measured_a_commit() {
+        // Published figures name the commit they measured; a tree with uncommitted changes has
+        // none, so its figures go elsewhere.
+        out = harness::target_root().join("bench-results-uncommitted");
+        eprintln!(
+            "bench: the tree has uncommitted changes ({}), so the results go to {} instead of \
+             bench-results/; commit and run again to publish them",
+            bench.report.commit,
+            out.display()
+        );
+    }
     bench.report.write(&out)?;
     eprintln!("bench: wrote {}/results.md and results.json", out.display());
     if result.is_ok() {

@@ -39,6 +39,11 @@ pub struct Options {
     pub quick: bool,
 }
 
+/// Where the published results live (`bench-results/`, committed with the code).
+pub fn committed_results() -> PathBuf {
+    workspace_root().join("bench-results")
+}
+
 impl Options {
     pub fn parse(args: &[String]) -> anyhow::Result<Self> {
         let mut o = Self {
@@ -49,7 +54,7 @@ impl Options {
             cpus: CpuMode::Split,
             only: BTreeSet::new(),
             events: 1_000_000,
-            out: workspace_root().join("bench-results"),
+            out: committed_results(),
             wait_idle: false,
             build: true,
             quick: false,

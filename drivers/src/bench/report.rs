@@ -480,7 +480,7 @@ impl Report {
                 md,
                 "Jobs accepted per second: row 8 above. Delivery: N jobs posted to a fresh notifications (32 requests at a time), \
                  timed from the first `POST` until the SMTP server (the workspace's test SMTP server, in this harness) had \
-                 accepted every message; each message checked to arrive exactly once.\n"
+                 accepted a message for every job; then each job's recipient checked to have got exactly one message, its own (by subject), and nobody else any.\n"
             );
             let _ = writeln!(
                 md,
@@ -664,7 +664,17 @@ fn commit() -> String {
     };
     let hash = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".into());
     let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
-    if dirty { format!("{hash} (with uncommitted changes)") } else { hash }
+    if dirty { format!("{hash}{DIRTY}") } else { hash }
+}
+
+/// Marks a commit in the report whose tree had uncommitted changes when the bench ran.
+pub const DIRTY: &str = " (with uncommitted changes)";
+
+impl Report {
+    /// Whether the measured code is a commit (the tree had no uncommitted changes).
+    pub fn measured_a_commit(&self) -> bool {
+        !self.commit.ends_with(DIRTY) && self.commit != "unknown"
+    }
 }
 
 #[cfg(test)]

@@ -2,13 +2,14 @@
 //! fresh databases and stops them, so one group's data or background work cannot disturb the
 //! next. A group that fails is noted in the report and the others still run.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use futures_util::{StreamExt, TryStreamExt};
 use harness::process::ServiceSpec;
 use serde_json::json;
-use test_support::smtp::SmtpServer;
+use test_support::smtp::{ReceivedMessage, SmtpServer};
 
 use super::mail::ClientRun;
 use super::report::{Delivery, HttpRow, MemoryRow, Propagation, StartupRow};
@@ -625,9 +626,8 @@ async fn deliver(b: &mut Bench, token: &str, concurrency: usize, jobs: usize) ->
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let elapsed = started.elapsed();
-    let received = sink.messages().len();
-    anyhow::ensure!(received == jobs, "the SMTP server accepted {received} messages for {jobs} jobs");
     service.stop(STOP_GRACE).await?;
+    exactly_once_per_recipient(&sink.messages(), jobs)?;
     Ok(Delivery {
         smtp_max_concurrency: concurrency,
         jobs,
@@ -635,6 +635,31 @@ async fn deliver(b: &mut Bench, token: &str, concurrency: usize, jobs: usize) ->
         seconds: elapsed.as_secs_f64(),
         emails_per_s: jobs as f64 / elapsed.as_secs_f64(),
     })
+}
+
+/// Checks that job `i`'s recipient `person{i}@example.org` got exactly one message, the one with
+/// subject `Invitation {i}`, and that nobody else got any.
+fn exactly_once_per_recipient(messages: &[ReceivedMessage], jobs: usize) -> anyhow::Result<()> {
+    let mut per_recipient: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
+    for message in messages {
+        for recipient in &message.rcpt_to {
+            per_recipient.entry(recipient.to_ascii_lowercase()).or_default().push(message.subject());
+        }
+    }
+    for i in 0..jobs {
+        let recipient = format!("person{i}@example.org");
+        let subjects = per_recipient.remove(&recipient).unwrap_or_default();
+        let expected = format!("Invitation {i}");
+        anyhow::ensure!(
+            subjects.len() == 1 && subjects[0].as_deref() == Some(expected.as_str()),
+            "{recipient} got {} message(s) with subjects {subjects:?}, not exactly one \"{expected}\"",
+            subjects.len()
+        );
+    }
+    if let Some((stranger, subjects)) = per_recipient.first_key_value() {
+        bail!("{stranger}, who had no job, got {} message(s)", subjects.len());
+    }
+    Ok(())
 }
 
 /// The SMTP server alone, driven by `drivers bench-smtp-client` in its own process (pinned where
@@ -805,4 +830,43 @@ async fn postgres_show(url: &str, name: &'static str) -> Option<String> {
 async fn postgres_reachable(url: &str) -> bool {
     use sqlx::Connection;
     matches!(tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect(url)).await, Ok(Ok(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(to: &str, subject: &str) -> ReceivedMessage {
+        ReceivedMessage {
+            helo: "client".into(),
+            mail_from: "calendar@example.org".into(),
+            rcpt_to: vec![to.into()],
+            data: format!("Subject: {subject}\r\n\r\nbody\r\n").into_bytes(),
+            tls: false,
+            authenticated_as: None,
+        }
+    }
+
+    #[test]
+    fn one_message_per_recipient_passes_and_a_repeat_or_a_swap_with_the_right_count_fails() {
+        let good =
+            [message("person0@example.org", "Invitation 0"), message("person1@example.org", "Invitation 1")];
+        exactly_once_per_recipient(&good, 2).unwrap();
+
+        // As many messages as jobs, but one recipient twice and one never.
+        let repeat =
+            [message("person0@example.org", "Invitation 0"), message("person0@example.org", "Invitation 0")];
+        let error = exactly_once_per_recipient(&repeat, 2).unwrap_err().to_string();
+        assert!(error.contains("person0@example.org got 2 message(s)"), "{error}");
+
+        let swapped =
+            [message("person0@example.org", "Invitation 1"), message("person1@example.org", "Invitation 0")];
+        assert!(exactly_once_per_recipient(&swapped, 2).is_err(), "each recipient gets their own message");
+
+        let stranger =
+            [message("person0@example.org", "Invitation 0"), message("someone@example.org", "Invitation 1")];
+        assert!(
+            exactly_once_per_recipient(&stranger, 1).unwrap_err().to_string().contains("someone@example.org")
+        );
+    }
 }
