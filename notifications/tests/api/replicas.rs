@@ -18,15 +18,25 @@ async fn two_replicas_share_one_queue_and_send_each_job_once() {
         let replica = &replicas[i % 2];
         ids.push(id_of(&replica.queue(&notification(&format!("p{i}@example.org"), "Hi", "Hello")).await));
     }
-    wait_until("all 40 jobs sent", PATIENCE, || async {
-        replicas[0].all_jobs().await.iter().all(|j| j["status"] == "sent").then_some(())
+    let jobs = wait_until("all 40 jobs sent", PATIENCE, || async {
+        let jobs = replicas[0].all_jobs().await;
+        let sent = |id: &String| jobs.iter().any(|j| j["id"] == id.as_str() && j["status"] == "sent");
+        ids.iter().all(sent).then_some(jobs)
     })
     .await;
-    let messages = server.messages();
-    let mut message_ids: Vec<String> = messages.iter().map(|m| m.message_id().unwrap()).collect();
-    message_ids.sort();
-    message_ids.dedup();
-    assert_eq!((messages.len(), message_ids.len()), (40, 40), "each job sent exactly once");
+    assert_eq!(jobs.len(), ids.len(), "no job beyond the 40 queued");
+    // Each job by its id: claimed once (one attempt) and its message at the server once; no
+    // message the jobs do not account for.
+    let delivered: Vec<String> =
+        server.messages().iter().map(|m| format!("<{}>", m.message_id().unwrap())).collect();
+    for id in &ids {
+        let job = jobs.iter().find(|j| j["id"] == id.as_str()).unwrap();
+        assert_eq!(job["attempts"], 1, "job {id} claimed once: {job}");
+        let message_id = job["message_id"].as_str().unwrap();
+        let copies = delivered.iter().filter(|m| *m == message_id).count();
+        assert_eq!(copies, 1, "job {id} sent exactly once ({message_id})");
+    }
+    assert_eq!(delivered.len(), ids.len(), "only the jobs' messages were sent: {delivered:?}");
     for replica in replicas {
         replica.stop().await.unwrap();
     }
