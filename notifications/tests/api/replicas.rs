@@ -3,7 +3,7 @@ use std::time::Duration;
 use test_support::smtp::SmtpServer;
 use test_support::{TestDb, wait_until};
 
-use crate::helpers::{PATIENCE, TestApp, id_of, notification, use_smtp};
+use crate::helpers::{PATIENCE, TestApp, assert_each_job_sent_once, id_of, notification, use_smtp};
 
 #[tokio::test]
 async fn two_replicas_share_one_queue_and_send_each_job_once() {
@@ -18,25 +18,8 @@ async fn two_replicas_share_one_queue_and_send_each_job_once() {
         let replica = &replicas[i % 2];
         ids.push(id_of(&replica.queue(&notification(&format!("p{i}@example.org"), "Hi", "Hello")).await));
     }
-    let jobs = wait_until("all 40 jobs sent", PATIENCE, || async {
-        let jobs = replicas[0].all_jobs().await;
-        let sent = |id: &String| jobs.iter().any(|j| j["id"] == id.as_str() && j["status"] == "sent");
-        ids.iter().all(sent).then_some(jobs)
-    })
-    .await;
-    assert_eq!(jobs.len(), ids.len(), "no job beyond the 40 queued");
-    // Each job by its id: claimed once (one attempt) and its message at the server once; no
-    // message the jobs do not account for.
-    let delivered: Vec<String> =
-        server.messages().iter().map(|m| format!("<{}>", m.message_id().unwrap())).collect();
-    for id in &ids {
-        let job = jobs.iter().find(|j| j["id"] == id.as_str()).unwrap();
-        assert_eq!(job["attempts"], 1, "job {id} claimed once: {job}");
-        let message_id = job["message_id"].as_str().unwrap();
-        let copies = delivered.iter().filter(|m| *m == message_id).count();
-        assert_eq!(copies, 1, "job {id} sent exactly once ({message_id})");
-    }
-    assert_eq!(delivered.len(), ids.len(), "only the jobs' messages were sent: {delivered:?}");
+    // Each job by its id, across the replicas: claimed once, its message at the server once.
+    assert_each_job_sent_once(&replicas[0], &server, &ids).await;
     for replica in replicas {
         replica.stop().await.unwrap();
     }
