@@ -143,7 +143,8 @@ async fn a_send_without_an_answer_times_out_and_its_connection_is_not_reused() {
     let Outcome::Temporary(reason) = smtp.send(&message(1)).await else { panic!("a timeout is temporary") };
     assert!(reason.contains("no answer"), "{reason}");
     wait_until("the server sees the client give up", PATIENCE, || async {
-        (server.stats().stalled_now == 0).then_some(())
+        let stats = server.stats();
+        (stats.abandoned_total == 1 && stats.stalled_now == 0).then_some(())
     })
     .await;
     server.release();

@@ -18,7 +18,8 @@
 //! - [`SmtpServer::stall`] / [`SmtpServer::release`]: hold every transaction without an answer
 //!   (to trigger client timeouts, or to hold sends in flight and count them). A held message is
 //!   recorded when released, or dropped when the client gives up first (unless
-//!   [`SmtpServer::keep_abandoned_messages`] asks to keep it).
+//!   [`SmtpServer::keep_abandoned_messages`] asks to keep it; [`Stats::abandoned_held_now`] says
+//!   when the server has seen such a client go).
 //! - [`SmtpServer::stop`] / [`SmtpServer::restart`]: close the port and every open connection,
 //!   then listen again on the same port (connection refused in between).
 //!
@@ -162,8 +163,16 @@ pub struct Stats {
     pub max_transactions_open: usize,
     /// Transactions that reached the end of `DATA` (accepted, refused or held).
     pub transactions_completed: usize,
-    /// Transactions held by [`SmtpServer::stall`] right now.
+    /// Transactions held by [`SmtpServer::stall`] right now (including those kept after their
+    /// client gave up).
     pub stalled_now: usize,
+    /// Held transactions whose client gave up before the release, since start (dropped, or kept
+    /// by [`SmtpServer::keep_abandoned_messages`]).
+    pub abandoned_total: usize,
+    /// Held transactions whose client gave up and that are kept until the release, right now:
+    /// once this counts a transaction, its message is accepted at [`SmtpServer::release`] as
+    /// one the client never heard of.
+    pub abandoned_held_now: usize,
 }
 
 #[derive(Debug)]
@@ -708,8 +717,17 @@ async fn hold(reader: &mut Conn, shared: &Arc<Shared>) -> HoldEnd {
         _ = stall.wait_for(|stalled| !stalled) => HoldEnd::Released,
         _ = reader.fill_buf() => HoldEnd::ClientGone,
     };
-    if end == HoldEnd::ClientGone && shared.keep_abandoned.load(Ordering::SeqCst) {
-        let _ = stall.wait_for(|stalled| !stalled).await;
+    if end == HoldEnd::ClientGone {
+        let keep = shared.keep_abandoned.load(Ordering::SeqCst);
+        {
+            let mut state = shared.state();
+            state.stats.abandoned_total += 1;
+            state.stats.abandoned_held_now += usize::from(keep);
+        }
+        if keep {
+            let _ = stall.wait_for(|stalled| !stalled).await;
+            shared.state().stats.abandoned_held_now -= 1;
+        }
     }
     end
 }
@@ -876,12 +894,14 @@ mod tests {
         server.stall();
         let mut w = hold_one(&server).await;
         w.write_all(b"QUIT\r\n").await.unwrap();
-        crate::wait_until("the hold ends", Duration::from_secs(5), || async {
-            (server.stats().stalled_now == 0).then_some(())
+        crate::wait_until("the hold to end with the client gone", Duration::from_secs(5), || async {
+            let stats = server.stats();
+            (stats.abandoned_total == 1 && stats.stalled_now == 0).then_some(())
         })
         .await;
         server.release();
         assert!(server.messages().is_empty());
+        assert_eq!(server.stats().abandoned_held_now, 0, "nothing kept");
     }
 
     #[tokio::test]
@@ -891,8 +911,20 @@ mod tests {
         server.stall();
         let w = hold_one(&server).await;
         drop(w);
+        // Released only once the server has seen the client go: released earlier, the message
+        // would be accepted as an ordinary held one, and this test would pass without the kept
+        // path ever running.
+        crate::wait_until("the server to see the client give up", Duration::from_secs(5), || async {
+            (server.stats().abandoned_held_now == 1).then_some(())
+        })
+        .await;
+        assert_eq!(server.stats().stalled_now, 1, "still held");
+        assert!(server.messages().is_empty(), "not accepted before the release");
         server.release();
         let messages = server.wait_for_messages(1, Duration::from_secs(5)).await;
         assert_eq!(messages[0].data, b"body\r\n");
+        assert_eq!(messages.len(), 1);
+        let stats = server.stats();
+        assert_eq!((stats.abandoned_total, stats.abandoned_held_now, stats.stalled_now), (1, 0, 0));
     }
 }

@@ -9,6 +9,7 @@ use serde_json::Value;
 use test_support::{TestClient, TestDb, json_body, wait_until};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tower_resilience_circuitbreaker::CircuitState;
 use uuid::Uuid;
 
 use crate::feed_server::FeedServer;
@@ -39,6 +40,35 @@ pub async fn spawn_app(feed: &FeedServer) -> TestApp {
     let db = TestDb::new().await;
     let settings = settings(&db, feed, None);
     spawn_with(db, settings).await
+}
+
+/// A calendar delivering to `stub`, its breaker open for `open_for` once tripped.
+pub async fn app_with_notifications(
+    feed: &FeedServer,
+    stub: &NotificationsStub,
+    open_for: Duration,
+) -> TestApp {
+    let db = TestDb::new().await;
+    let mut settings = settings(&db, feed, Some(stub));
+    settings.notifications.breaker.open_for = open_for;
+    spawn_with(db, settings).await
+}
+
+/// An owner and `n` guests at the feed: the owner's id, the guests' addresses, and the id of the
+/// last contact created (once calendar has it, it has them all).
+pub fn owner_and_guests(feed: &FeedServer, n: usize) -> (uuid::Uuid, Vec<String>, uuid::Uuid) {
+    let owner = feed.create_contact("owner@example.org", "Olive", "Owner");
+    let guests: Vec<String> = (0..n).map(|i| format!("guest{i}@example.org")).collect();
+    let mut last = owner;
+    for guest in &guests {
+        last = feed.create_contact(guest, "Guest", "G");
+    }
+    (owner, guests, last)
+}
+
+/// The dispatcher's breaker (notifications must be on).
+pub fn breaker(dispatcher: &Dispatcher) -> CircuitState {
+    dispatcher.breaker_state().expect("notifications are on")
 }
 
 pub async fn spawn_with(db: TestDb, settings: Settings) -> TestApp {

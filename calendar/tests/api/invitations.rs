@@ -1,39 +1,19 @@
 //! Participants and invitations: all-or-nothing adds, the outbox, the circuit breaker, and
-//! delivery to notifications once it is reachable again.
+//! delivery to notifications once it is reachable again. The outage test that reads the
+//! process-wide gauges (`outbox_pending`, `circuit_breaker_state`) is a binary of its own,
+//! `tests/breaker_and_outbox_gauges.rs`.
 
 use std::time::Duration;
 
-use calendar::workers::dispatcher::Dispatcher;
 use serde_json::json;
 use test_support::{TestDb, json_body, wait_until};
 use tower_resilience_circuitbreaker::CircuitState;
 
 use crate::feed_server::FeedServer;
-use crate::helpers::{TestApp, WAIT, settings, spawn_app, spawn_with};
+use crate::helpers::{
+    TestApp, WAIT, app_with_notifications, breaker, owner_and_guests, settings, spawn_app, spawn_with,
+};
 use crate::notifications_stub::{Mode, NotificationsStub};
-
-async fn app_with_notifications(feed: &FeedServer, stub: &NotificationsStub, open_for: Duration) -> TestApp {
-    let db = TestDb::new().await;
-    let mut settings = settings(&db, feed, Some(stub));
-    settings.notifications.breaker.open_for = open_for;
-    spawn_with(db, settings).await
-}
-
-/// An owner and `n` guests at the feed: the owner's id, the guests' addresses, and the id of the
-/// last contact created (once calendar has it, it has them all).
-fn owner_and_guests(feed: &FeedServer, n: usize) -> (uuid::Uuid, Vec<String>, uuid::Uuid) {
-    let owner = feed.create_contact("owner@example.org", "Olive", "Owner");
-    let guests: Vec<String> = (0..n).map(|i| format!("guest{i}@example.org")).collect();
-    let mut last = owner;
-    for guest in &guests {
-        last = feed.create_contact(guest, "Guest", "G");
-    }
-    (owner, guests, last)
-}
-
-fn breaker(dispatcher: &Dispatcher) -> CircuitState {
-    dispatcher.breaker_state().expect("notifications are on")
-}
 
 #[tokio::test]
 async fn inviting_an_unknown_email_adds_nobody() {
@@ -130,63 +110,6 @@ async fn invitations_reach_notifications_once_with_key_token_and_request_id() {
     let page = app.get_accept(&format!("/event/{event}"), "text/html").await.text().await.unwrap();
     assert!(page.contains(">sent<"), "the event page shows the delivery");
     assert_eq!(stub.accepted().len(), 1);
-    app.stop().await;
-}
-
-#[tokio::test]
-async fn while_notifications_is_down_the_breaker_opens_and_invitations_wait_for_its_return() {
-    let feed = FeedServer::start(20).await;
-    let stub = NotificationsStub::start().await;
-    let (owner, guests, last) = owner_and_guests(&feed, 6);
-    let late = feed.create_contact("late@example.org", "Late", "L");
-    let app = app_with_notifications(&feed, &stub, Duration::from_secs(2)).await;
-    app.wait_for_user(last).await;
-    app.wait_for_user(late).await;
-    let event = app.create_event(owner, "Launch").await;
-    assert_eq!(breaker(&app.dispatcher), CircuitState::Closed);
-
-    stub.go_down().await;
-    let response = app.post_json(&format!("/event/{event}/participants"), &json!(guests)).await;
-    assert_eq!(response.status(), 200, "adding participants does not wait for notifications");
-    wait_until("the breaker to open", WAIT, || async {
-        (breaker(&app.dispatcher) == CircuitState::Open).then_some(())
-    })
-    .await;
-    wait_until("circuit_breaker_state to say open", WAIT, || async {
-        app.metric("circuit_breaker_state{target=\"notifications\"}").await.filter(|v| *v == 1.0)
-    })
-    .await;
-
-    // The API keeps answering while the circuit is open, and new invitations queue up.
-    assert_eq!(app.get_json(&format!("/event/{event}")).await.0, 200);
-    assert_eq!(
-        app.post_json(&format!("/event/{event}/participants"), &json!(["late@example.org"])).await.status(),
-        200
-    );
-    let page = app.get_accept(&format!("/event/{event}"), "text/html").await.text().await.unwrap();
-    assert_eq!(page.matches(">pending<").count(), 7, "every invitation is still pending");
-    assert!(app.metric("outbox_pending").await.is_some());
-
-    stub.come_back().await;
-    let accepted = wait_until("all seven invitations delivered", WAIT, || async {
-        let accepted = stub.accepted();
-        (accepted.len() >= 7).then_some(accepted)
-    })
-    .await;
-    let mut emails: Vec<_> = accepted.iter().map(|j| j.body["email"].as_str().unwrap().to_string()).collect();
-    emails.sort();
-    let mut expected: Vec<_> = guests.iter().cloned().chain(["late@example.org".to_string()]).collect();
-    expected.sort();
-    assert_eq!(emails, expected, "each invitation once");
-    wait_until("the breaker to close", WAIT, || async {
-        (breaker(&app.dispatcher) == CircuitState::Closed).then_some(())
-    })
-    .await;
-    wait_until("every row sent", WAIT, || async {
-        let page = app.get_accept(&format!("/event/{event}"), "text/html").await.text().await.unwrap();
-        (page.matches(">sent<").count() == 7).then_some(())
-    })
-    .await;
     app.stop().await;
 }
 

@@ -71,6 +71,7 @@ impl NotificationsStub {
     }
 
     /// Stops listening: connections are refused until [`NotificationsStub::come_back`].
+    #[allow(dead_code, reason = "used by the breaker_and_outbox_gauges test binary, not by api")]
     pub async fn go_down(&self) {
         if let Some(token) = self.server.lock().unwrap().take() {
             token.cancel();
@@ -82,6 +83,7 @@ impl NotificationsStub {
         .await;
     }
 
+    #[allow(dead_code, reason = "used by the breaker_and_outbox_gauges test binary, not by api")]
     pub async fn come_back(&self) {
         let listener =
             test_support::wait_until("the port to be free again", Duration::from_secs(10), || async {

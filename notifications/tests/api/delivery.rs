@@ -1,8 +1,8 @@
 use serde_json::json;
+use test_support::json_body;
 use test_support::smtp::SmtpServer;
-use test_support::{json_body, wait_until};
 
-use crate::helpers::{PATIENCE, TestApp, id_of, notification, use_smtp};
+use crate::helpers::{PATIENCE, TestApp, assert_each_job_sent_once, id_of, notification, use_smtp};
 
 #[tokio::test]
 async fn a_notification_is_delivered_with_correct_headers() {
@@ -88,17 +88,7 @@ async fn many_jobs_are_all_delivered_once() {
     for i in 0..30 {
         ids.push(id_of(&app.queue(&notification(&format!("p{i}@example.org"), "Hi", "Hello")).await));
     }
-    wait_until("all 30 jobs sent", PATIENCE, || async {
-        let jobs = app.all_jobs().await;
-        jobs.iter().all(|j| j["status"] == "sent").then_some(())
-    })
-    .await;
-    let messages = server.messages();
-    assert_eq!(messages.len(), 30);
-    let mut ids_seen: Vec<String> = messages.iter().map(|m| m.message_id().unwrap()).collect();
-    ids_seen.sort();
-    ids_seen.dedup();
-    assert_eq!(ids_seen.len(), 30, "one message per job");
+    assert_each_job_sent_once(&app, &server, &ids).await;
 }
 
 #[tokio::test]

@@ -184,3 +184,26 @@ pub fn basic(user: &str, password: &str) -> String {
 pub fn id_of(job: &Value) -> String {
     job["id"].as_str().expect("job id").to_string()
 }
+
+/// Waits until every job in `ids` is `sent` (as `app` lists them), then checks each by its id:
+/// one attempt, its `Message-ID` at `server` exactly once, and no message there that the jobs
+/// do not account for.
+pub async fn assert_each_job_sent_once(app: &TestApp, server: &SmtpServer, ids: &[String]) {
+    let jobs = wait_until(&format!("all {} jobs sent", ids.len()), PATIENCE, || async {
+        let jobs = app.all_jobs().await;
+        let sent = |id: &String| jobs.iter().any(|j| j["id"] == id.as_str() && j["status"] == "sent");
+        ids.iter().all(sent).then_some(jobs)
+    })
+    .await;
+    assert_eq!(jobs.len(), ids.len(), "no job beyond the {} queued", ids.len());
+    let delivered: Vec<String> =
+        server.messages().iter().map(|m| format!("<{}>", m.message_id().expect("a Message-ID"))).collect();
+    for id in ids {
+        let job = jobs.iter().find(|j| j["id"] == id.as_str()).expect("the job is listed");
+        assert_eq!(job["attempts"], 1, "job {id} claimed once: {job}");
+        let message_id = job["message_id"].as_str().expect("the job's Message-ID");
+        let copies = delivered.iter().filter(|m| *m == message_id).count();
+        assert_eq!(copies, 1, "job {id} sent exactly once ({message_id})");
+    }
+    assert_eq!(delivered.len(), ids.len(), "only the jobs' messages were sent: {delivered:?}");
+}

@@ -76,8 +76,16 @@ async fn a_message_accepted_after_the_sender_gave_up_is_sent_again_with_the_same
     let id = id_of(&app.queue(&notification("ada@example.org", "Hi", "Hello")).await);
     app.wait_for_job(&id, "a timed-out attempt", |job| job["status"] == "queued" && job["attempts"] == 1)
         .await;
+    // The server must have seen the worker give up before the release: released earlier, the
+    // first attempt would be accepted as an ordinary held send, not one its sender gave up on.
+    test_support::wait_until("the server to hold the abandoned attempt", PATIENCE, || async {
+        (server.stats().abandoned_held_now >= 1).then_some(())
+    })
+    .await;
+    assert!(server.messages().is_empty(), "nothing accepted before the release");
     server.release();
     let sent = app.wait_for_status(&id, "sent").await;
+    assert!(sent["attempts"].as_i64().unwrap() >= 2, "{sent}");
     let messages = server.wait_for_messages(2, PATIENCE).await;
     let ids: Vec<String> = messages.iter().map(|m| m.message_id().unwrap()).collect();
     assert!(ids.iter().all(|m| format!("<{m}>") == sent["message_id"].as_str().unwrap()), "{ids:?}");
