@@ -11,6 +11,7 @@
 
 use serde_json::{Value, json};
 use system_tests::{Mail, PATIENCE, STOP_GRACE, TestSystem};
+use test_support::hostile::{closed_within, exchange};
 use test_support::wait_until;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -42,17 +43,12 @@ async fn a_post_whose_body_arrives_after_sigterm_is_stored_and_answered_then_con
     })
     .await;
 
-    client.write_all(body.as_bytes()).await.unwrap();
-    // The server closes the connection after this last response.
-    let mut response = Vec::new();
-    tokio::time::timeout(PATIENCE, client.read_to_end(&mut response))
+    let response = exchange(&mut client, body.as_bytes(), PATIENCE)
         .await
-        .expect("the response arrives and the connection is closed")
-        .unwrap();
-    let response = String::from_utf8_lossy(&response);
-    assert!(response.starts_with("HTTP/1.1 201"), "the request in flight was answered 201: {response:?}");
-    let (_, json) = response.split_once("\r\n\r\n").expect("a response body");
-    let created: Value = serde_json::from_str(json).unwrap();
+        .expect("the request in flight is answered, not dropped");
+    assert_eq!(response.status, 201, "the request in flight was answered 201: {}", response.text());
+    assert!(closed_within(&mut client, PATIENCE).await, "the server closes the connection after it");
+    let created: Value = serde_json::from_slice(&response.body).unwrap();
     let id = created["id"].as_str().expect("the created contact's id").to_string();
 
     let status = system.contacts.wait_for_exit(STOP_GRACE).await.unwrap();
