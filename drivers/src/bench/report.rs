@@ -704,3 +704,43 @@ mod tests {
         assert_eq!(row.min_ms, 10.0);
     }
 }
+
+#[cfg(test)]
+mod published {
+    use std::process::Command;
+
+    /// `bench-results/` holds figures of code that is in the history: the commit the report
+    /// names had no uncommitted changes and is this checkout's HEAD or an ancestor of it.
+    #[test]
+    fn the_published_results_measured_a_commit_of_this_history() {
+        let path = crate::bench::options::committed_results().join("results.json");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let report: serde_json::Value = serde_json::from_str(&text).expect("results.json is JSON");
+        let commit = report["commit"].as_str().expect("results.json names a commit");
+        assert!(!commit.ends_with(super::DIRTY), "bench-results/ holds figures of a dirty tree: {commit}");
+        let root = harness::workspace_root();
+        let git = Command::new("git")
+            .args(["merge-base", "--is-ancestor", commit, "HEAD"])
+            .current_dir(&root)
+            .output();
+        match git {
+            Ok(out) if out.status.success() => {}
+            Ok(out) if out.status.code() == Some(1) => {
+                panic!("bench-results/ names commit {commit}, which is not an ancestor of HEAD")
+            }
+            other => {
+                let why = match other {
+                    Ok(out) => String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                    Err(e) => e.to_string(),
+                };
+                // Without git (a source tarball) or with a shallow clone the history cannot be
+                // asked; CI has both, so there this fails.
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "cannot check bench-results/' commit {commit} against the history: {why}"
+                );
+                eprintln!("SKIPPED: cannot check bench-results/' commit {commit} against the history: {why}");
+            }
+        }
+    }
+}
