@@ -60,8 +60,9 @@ pub struct DeliverySettings {
     /// `RETRY_MIN_MS` / `RETRY_MAX_MS`: the retry schedule; retry `n` waits between
     /// `min·2ⁿ⁻¹` and twice that, at most `max` (default 1 s to 10 min).
     pub retry: Backoff,
-    /// `SEND_LEASE_MS`: how long a claimed job belongs to its worker; a job still `sending` after
-    /// that (its process died) is claimed again (default 5 min, must exceed the send timeout).
+    /// `SEND_LEASE_MS`: how long a claimed job belongs to its worker without a word from it; the
+    /// worker renews the lease every third of it while it sends, so a job still `sending` after
+    /// that (its process died) is claimed again (default 6 s, at least 1 s).
     pub send_lease: Duration,
     /// `POLL_INTERVAL_MS`: how often an idle worker looks for due jobs it was not told about
     /// (jobs from other replicas, retries coming due), default 5 s.
@@ -211,9 +212,11 @@ impl ServiceSettings for Settings {
         if retry_max < retry_min {
             return Err(ConfigError::new("RETRY_MAX_MS: must not be below RETRY_MIN_MS"));
         }
-        let send_lease = millis("SEND_LEASE_MS", env.send_lease_ms, 300_000)?;
-        if send_lease <= smtp_timeout {
-            return Err(ConfigError::new("SEND_LEASE_MS: must be longer than SMTP_TIMEOUT_MS"));
+        let send_lease = millis("SEND_LEASE_MS", env.send_lease_ms, 6_000)?;
+        if send_lease < Duration::from_secs(1) {
+            return Err(ConfigError::new(
+                "SEND_LEASE_MS: must be at least 1000 (it is renewed every third of it)",
+            ));
         }
         let poll_interval = millis("POLL_INTERVAL_MS", env.poll_interval_ms, 5_000)?;
         let retention = match env.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS) {
@@ -387,9 +390,12 @@ mod tests {
     }
 
     #[test]
-    fn the_lease_must_outlast_a_send() {
-        let err = Settings::from_vars(vars(&[("SMTP_TIMEOUT_MS", "60000"), ("SEND_LEASE_MS", "1000")]))
-            .unwrap_err();
+    fn the_lease_is_at_least_a_second_and_is_renewed_rather_than_outlasting_a_send() {
+        let err = Settings::from_vars(vars(&[("SEND_LEASE_MS", "999")])).unwrap_err();
         assert!(err.to_string().contains("SEND_LEASE_MS"), "{err}");
+        let s =
+            Settings::from_vars(vars(&[("SMTP_TIMEOUT_MS", "60000"), ("SEND_LEASE_MS", "1000")])).unwrap();
+        assert_eq!(s.delivery.send_lease, Duration::from_secs(1));
+        assert_eq!(Settings::from_vars(vars(&[])).unwrap().delivery.send_lease, Duration::from_secs(6));
     }
 }

@@ -50,17 +50,21 @@ impl Application {
         announce_deprecations(&settings);
         let db = Db::connect(&ConnectOptions::from_settings(&settings.common), &MIGRATIONS).await?;
         let store = Store::open(db).await?;
+        if store.db().backend() == service_kit::db::Backend::Sqlite {
+            // One process owns a SQLite queue: what is `sending` now, a killed predecessor left.
+            let taken = store.take_over_abandoned(service_kit::db::now_millis()).await?;
+            if taken > 0 {
+                tracing::warn!(jobs = taken, "jobs a stopped process left half-sent are due again now");
+            }
+        }
         let bound = Bound::bind(&settings.common).await?;
         let public_url: Url = bound.public_url.clone();
         let wake = Arc::new(Notify::new());
         let delivery = DeliveryWorker::new(store.clone(), settings.delivery.clone(), wake.clone())?;
         let smtp_host = match &settings.delivery.delivery {
-            Delivery::Smtp { url } => Some(
-                Url::parse(url.expose())
-                    .ok()
-                    .and_then(|u| u.host_str().map(String::from))
-                    .unwrap_or_default(),
-            ),
+            Delivery::Smtp { url } => {
+                Some(crate::workers::transport::describe_url(url.expose()).unwrap_or_default())
+            }
             Delivery::Mailbox => None,
         };
         let mail_from = settings.delivery.mail_from.clone();

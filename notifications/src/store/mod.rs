@@ -162,6 +162,34 @@ impl Store {
         Ok(jobs)
     }
 
+    /// Moves the lease of a job its worker is still sending on to `lease_until`; `false` when
+    /// the worker no longer owns it.
+    pub async fn renew_lease(&self, id: Uuid, token: &str, lease_until: i64) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE jobs SET lease_expires_at = $3 WHERE id = $1 AND status = 'sending' AND lease_token = $2",
+        )
+        .bind(id.to_string())
+        .bind(token.to_string())
+        .bind(lease_until)
+        .execute(&self.db.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// SQLite, where one process owns the queue: the jobs a process that stopped without
+    /// finishing them (killed mid-send) left `sending` are due again now, without waiting for
+    /// their leases. Returns how many.
+    pub async fn take_over_abandoned(&self, now: i64) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE jobs SET status = 'queued', next_attempt_at = $1, lease_token = NULL, lease_expires_at = NULL, \
+             updated_at = $1 WHERE status = 'sending'",
+        )
+        .bind(now)
+        .execute(&self.db.writer)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// `sending` → `sent`.
     pub async fn mark_sent(&self, id: Uuid, token: &str, now: i64) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(MARK_SENT)

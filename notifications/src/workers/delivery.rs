@@ -165,7 +165,7 @@ impl DeliveryWorker {
         let outcome = match &self.inner.smtp {
             Some(smtp) => {
                 let started = Instant::now();
-                let outcome = smtp.send(&rendered).await;
+                let outcome = self.renewing_the_lease(&job, &token, smtp.send(&rendered)).await;
                 let label = match &outcome {
                     Outcome::Accepted => metrics::SmtpOutcome::Accepted,
                     Outcome::Temporary(_) => metrics::SmtpOutcome::TemporaryFailure,
@@ -205,6 +205,30 @@ impl DeliveryWorker {
                 tracing::warn!(job = %job.id, attempt = job.attempts, retry_in_ms = delay.as_millis() as u64,
                     error = %reason, "temporary delivery failure; will retry");
                 Ok(Finished::RetryScheduled)
+            }
+        }
+    }
+
+    /// Runs `send`, renewing the job's lease every third of `SEND_LEASE_MS` until it is done, so
+    /// that a live worker keeps its job however long the send takes and a dead one's job is free
+    /// again within one lease.
+    async fn renewing_the_lease<T>(&self, job: &Job, token: &str, send: impl Future<Output = T>) -> T {
+        let lease = self.inner.settings.send_lease;
+        let every = lease / 3;
+        let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut send = std::pin::pin!(send);
+        loop {
+            tokio::select! {
+                out = &mut send => return out,
+                _ = renew.tick() => {
+                    let until = now_millis() + lease.as_millis() as i64;
+                    match self.inner.store.renew_lease(job.id, token, until).await {
+                        Ok(true) => {}
+                        Ok(false) => tracing::warn!(job = %job.id, "the lease was lost during the send"),
+                        Err(e) => tracing::warn!(job = %job.id, error = %e, "cannot renew the lease"),
+                    }
+                }
             }
         }
     }

@@ -27,6 +27,11 @@ use service_kit::config::Secret;
 
 use server::{ConnectError, Server};
 
+/// `SMTP_URL` as the pages name it: `host:port` and the TLS mode, never the credentials.
+pub fn describe_url(url: &str) -> Option<String> {
+    Server::from_url(url, &[]).ok().map(|server| server.describe())
+}
+
 /// What became of one send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {

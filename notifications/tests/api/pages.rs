@@ -66,3 +66,18 @@ async fn an_unknown_job_page_is_404() {
     let response = app.page("/notifications/01890000-0000-7000-8000-000000000000").await;
     assert_eq!(response.status(), 404);
 }
+
+#[tokio::test]
+async fn the_pages_name_the_smtp_server_with_its_port_and_no_credentials() {
+    let server = test_support::smtp::SmtpServer::start().await;
+    let app = TestApp::spawn_with(|s| {
+        let url = server.url().replacen("smtp://", "smtp://mailer:s3cret@", 1);
+        s.delivery.delivery =
+            notifications::config::Delivery::Smtp { url: service_kit::config::Secret::new(url) };
+    })
+    .await;
+    let html = app.page("/notifications").await.text().await.unwrap();
+    let expected = format!("Sending through the SMTP server at 127.0.0.1:{}.", server.port());
+    assert!(html.contains(&expected), "{expected} in {html}");
+    assert!(!html.contains("s3cret") && !html.contains("mailer"), "{html}");
+}

@@ -7,10 +7,12 @@ use test_support::smtp::SmtpServer;
 use crate::helpers::{PATIENCE, TestApp, id_of, notification, use_smtp};
 
 #[tokio::test]
-async fn a_job_claimed_by_a_worker_that_died_is_sent_after_its_lease_expires() {
+async fn a_job_claimed_by_a_worker_that_died_is_sent_after_its_lease_expires_or_at_once_on_sqlite() {
     let db = TestDb::new().await;
     let server = SmtpServer::start().await;
-    let lease = Duration::from_millis(2500);
+    // On SQLite a lease far longer than the test waits: the job is sent only if the new
+    // process takes it over without waiting for the lease.
+    let lease = if db.is_postgres() { Duration::from_millis(2500) } else { 3 * PATIENCE };
     let configure = |s: &mut notifications::config::Settings| {
         use_smtp(s, &server);
         s.delivery.smtp_timeout = Duration::from_secs(2);
@@ -32,9 +34,13 @@ async fn a_job_claimed_by_a_worker_that_died_is_sent_after_its_lease_expires() {
     drop(claimed);
     first.stop().await.unwrap();
 
-    // A new process finds it `sending`, waits for the lease to run out, and sends it.
+    // A new process on PostgreSQL finds it `sending` (another replica may be sending it) and
+    // waits for the lease to run out; on SQLite, where one process owns the queue, it takes the
+    // job over as it starts.
     let second = TestApp::spawn_on(&db.url, configure).await;
-    assert_eq!(second.job(&id).await["status"], "sending", "the lease still protects the claim");
+    if db.is_postgres() {
+        assert_eq!(second.job(&id).await["status"], "sending", "the lease still protects the claim");
+    }
     let sent = second.wait_for_status(&id, "sent").await;
     assert_eq!(sent["attempts"], 2);
     let messages = server.wait_for_messages(1, PATIENCE).await;
@@ -125,4 +131,33 @@ async fn shutdown_waits_for_the_send_in_flight() {
     let job = after.job(&id).await;
     assert_eq!(job["status"], "sent", "the worker finished the send before stopping: {job}");
     assert_eq!(server.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn a_send_that_outlasts_its_lease_keeps_the_job_because_the_lease_is_renewed() {
+    let server = SmtpServer::start().await;
+    server.stall();
+    let lease = Duration::from_secs(1);
+    let app = TestApp::spawn_with(|s| {
+        use_smtp(s, &server);
+        s.delivery.smtp_timeout = Duration::from_secs(20);
+        s.delivery.send_lease = lease;
+        s.delivery.poll_interval = Duration::from_millis(100);
+    })
+    .await;
+    let id = id_of(&app.queue(&notification("ada@example.org", "Hi", "Hello")).await);
+    test_support::wait_until("the send to be held by the server", PATIENCE, || async {
+        (server.stats().stalled_now == 1).then_some(())
+    })
+    .await;
+    // Held for three leases: a lease left to run out would be claimed again meanwhile (a
+    // second connection, a second attempt).
+    tokio::time::sleep(3 * lease).await;
+    let job = app.job(&id).await;
+    assert_eq!((job["status"].as_str(), job["attempts"].as_i64()), (Some("sending"), Some(1)), "{job}");
+    assert_eq!(server.stats().stalled_now, 1, "no second send of the same job");
+    server.release();
+    app.wait_for_status(&id, "sent").await;
+    assert_eq!(server.wait_for_messages(1, PATIENCE).await.len(), 1);
+    assert_eq!(app.job(&id).await["attempts"], 1);
 }

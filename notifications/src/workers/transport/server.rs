@@ -177,7 +177,22 @@ impl Server {
     }
 
     fn address(&self) -> String {
-        format!("{}:{}", self.host, self.port)
+        match self.host.contains(':') {
+            true => format!("[{}]:{}", self.host, self.port),
+            false => format!("{}:{}", self.host, self.port),
+        }
+    }
+
+    /// Where and how messages go, for people (the pages' banner): `host:port` and the TLS
+    /// mode; never the credentials.
+    pub fn describe(&self) -> String {
+        let tls = match self.security {
+            Security::None => "",
+            Security::Opportunistic => " (STARTTLS when offered)",
+            Security::Required => " (STARTTLS required)",
+            Security::Implicit => " (TLS)",
+        };
+        format!("{}{tls}", self.address())
     }
 }
 
@@ -258,6 +273,20 @@ mod tests {
             assert_eq!(ours, expected, "{url}");
             let lettres = AsyncSmtpTransport::<Tokio1Executor>::from_url(url).is_ok();
             assert_eq!(lettres, expected.is_some(), "lettre reads {url} the same way");
+        }
+    }
+
+    #[test]
+    fn the_description_names_host_port_and_tls_but_no_credentials() {
+        let cases = [
+            ("smtp://mail.example.org", "mail.example.org:25"),
+            ("smtp://u:secret@127.0.0.1:2525", "127.0.0.1:2525"),
+            ("smtp://mail.example.org?tls=required", "mail.example.org:587 (STARTTLS required)"),
+            ("smtp://mail.example.org?tls=opportunistic", "mail.example.org:587 (STARTTLS when offered)"),
+            ("smtps://u:secret@[::1]:1465", "[::1]:1465 (TLS)"),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(Server::from_url(url, &[]).unwrap().describe(), expected, "{url}");
         }
     }
 
