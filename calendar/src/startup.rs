@@ -23,6 +23,7 @@ pub const MIGRATIONS: Migrations = service_kit::migrations![
     2 "feed entries" "0002_feed_entries.sql",
     3 "sessions" "0003_sessions.sql",
     4 "applications counted" "0004_applications.sql",
+    5 "notification job ids" "0005_outbox_job.sql",
 ];
 
 /// A built, bound, not yet running calendar service.

@@ -60,14 +60,22 @@ impl System {
         let [contacts_port, calendar_port, notifications_port] = spec.ports;
         let contacts = ServiceProcess::start(spec.spec("contacts", contacts_port)).await?;
         let notifications = ServiceProcess::start(spec.spec("notifications", notifications_port)).await?;
-        let calendar = ServiceProcess::start(
-            spec.spec("calendar", calendar_port)
-                .env("CONTACTS_FEED", format!("http://localhost:{}/feed", contacts.port))
-                .env("CONTACTS_TOKEN", spec.token.clone())
-                .env("NOTIFICATION_SERVICE", format!("http://localhost:{}", notifications.port))
-                .env("NOTIFICATION_TOKEN", spec.token.clone()),
-        )
-        .await?;
+        let mut calendar = spec
+            .spec("calendar", calendar_port)
+            .env("CONTACTS_FEED", format!("http://localhost:{}/feed", contacts.port))
+            .env("CONTACTS_TOKEN", spec.token.clone())
+            .env("NOTIFICATION_SERVICE", format!("http://localhost:{}", notifications.port))
+            .env("NOTIFICATION_TOKEN", spec.token.clone());
+        // calendar's pages link users to contacts and invitations to their jobs: at the ports
+        // the two got, unless the caller chose other public addresses.
+        for (key, port) in
+            [("CONTACTS_PUBLIC_URL", contacts.port), ("NOTIFICATIONS_PUBLIC_URL", notifications.port)]
+        {
+            if calendar.get_env(key).is_none() {
+                calendar = calendar.env(key, format!("http://localhost:{port}/"));
+            }
+        }
+        let calendar = ServiceProcess::start(calendar).await?;
         Ok(Self { contacts, notifications, calendar })
     }
 

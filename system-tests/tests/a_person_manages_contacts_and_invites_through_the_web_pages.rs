@@ -1,6 +1,7 @@
 //! The system used the way a person uses it, in a real browser: contacts' pages to create, find
 //! and edit a contact; calendar's pages to see the user, add an event and invite someone;
-//! notifications' mailbox page (mailbox mode) to read the invitation. Every main page is saved
+//! from the event's invitation to its job at notifications and back; notifications' mailbox page
+//! (mailbox mode) to read the invitation. Every main page is saved
 //! as a screenshot under `target/artifacts/screenshots/`.
 
 #![allow(clippy::unwrap_used)]
@@ -84,6 +85,21 @@ async fn a_contact_made_in_the_browser_gets_an_event_whose_invitation_is_readabl
         assert!(participants.contains("Gina Guest") && participants.contains(&guest.email), "{participants}");
         open_until_found(&browser, event_url.as_str(), "span.badge.sent").await;
         screenshot(&browser, "event-page").await;
+
+        // calendar -> notifications and back: the invitation links to its job, whose message
+        // links to the event.
+        follow_link(&browser, "the job").await;
+        let job = text_of(&browser, "body").await;
+        assert!(
+            job.contains("Invitation: Garden party") && job.contains(&guest.email),
+            "the job's page: {job}"
+        );
+        let back = browser
+            .find(Locator::Css(&format!("a[href='{}']", event_url.as_str())))
+            .await
+            .unwrap_or_else(|e| panic!("the job's page links to {event_url}: {e}"));
+        click_and_wait(&browser, &back).await;
+        assert_eq!(text_of(&browser, "h1").await, "Garden party", "back on the event's page");
 
         // notifications: the operator (logged in above) reads the invitation in the mailbox.
         let mailbox = system.public_url(&system.notifications, "mailbox");

@@ -278,12 +278,18 @@ impl Store {
         Ok(AddOutcome::Added { added })
     }
 
+    /// Removes a participant and cancels their invitation if it has not gone to notifications
+    /// yet. `false` when they were not a participant.
     pub async fn remove_participant(&self, event_id: Uuid, user_id: Uuid) -> Result<bool, sqlx::Error> {
+        let mut tx = self.begin().await?;
+        let (event_id, user_id) = (event_id.to_string(), user_id.to_string());
         let removed = sqlx::query("DELETE FROM participants WHERE event_id = $1 AND user_id = $2")
-            .bind(event_id.to_string())
-            .bind(user_id.to_string())
-            .execute(self.writer())
+            .bind(&event_id)
+            .bind(&user_id)
+            .execute(tx.conn())
             .await?;
+        tx.cancel_jobs_to(&user_id, Some(&event_id), "the participant was removed").await?;
+        tx.commit().await?;
         Ok(removed.rows_affected() > 0)
     }
 }

@@ -76,6 +76,8 @@ pub struct JobSummary {
     pub status: JobStatus,
     pub attempts: i64,
     pub last_error: Option<String>,
+    /// notifications' id of the job that carries it, once notifications accepted it.
+    pub job_id: Option<Uuid>,
 }
 
 fn job_from_row(row: &AnyRow) -> Result<Job, sqlx::Error> {
@@ -99,6 +101,10 @@ fn summary_from_row(row: &AnyRow) -> Result<JobSummary, sqlx::Error> {
             .ok_or_else(|| sqlx::Error::Decode(format!("unknown outbox status {status:?}").into()))?,
         attempts: row.try_get("attempts")?,
         last_error: row.try_get("last_error")?,
+        job_id: match row.try_get::<Option<String>, _>("job_id")? {
+            Some(id) => Some(uuid_column(&id)?),
+            None => None,
+        },
     })
 }
 
@@ -127,14 +133,17 @@ impl Store {
         Ok(jobs.into_iter().map(|(_, job)| job).collect())
     }
 
-    pub async fn mark_sent(&self, id: Uuid, attempts: i64) -> Result<(), sqlx::Error> {
+    /// Settles a row as accepted by notifications, which named its job `job_id` (absent when
+    /// an answer carried no id).
+    pub async fn mark_sent(&self, id: Uuid, attempts: i64, job_id: Option<Uuid>) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "UPDATE outbox SET status = 'sent', attempts = $2, last_error = NULL, updated_at = $3 \
+            "UPDATE outbox SET status = 'sent', attempts = $2, last_error = NULL, updated_at = $3, job_id = $4 \
              WHERE id = $1 AND status = 'pending'",
         )
         .bind(id.to_string())
         .bind(attempts)
         .bind(now_millis())
+        .bind(job_id.map(|j| j.to_string()))
         .execute(self.writer())
         .await?;
         Ok(())
@@ -208,7 +217,7 @@ impl Store {
     /// The jobs of one event, oldest first (the event page shows their delivery state).
     pub async fn jobs_of_event(&self, event_id: Uuid) -> Result<Vec<JobSummary>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT id, email, status, attempts, last_error FROM outbox WHERE event_id = $1 \
+            "SELECT id, email, status, attempts, last_error, job_id FROM outbox WHERE event_id = $1 \
              ORDER BY created_at, id",
         )
         .bind(event_id.to_string())
@@ -253,6 +262,41 @@ impl WriteTx {
              WHERE event_id = $1 AND status = 'pending'",
         )
         .bind(event_id.to_string())
+        .bind(now_millis())
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Points the undelivered jobs addressed to the user with id `user_id` at `email`, their
+    /// current address.
+    pub(super) async fn readdress_jobs(&mut self, user_id: &str, email: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE outbox SET email = $2, updated_at = $3 WHERE user_id = $1 AND status = 'pending' AND email <> $2",
+        )
+        .bind(user_id)
+        .bind(email)
+        .bind(now_millis())
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Cancels the undelivered jobs addressed to the user with id `user_id` (of one event, or of
+    /// all), giving `reason`.
+    pub(super) async fn cancel_jobs_to(
+        &mut self,
+        user_id: &str,
+        event_id: Option<&str>,
+        reason: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE outbox SET status = 'cancelled', last_error = $3, updated_at = $4 \
+             WHERE user_id = $1 AND status = 'pending' AND ($2 IS NULL OR event_id = $2)",
+        )
+        .bind(user_id)
+        .bind(event_id)
+        .bind(reason)
         .bind(now_millis())
         .execute(self.conn())
         .await?;

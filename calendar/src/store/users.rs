@@ -84,6 +84,7 @@ impl WriteTx {
     }
 
     /// Inserts or replaces a user (a `contact-created` event, or a full contact fetched later).
+    /// Invitations to them not yet handed to notifications go to the new address.
     pub async fn upsert_user(&mut self, user: &User) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO users (id, email, email_lower, firstname, lastname, contact_url, updated_at) \
@@ -101,14 +102,16 @@ impl WriteTx {
         .bind(user.updated_at)
         .execute(self.conn())
         .await?;
+        self.readdress_jobs(&user.id.to_string(), &user.email).await?;
         Ok(())
     }
 
-    /// Removes a user with their participations and their own calendar's events (whose
-    /// undelivered invitations are cancelled).
+    /// Removes a user with their participations and their own calendar's events; their
+    /// undelivered invitations, and those of their events, are cancelled.
     pub async fn delete_user(&mut self, id: Uuid) -> Result<bool, sqlx::Error> {
         let id = id.to_string();
         sqlx::query("DELETE FROM participants WHERE user_id = $1").bind(&id).execute(self.conn()).await?;
+        self.cancel_jobs_to(&id, None, "the contact was deleted").await?;
         self.cancel_jobs_of_owner(&id).await?;
         sqlx::query("DELETE FROM participants WHERE event_id IN (SELECT id FROM events WHERE owner_id = $1)")
             .bind(&id)

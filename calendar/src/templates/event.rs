@@ -73,7 +73,7 @@ pub fn page(
             @if !invitations.is_empty() {
                 h2 { "Invitations" }
                 table {
-                    thead { tr { th { "To" } th { "State" } th { "Attempts" } th { "Last problem" } } }
+                    thead { tr { th { "To" } th { "State" } th { "Attempts" } th { "Last problem" } th { "At notifications" } } }
                     tbody {
                         @for job in invitations {
                             tr {
@@ -81,6 +81,11 @@ pub fn page(
                                 td { span class={ "badge " (badge(job.status)) } { (job.status) } }
                                 td { (job.attempts) }
                                 td.muted { (job.last_error.as_deref().unwrap_or("")) }
+                                td {
+                                    @if let Some(url) = job.job_id.and_then(|id| site.apps.notifications.join(&format!("notifications/{id}")).ok()) {
+                                        a href=(url) { "the job" }
+                                    }
+                                }
                             }
                         }
                     }

@@ -119,8 +119,8 @@ impl Dispatcher {
                 Err(e) => Err(e),
             };
             match result {
-                Ok(Settled::Delivered) => {
-                    self.store.mark_sent(job.id, job.attempts + 1).await?;
+                Ok(Settled::Delivered { job: job_id }) => {
+                    self.store.mark_sent(job.id, job.attempts + 1, job_id).await?;
                     metrics::counter!(NOTIFICATIONS_DISPATCHED, "outcome" => "sent").increment(1);
                     tracing::info!(job = %job.id, request_id = job.request_id.as_deref().unwrap_or(""), "invitation delivered");
                     settled += 1;

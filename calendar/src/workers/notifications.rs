@@ -19,8 +19,9 @@ use crate::store::Job;
 /// How a delivery settled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settled {
-    /// `202` (or `200` for a replay of the same key).
-    Delivered,
+    /// `202` (or `200` for a replay of the same key), with the id notifications gave the job
+    /// (its body's `id`; `None` if the body did not name one).
+    Delivered { job: Option<uuid::Uuid> },
     /// Refused for good (`409`: the key was used with another body; `400`/`413`/`422`: the job
     /// itself is unacceptable).
     Rejected(String),
@@ -33,6 +34,12 @@ pub struct Temporary {
     pub reason: String,
     /// The server's `Retry-After`, when it sent one.
     pub retry_after: Option<Duration>,
+}
+
+/// The part of notifications' `202` body calendar keeps.
+#[derive(serde::Deserialize)]
+struct Accepted {
+    id: uuid::Uuid,
 }
 
 #[derive(Serialize)]
@@ -88,7 +95,11 @@ impl NotificationsClient {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(|secs| Duration::from_secs(secs.min(3600)));
         match status {
-            StatusCode::OK | StatusCode::ACCEPTED | StatusCode::CREATED => Ok(Settled::Delivered),
+            StatusCode::OK | StatusCode::ACCEPTED | StatusCode::CREATED => {
+                // The job is accepted whatever the body says; its id only serves a link.
+                let job = response.json::<Accepted>().await.ok().map(|a| a.id);
+                Ok(Settled::Delivered { job })
+            }
             StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => {
                 Err(Temporary { reason: format!("answered {status}"), retry_after })
             }

@@ -104,6 +104,23 @@ impl TestApp {
         ids
     }
 
+    /// The event's outbox rows as (address, status, last error), oldest first, read from the
+    /// database itself.
+    pub async fn outbox_rows(&self, event: &str) -> Vec<(String, String, Option<String>)> {
+        use calendar::startup::MIGRATIONS;
+        use service_kit::db::{ConnectOptions, Db};
+        let db = Db::connect(&ConnectOptions::new(&self.db.url, 1), &MIGRATIONS).await.expect("connect");
+        let rows = sqlx::query_as(
+            "SELECT email, status, last_error FROM outbox WHERE event_id = $1 ORDER BY created_at, id",
+        )
+        .bind(event)
+        .fetch_all(&db.reader)
+        .await
+        .expect("outbox rows");
+        db.close().await;
+        rows
+    }
+
     /// Stops the app (as SIGTERM would) and hands back its database for a restart.
     pub async fn stop(self) -> TestDb {
         self.token.cancel();

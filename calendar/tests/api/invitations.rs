@@ -109,6 +109,8 @@ async fn invitations_reach_notifications_once_with_key_token_and_request_id() {
     );
     let page = app.get_accept(&format!("/event/{event}"), "text/html").await.text().await.unwrap();
     assert!(page.contains(">sent<"), "the event page shows the delivery");
+    let link = format!("href=\"http://localhost:3003/notifications/{}\"", job.job_id);
+    assert!(page.contains(&link), "the invitation links to its job at notifications: {link} in {page}");
     assert_eq!(stub.accepted().len(), 1);
     app.stop().await;
 }
@@ -133,6 +135,67 @@ async fn server_errors_are_retried_with_the_same_key_until_accepted() {
     assert!(
         keys.iter().all(|k| k.as_deref() == Some(row[0].as_str())),
         "every attempt had key {row:?}: {keys:?}"
+    );
+    app.stop().await;
+}
+
+/// While notifications cannot take them, queued invitations follow the participants: a changed
+/// address is the one the invitation goes to, and a removed participant or a deleted contact
+/// gets nothing, ever.
+#[tokio::test]
+async fn an_undelivered_invitation_goes_to_the_current_address_and_only_to_current_participants() {
+    let feed = FeedServer::start(20).await;
+    let stub = NotificationsStub::start().await;
+    let ann = feed.create_contact("ann@example.org", "Ann", "Lee");
+    let bob = feed.create_contact("bob@example.org", "Bob", "Ray");
+    let cy = feed.create_contact("cy@example.org", "Cy", "Dee");
+    let di = feed.create_contact("di@example.org", "Di", "Eve");
+    let app = app_with_notifications(&feed, &stub, Duration::from_millis(200)).await;
+    app.wait_for_user(di).await;
+    let event = app.create_event(ann, "Moving day").await;
+    stub.set_mode(Mode::Status(503));
+    let path = format!("/event/{event}/participants");
+    let added = app.post_json(&path, &json!(["bob@example.org", "cy@example.org", "di@example.org"])).await;
+    assert_eq!(added.status(), 200);
+    wait_until("a refused attempt", WAIT, || async { (stub.attempts() >= 1).then_some(()) }).await;
+
+    feed.update_contact(bob, json!({"email": "bob@new.example.org"}));
+    assert_eq!(app.delete(&format!("{path}/{cy}")).await.status(), 204);
+    feed.delete_contact(di);
+    app.wait_for_no_user(di).await;
+    wait_until("calendar has Bob's new address", WAIT, || async {
+        (app.wait_for_user(bob).await["email"] == "bob@new.example.org").then_some(())
+    })
+    .await;
+    let rows = app.outbox_rows(&event).await;
+    // The pending row keeps the last refusal it got, if any; a cancelled one says why.
+    let expected = [
+        ("bob@new.example.org", "pending", None),
+        ("cy@example.org", "cancelled", Some("the participant was removed")),
+        ("di@example.org", "cancelled", Some("the contact was deleted")),
+    ];
+    let mut seen: Vec<(&str, &str, Option<&str>)> = rows
+        .iter()
+        .map(|(e, s, r)| (e.as_str(), s.as_str(), if s == "cancelled" { r.as_deref() } else { None }))
+        .collect();
+    seen.sort();
+    assert_eq!(seen, expected, "the outbox while notifications is down");
+
+    stub.set_mode(Mode::Up);
+    wait_until("the invitation accepted", WAIT, || async { (!stub.accepted().is_empty()).then_some(()) })
+        .await;
+    let accepted = stub.accepted();
+    assert_eq!(accepted.len(), 1, "one invitation delivered: {accepted:?}");
+    assert_eq!(accepted[0].body["email"], "bob@new.example.org", "to the current address");
+    // The cancelled rows are settled: no dispatch takes them up again.
+    let mut rows = app.outbox_rows(&event).await;
+    rows.sort();
+    assert_eq!(rows[0].1, "sent");
+    assert!(rows[1..].iter().all(|(_, status, _)| status == "cancelled"), "{rows:?}");
+    let page = app.get_accept(&format!("/event/{event}"), "text/html").await.text().await.unwrap();
+    assert!(
+        page.contains("the participant was removed") && page.contains("the contact was deleted"),
+        "{page}"
     );
     app.stop().await;
 }

@@ -26,6 +26,8 @@ pub enum Mode {
 #[derive(Debug, Clone)]
 pub struct Received {
     pub key: String,
+    /// The id the stand-in gave the job (not the key, as a real notifications does).
+    pub job_id: String,
     pub body: Value,
     pub request_id: Option<String>,
 }
@@ -33,7 +35,8 @@ pub struct Received {
 #[derive(Default)]
 struct State_ {
     mode: Option<Mode>,
-    jobs: HashMap<String, Value>,
+    /// Body and job id by key.
+    jobs: HashMap<String, (Value, String)>,
     accepted: Vec<Received>,
     /// The `Idempotency-Key` of every request that reached the stub, recorded before it is
     /// answered (a request whose client gave up waiting included).
@@ -143,14 +146,15 @@ async fn accept(
     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
     let mut s = state.lock().unwrap();
     match s.jobs.get(&key) {
-        Some(previous) if previous == &body => {
-            (StatusCode::ACCEPTED, axum::Json(json!({"id": key}))).into_response()
+        Some((previous, job_id)) if previous == &body => {
+            (StatusCode::ACCEPTED, axum::Json(json!({"id": job_id}))).into_response()
         }
         Some(_) => StatusCode::CONFLICT.into_response(),
         None => {
-            s.jobs.insert(key.clone(), body.clone());
-            s.accepted.push(Received { key: key.clone(), body, request_id });
-            (StatusCode::ACCEPTED, axum::Json(json!({"id": key}))).into_response()
+            let job_id = uuid::Uuid::new_v4().to_string();
+            s.jobs.insert(key.clone(), (body.clone(), job_id.clone()));
+            s.accepted.push(Received { key: key.clone(), job_id: job_id.clone(), body, request_id });
+            (StatusCode::ACCEPTED, axum::Json(json!({"id": job_id}))).into_response()
         }
     }
 }
