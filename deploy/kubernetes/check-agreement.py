@@ -22,7 +22,10 @@ replicas or more rolled with maxUnavailable 0; PUBLIC_URL is the service's host 
 every URL naming a Service in the namespace reaches it through the network policies (egress of
 the caller, ingress of the callee, DNS); calendar's NOTIFICATION_TOKEN is one of notifications'
 API_TOKENS and its CONTACTS_TOKEN one of contacts'; each <SERVICE>_PUBLIC_URL is that service's
-PUBLIC_URL; every checkov skip annotation gives its reason. Then, run: the services answer
+PUBLIC_URL; every checkov skip annotation gives its reason; a ServiceMonitor (the optional
+component) selects exactly the three Services, on a port each has, at the path the pods' scrape
+annotations give, and the network policies let Prometheus (pods `app.kubernetes.io/name:
+prometheus` in the namespace `monitoring`) reach that port. Then, run: the services answer
 /health/live, /health/ready and the scrape path and accept the rendered settings; contacts
 created before calendar starts (enough for an archive page) reach calendar through the configured
 feed URL (with calendar's CONTACTS_TOKEN); the rendered credentials are accepted (tokens, and
@@ -477,6 +480,45 @@ def static_checks(rendered: Rendered, workloads: list[Workload], read: dict[str,
     for w in workloads:
         report.check("API_TOKENS" in w.env and "ADMIN_PASSWORD" in w.env,
                      f"{overlay}/{w.name}: API_TOKENS and ADMIN_PASSWORD are set (no service runs open)")
+    service_monitor_checks(rendered, workloads, policies, report, overlay)
+
+
+def service_monitor_checks(rendered: Rendered, workloads: list[Workload], policies: list[dict], report: Report,
+                           overlay: str) -> None:
+    """A ServiceMonitor (the optional component) scrapes exactly the three Services, on a port
+    each names, at the path the pods' scrape annotations give, and the network policies let
+    Prometheus (pods named prometheus in a namespace named monitoring) reach that port."""
+    prometheus = {"app.kubernetes.io/name": "prometheus"}
+    monitoring_ns = {"kubernetes.io/metadata.name": "monitoring"}
+    for monitor in rendered.of_kind("ServiceMonitor"):
+        label = f"{overlay}/ServiceMonitor/{monitor['metadata']['name']}"
+        namespace = monitor["metadata"].get("namespace")
+        spec = monitor["spec"]
+        chosen = [svc for svc in rendered.of_kind("Service")
+                  if svc["metadata"].get("namespace") == namespace
+                  and selects(spec.get("selector"), svc["metadata"].get("labels", {}))]
+        names = sorted(svc["metadata"]["name"] for svc in chosen)
+        report.check(names == sorted(w.name for w in workloads), f"{label}: selects exactly the services' Services",
+                     ", ".join(names) or "none")
+        for endpoint in spec.get("endpoints", []):
+            for svc in chosen:
+                svc_port = next((p for p in svc["spec"].get("ports", []) if p.get("name") == endpoint.get("port")), None)
+                where = f"{label}: endpoint port {endpoint.get('port')!r} of Service {svc['metadata']['name']}"
+                if not report.check(svc_port is not None, f"{where} is one of its ports"):
+                    continue
+                pods = [w for w in workloads if selects({"matchLabels": svc["spec"].get("selector", {})}, w.pod_labels)]
+                for w in pods:
+                    target = w.port(svc_port.get("targetPort", svc_port.get("port")))
+                    annotations = w.deployment["spec"]["template"]["metadata"].get("annotations", {})
+                    path = annotations.get("prometheus.io/path", "/metrics")
+                    report.check(endpoint.get("path", "/metrics") == path,
+                                 f"{where}: scrapes {path}, the path {w.name}'s annotations give",
+                                 str(endpoint.get("path")))
+                    port_name = next((p.get("name") for p in w.container.get("ports", [])
+                                      if p.get("containerPort") == target), None)
+                    report.check(target is not None and allowed(policies, "Ingress", w.pod_labels, prometheus,
+                                                                monitoring_ns, target, port_name),
+                                 f"{where}: the network policies let Prometheus in to {w.name}:{target}")
 
 
 # ---------------------------------------------------------------- the services, run
