@@ -76,3 +76,25 @@ fn host_accepts_a_name_of_this_machine() {
     let refused = refusal(BIN, &[("HOST", "localhost"), ("PORT", &port)]);
     assert_ne!(refused.code, Some(exit::CONFIG), "{}", refused.stderr);
 }
+
+#[tokio::test]
+async fn a_schema_from_a_newer_release_names_the_database_and_exits_with_4() {
+    let dir = TempDir::new("contacts-startup");
+    let path = dir.path().join("contacts.db");
+    let url = format!("sqlite://{}", path.display());
+    // This binary creates its schema (and stops at the port taken)...
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    refusal(BIN, &[("DATABASE_URL", &url), ("PORT", &port)]).assert(exit::BIND, &["PORT"]);
+    // ...then a newer release applies a migration this one does not know.
+    let db = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time) \
+         VALUES (999, 'from a newer release', CURRENT_TIMESTAMP, 1, x'00', 0)",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    db.close().await;
+    refusal(BIN, &[("DATABASE_URL", &url)]).assert(exit::MIGRATION, &["DATABASE_URL", "contacts.db", "999"]);
+}
