@@ -55,26 +55,40 @@ pub struct System {
 }
 
 impl System {
-    /// Starts contacts and notifications, then calendar pointed at both.
+    /// Starts contacts and notifications, then calendar pointed at both. Ports left 0 are
+    /// picked before any service starts, so that each service's pages can link the others
+    /// (`CONTACTS_PUBLIC_URL`, `CALENDAR_PUBLIC_URL`, `NOTIFICATIONS_PUBLIC_URL`, unless the
+    /// caller set them).
     pub async fn start(spec: &SystemSpec) -> anyhow::Result<Self> {
-        let [contacts_port, calendar_port, notifications_port] = spec.ports;
-        let contacts = ServiceProcess::start(spec.spec("contacts", contacts_port)).await?;
-        let notifications = ServiceProcess::start(spec.spec("notifications", notifications_port)).await?;
-        let mut calendar = spec
-            .spec("calendar", calendar_port)
-            .env("CONTACTS_FEED", format!("http://localhost:{}/feed", contacts.port))
-            .env("CONTACTS_TOKEN", spec.token.clone())
-            .env("NOTIFICATION_SERVICE", format!("http://localhost:{}", notifications.port))
-            .env("NOTIFICATION_TOKEN", spec.token.clone());
-        // calendar's pages link users to contacts and invitations to their jobs: at the ports
-        // the two got, unless the caller chose other public addresses.
-        for (key, port) in
-            [("CONTACTS_PUBLIC_URL", contacts.port), ("NOTIFICATIONS_PUBLIC_URL", notifications.port)]
-        {
-            if calendar.get_env(key).is_none() {
-                calendar = calendar.env(key, format!("http://localhost:{port}/"));
+        let mut ports = spec.ports;
+        for port in &mut ports {
+            if *port == 0 {
+                *port = crate::process::free_port()?;
             }
         }
+        let [contacts_port, calendar_port, notifications_port] = ports;
+        let with_links = |mut service: ServiceSpec| {
+            for (key, port) in [
+                ("CONTACTS_PUBLIC_URL", contacts_port),
+                ("CALENDAR_PUBLIC_URL", calendar_port),
+                ("NOTIFICATIONS_PUBLIC_URL", notifications_port),
+            ] {
+                if service.get_env(key).is_none() {
+                    service = service.env(key, format!("http://localhost:{port}/"));
+                }
+            }
+            service
+        };
+        let contacts = ServiceProcess::start(with_links(spec.spec("contacts", contacts_port))).await?;
+        let notifications =
+            ServiceProcess::start(with_links(spec.spec("notifications", notifications_port))).await?;
+        let calendar = with_links(
+            spec.spec("calendar", calendar_port)
+                .env("CONTACTS_FEED", format!("http://localhost:{}/feed", contacts.port))
+                .env("CONTACTS_TOKEN", spec.token.clone())
+                .env("NOTIFICATION_SERVICE", format!("http://localhost:{}", notifications.port))
+                .env("NOTIFICATION_TOKEN", spec.token.clone()),
+        );
         let calendar = ServiceProcess::start(calendar).await?;
         Ok(Self { contacts, notifications, calendar })
     }

@@ -1,6 +1,7 @@
 //! The system used the way a person uses it, in a real browser: contacts' pages to create, find
 //! and edit a contact; calendar's pages to see the user, add an event and invite someone;
-//! from the event's invitation to its job at notifications and back; notifications' mailbox page
+//! from a contact to their calendar, from the event's invitation to its job at notifications and
+//! back, from a participant to their contact; notifications' mailbox page
 //! (mailbox mode) to read the invitation. Every main page is saved
 //! as a screenshot under `target/artifacts/screenshots/`.
 
@@ -53,6 +54,21 @@ async fn a_contact_made_in_the_browser_gets_an_event_whose_invitation_is_readabl
         assert!(text_of(&browser, "dl.fields").await.contains("hanna.hostess@example.org"));
         screenshot(&browser, "contact-page").await;
 
+        // contacts -> calendar: the contact page links to their calendar at calendar, which
+        // shows it once it has them from the feed.
+        let to_calendar = browser
+            .find(Locator::Css(&format!("a[href$='/calendar/{id}']")))
+            .await
+            .unwrap_or_else(|e| panic!("the contact page links to their calendar: {e}"));
+        click_and_wait(&browser, &to_calendar).await;
+        let calendar_url = browser.current_url().await.unwrap();
+        assert_eq!(
+            calendar_url.port(),
+            Some(system.calendar.port),
+            "the link leads to calendar: {calendar_url}"
+        );
+        open_until_shown(&browser, calendar_url.as_str(), "Hanna Hostess’s calendar").await;
+
         // calendar: the user appears with the changed name, and the guest too.
         open_until_shown(&browser, &system.public_url(&system.calendar, "users"), "Hanna Hostess").await;
         open_until_shown(&browser, &system.public_url(&system.calendar, "users"), &guest.email).await;
@@ -100,6 +116,12 @@ async fn a_contact_made_in_the_browser_gets_an_event_whose_invitation_is_readabl
             .unwrap_or_else(|e| panic!("the job's page links to {event_url}: {e}"));
         click_and_wait(&browser, &back).await;
         assert_eq!(text_of(&browser, "h1").await, "Garden party", "back on the event's page");
+
+        // calendar -> contacts: the participant links to their contact.
+        follow_link(&browser, "in contacts").await;
+        assert_eq!(text_of(&browser, "h1").await, "Gina Guest", "the participant's contact page");
+        let contact_url = browser.current_url().await.unwrap();
+        assert_eq!(contact_url.port(), Some(system.contacts.port), "at contacts: {contact_url}");
 
         // notifications: the operator (logged in above) reads the invitation in the mailbox.
         let mailbox = system.public_url(&system.notifications, "mailbox");
