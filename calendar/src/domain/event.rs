@@ -189,7 +189,9 @@ impl EventDraft {
                 let c = service_kit::text::first_unsafe_char(text, true).unwrap_or_default();
                 return Err(noncharacter("description", c));
             }
-            Some(text) => Some(text.to_string()),
+            // Browsers send a textarea's line breaks as CRLF, other clients may send a lone CR:
+            // stored as LF, so every reader (pages, JSON, .ics) sees one kind of line break.
+            Some(text) => Some(text.replace("\r\n", "\n").replace('\r', "\n")),
         };
         let location = single_line("location", input.location.as_deref().unwrap_or(""), MAX_LOCATION)?;
         Ok(Self { title, when, description, location })
@@ -326,8 +328,14 @@ mod tests {
             assert_eq!(err.field, field);
             assert!(err.message.contains("U+"), "{}", err.message);
         }
-        let ok = serde_json::json!({"title": "x", "date": "2026-12-24", "description": "line\r\nline\ttab"});
-        assert!(EventDraft::parse(&input(ok)).is_ok(), "line breaks and tabs stay fine in a description");
+        let ok =
+            serde_json::json!({"title": "x", "date": "2026-12-24", "description": "line\r\nline\ttab\rend"});
+        let draft = EventDraft::parse(&input(ok)).expect("line breaks and tabs stay fine in a description");
+        assert_eq!(
+            draft.description.as_deref(),
+            Some("line\nline\ttab\nend"),
+            "CRLF and a lone CR are stored as LF"
+        );
     }
 
     #[test]
