@@ -2,8 +2,7 @@
 //! Malformed bodies, paths and queries never reach a handler: service-kit's extractors answer
 //! them in the same shape.
 
-use axum::http::header::RETRY_AFTER;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use service_kit::ApiError;
@@ -117,13 +116,7 @@ impl IntoResponse for Error {
             Self::BadUpstream(message) => {
                 ApiError::new(StatusCode::BAD_GATEWAY, "bad_upstream", message).into_response()
             }
-            Self::QuotaExceeded(refused) => {
-                let message = self.to_string();
-                let mut response =
-                    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", message).into_response();
-                response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(refused.retry_after_secs()));
-                response
-            }
+            Self::QuotaExceeded(refused) => refused.response(self.to_string()),
             Self::Database(e) => ApiError::from(e).into_response(),
         }
     }

@@ -6,7 +6,6 @@
 //! Requests without credentials never reach a handler: service-kit's auth layer answers them.
 
 use axum::http::StatusCode;
-use axum::http::header::{self, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use service_kit::ApiError;
 
@@ -69,30 +68,27 @@ impl From<Error> for ApiError {
                 "invalid_query",
                 "cursor is not one this service gave out",
             ),
-            Error::QuotaExceeded(refused) => ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "quota_exceeded",
-                format!(
-                    "this caller's {} in the last hour reached the limit; retry after {} s",
-                    crate::metrics::quota_label(refused.limit),
-                    refused.retry_after_secs()
-                ),
-            ),
+            Error::QuotaExceeded(refused) => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", quota_message(&refused))
+            }
             Error::Database(e) => ApiError::internal(format_args!("database: {e}")),
         }
     }
 }
 
+fn quota_message(refused: &service_kit::quota::Refused) -> String {
+    format!(
+        "this caller's {} in the last hour reached the limit; retry after {} s",
+        crate::metrics::quota_label(refused.limit),
+        refused.retry_after_secs()
+    )
+}
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let retry_after = match &self {
-            Self::QuotaExceeded(refused) => Some(refused.retry_after_secs()),
-            _ => None,
-        };
-        let mut response = ApiError::from(self).into_response();
-        if let Some(secs) = retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        match self {
+            Self::QuotaExceeded(refused) => refused.response(quota_message(&refused)),
+            other => ApiError::from(other).into_response(),
         }
-        response
     }
 }

@@ -13,6 +13,12 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::ApiError;
+
 /// An hour: the window of every quota the services have.
 pub const WINDOW: Duration = Duration::from_secs(3600);
 
@@ -36,6 +42,15 @@ impl Refused {
     /// `Retry-After` in whole seconds, rounded up, at least 1.
     pub fn retry_after_secs(&self) -> u64 {
         (self.retry_after.as_secs() + u64::from(self.retry_after.subsec_nanos() > 0)).max(1)
+    }
+
+    /// The answer to the refused request: `429`, error `quota_exceeded` saying `message`, and
+    /// `Retry-After`.
+    pub fn response(&self, message: impl Into<String>) -> Response {
+        let mut response =
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", message).into_response();
+        response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(self.retry_after_secs()));
+        response
     }
 }
 
