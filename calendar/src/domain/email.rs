@@ -14,8 +14,15 @@ impl EmailAddress {
         let trimmed = raw.trim();
         let address = service_kit::email::normalize(trimmed)
             .map_err(|refused| Invalid::new("emails", format!("{trimmed:?} {refused}")))?;
+        Self::from_normalized(address)
+            .map_err(|_| Invalid::new("emails", format!("not a valid e-mail address: {trimmed:?}")))
+    }
+
+    /// An address `service_kit::email::normalize` has already made, checked for length and
+    /// syntax.
+    pub fn from_normalized(address: String) -> Result<Self, Invalid> {
         if address.is_empty() || address.len() > MAX_LEN || !email_address::EmailAddress::is_valid(&address) {
-            return Err(Invalid::new("emails", format!("not a valid e-mail address: {trimmed:?}")));
+            return Err(Invalid::new("emails", format!("not a valid e-mail address: {address:?}")));
         }
         Ok(Self(address))
     }

@@ -311,12 +311,11 @@ fn email(raw: &str) -> Result<String, Refusal> {
     if count > 254 {
         return Err(Refusal::refused(format!("email has {count} characters, more than 254")));
     }
-    match service_kit::email::normalize(raw.trim()) {
-        Err(refused) => Err(Refusal::refused(format!("email {refused}"))),
-        Ok(_) => EmailAddress::parse(raw)
-            .map(|e| e.as_str().to_string())
-            .map_err(|_| Refusal::refused("email is not a valid e-mail address")),
-    }
+    let address = service_kit::email::normalize(raw.trim())
+        .map_err(|refused| Refusal::refused(format!("email {refused}")))?;
+    EmailAddress::from_normalized(address)
+        .map(|e| e.as_str().to_string())
+        .map_err(|_| Refusal::refused("email is not a valid e-mail address"))
 }
 
 /// The `type` label for the feed counters (bounded: unknown types share one).
