@@ -92,26 +92,17 @@ impl std::ops::Deref for TestApp {
 impl TestApp {
     /// The ids of the event's outbox rows, oldest first, read from the database itself.
     pub async fn outbox_ids(&self, event: &str) -> Vec<String> {
-        use calendar::startup::MIGRATIONS;
-        use service_kit::db::{ConnectOptions, Db};
-        let db = Db::connect(&ConnectOptions::new(&self.db.url, 1), &MIGRATIONS).await.expect("connect");
-        let ids = sqlx::query_scalar("SELECT id FROM outbox WHERE event_id = $1 ORDER BY created_at, id")
-            .bind(event)
-            .fetch_all(&db.reader)
-            .await
-            .expect("outbox rows");
-        db.close().await;
-        ids
+        self.outbox_rows(event).await.into_iter().map(|row| row.0).collect()
     }
 
-    /// The event's outbox rows as (address, status, last error), oldest first, read from the
-    /// database itself.
-    pub async fn outbox_rows(&self, event: &str) -> Vec<(String, String, Option<String>)> {
+    /// The event's outbox rows as (id, address, status, last error), oldest first, read from
+    /// the database itself.
+    pub async fn outbox_rows(&self, event: &str) -> Vec<(String, String, String, Option<String>)> {
         use calendar::startup::MIGRATIONS;
         use service_kit::db::{ConnectOptions, Db};
         let db = Db::connect(&ConnectOptions::new(&self.db.url, 1), &MIGRATIONS).await.expect("connect");
         let rows = sqlx::query_as(
-            "SELECT email, status, last_error FROM outbox WHERE event_id = $1 ORDER BY created_at, id",
+            "SELECT id, email, status, last_error FROM outbox WHERE event_id = $1 ORDER BY created_at, id",
         )
         .bind(event)
         .fetch_all(&db.reader)
