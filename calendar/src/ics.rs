@@ -4,8 +4,13 @@
 //! Two things the crate (0.17) leaves to us: it escapes `\`, `;`, `,` and LF in the properties
 //! it knows as TEXT, but never CR, so every text is normalised to LF line breaks first (a CR
 //! would end the content line for some readers); and it does not know RFC 7986's `NAME` as
-//! TEXT, so it and `X-WR-CALNAME` carry `VALUE=TEXT`, through which the crate escapes them. No
-//! parameter carries text of ours.
+//! TEXT, so it and `X-WR-CALNAME` carry `VALUE=TEXT`, through which the crate escapes them.
+//!
+//! Each event names its `ORGANIZER` (the owner) and one `ATTENDEE` per participant
+//! (`ROLE=REQ-PARTICIPANT`, `PARTSTAT=NEEDS-ACTION`: nobody can answer yet), as `mailto:` URIs
+//! with the person's name in `CN`. A parameter value cannot be escaped (RFC 5545 3.2): the crate
+//! quotes one holding `:`, `;` or `,`, and a name's double quotes become single ones and its
+//! control characters spaces, so no name can end the parameter or the line.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use icalendar::{Calendar, Component, EventLike, Property};
@@ -16,8 +21,22 @@ use crate::store::{StoredEvent, User};
 pub const CONTENT_TYPE: &str = "text/calendar; charset=utf-8";
 const PRODID: &str = "-//microservices demo//calendar service//EN";
 
-/// The whole calendar of `owner`. `event_url` gives each event's page (its `URL` property).
-pub fn calendar(owner: &User, events: &[StoredEvent], event_url: impl Fn(&StoredEvent) -> String) -> String {
+/// Who takes part in an event: its organizer (unknown when the owner's contact is gone) and its
+/// participants.
+#[derive(Debug, Default)]
+pub struct People<'a> {
+    pub organizer: Option<&'a User>,
+    pub attendees: &'a [User],
+}
+
+/// The whole calendar of `owner`. `event_url` gives each event's page (its `URL` property),
+/// `people` who takes part in it.
+pub fn calendar<'a>(
+    owner: &User,
+    events: &[StoredEvent],
+    event_url: impl Fn(&StoredEvent) -> String,
+    people: impl Fn(&StoredEvent) -> People<'a>,
+) -> String {
     let mut calendar = Calendar::empty();
     calendar.append_property(("VERSION", "2.0"));
     calendar.append_property(("PRODID", PRODID));
@@ -53,9 +72,35 @@ pub fn calendar(owner: &User, events: &[StoredEvent], event_url: impl Fn(&Stored
         if let Some(location) = &stored.location {
             event.location(&text(location));
         }
+        let People { organizer, attendees } = people(stored);
+        if let Some(organizer) = organizer {
+            event.append_property(person("ORGANIZER", organizer));
+        }
+        for attendee in attendees {
+            event.append_multi_property(
+                person("ATTENDEE", attendee)
+                    .add_parameter("ROLE", "REQ-PARTICIPANT")
+                    .add_parameter("PARTSTAT", "NEEDS-ACTION")
+                    .done(),
+            );
+        }
         calendar.push(event.done());
     }
     calendar.done().to_string()
+}
+
+/// `ORGANIZER` or `ATTENDEE`: the person's `mailto:` address, their name as `CN`.
+fn person(key: &str, user: &User) -> Property {
+    let name: String = user
+        .display_name()
+        .chars()
+        .map(|c| match c {
+            '"' => '\'',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect();
+    Property::new(key, service_kit::email::mailto(&user.email)).add_parameter("CN", name.trim()).done()
 }
 
 /// Text with every line break as LF (`\r\n` and a lone `\r` alike), which the crate escapes.
@@ -107,7 +152,12 @@ mod tests {
             event(When::AllDay(date), "Christmas Eve"),
             event(When::Timed { start, end: start + TimeDelta::hours(2) }, &"Long title ".repeat(10)),
         ];
-        let ics = calendar(&user(), &events, |_| "http://localhost:3002/event/x".to_string());
+        let ics = calendar(
+            &user(),
+            &events,
+            |_| "http://localhost:3002/event/x".to_string(),
+            |_| People::default(),
+        );
         assert!(ics.starts_with("BEGIN:VCALENDAR\r\n"), "{ics}");
         assert!(ics.contains("VERSION:2.0\r\n") && ics.contains(&format!("PRODID:{PRODID}\r\n")));
         assert!(ics.contains("DTSTART;VALUE=DATE:20261224\r\n"), "{ics}");
@@ -127,7 +177,12 @@ mod tests {
         let date = NaiveDate::from_ymd_opt(2026, 12, 24).unwrap();
         let mut hostile = event(When::AllDay(date), "a\rb\r\nc");
         hostile.description = Some("one\r\ntwo\rthree".into());
-        let ics = calendar(&owner, &[hostile], |_| "http://localhost:3002/event/x".to_string());
+        let ics = calendar(
+            &owner,
+            &[hostile],
+            |_| "http://localhost:3002/event/x".to_string(),
+            |_| People::default(),
+        );
         let unfolded = ics.replace("\r\n ", "");
         assert!(
             unfolded.contains("\r\nNAME;VALUE=TEXT:Ann\\nEND:VCALENDAR Lee\\;\\nJr\\, \\\\x (calendar)\r\n"),
@@ -147,5 +202,41 @@ mod tests {
             3,
             "the end, and the escaped text in the two names"
         );
+    }
+
+    #[test]
+    fn the_organizer_and_each_attendee_are_named_by_address_and_a_name_that_cannot_break_out() {
+        let owner = user();
+        let mut guest = user();
+        guest.email = "bob+x@example.org".into();
+        guest.firstname = "Bob \"the;Boss\"".into();
+        guest.lastname = "Ray:\r\nEND:VEVENT".into();
+        let mut plain = user();
+        plain.email = "cy@example.org".into();
+        plain.firstname = "Cy".into();
+        plain.lastname = "Dee".into();
+        let attendees = [guest, plain];
+        let date = NaiveDate::from_ymd_opt(2026, 12, 24).unwrap();
+        let ics = calendar(
+            &owner,
+            &[event(When::AllDay(date), "Party")],
+            |_| String::new(),
+            |_| People { organizer: Some(&owner), attendees: &attendees },
+        );
+        let unfolded = ics.replace("\r\n ", "");
+        assert!(unfolded.contains("\r\nORGANIZER;CN=Ann Lee:mailto:ann@example.org\r\n"), "{unfolded}");
+        assert!(
+            unfolded.contains(
+                "\r\nATTENDEE;CN=\"Bob 'the;Boss' Ray:  END:VEVENT\";PARTSTAT=NEEDS-ACTION;ROLE=REQ-PARTICIPANT:mailto:bob+x@example.org\r\n"
+            ),
+            "{unfolded}"
+        );
+        assert!(
+            unfolded.contains(
+                "\r\nATTENDEE;CN=Cy Dee;PARTSTAT=NEEDS-ACTION;ROLE=REQ-PARTICIPANT:mailto:cy@example.org\r\n"
+            ),
+            "{unfolded}"
+        );
+        assert_eq!(unfolded.matches("\r\nEND:VEVENT\r\n").count(), 1, "one event: {unfolded}");
     }
 }

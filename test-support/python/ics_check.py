@@ -3,7 +3,7 @@
 usage: ics_check.py FILE
 
 - icalendar: the calendar's NAME and X-WR-CALNAME, and each VEVENT's UID, SUMMARY, DESCRIPTION
-  and LOCATION (unescaped);
+  and LOCATION (unescaped), its ORGANIZER and ATTENDEEs (address, CN, PARTSTAT);
 - vobject (readOne, validating): the same, read independently;
 - recurring-ical-events: how many event occurrences the calendar expands to.
 
@@ -23,11 +23,22 @@ import vobject
 FIELDS = ("uid", "summary", "description", "location")
 
 
+def person(address: str, params) -> dict:
+    return {"address": address, "cn": params.get("CN"), "partstat": params.get("PARTSTAT")}
+
+
 def with_icalendar(data: bytes) -> dict:
     cal = icalendar.Calendar.from_ical(data)
     events = []
     for event in cal.walk("VEVENT"):
-        events.append({f: (str(event[f]) if f in event else None) for f in FIELDS})
+        fields = {f: (str(event[f]) if f in event else None) for f in FIELDS}
+        organizer = event.get("ORGANIZER")
+        attendees = event.get("ATTENDEE", [])
+        if not isinstance(attendees, list):
+            attendees = [attendees]
+        fields["organizer"] = None if organizer is None else person(str(organizer), organizer.params)
+        fields["attendees"] = [person(str(a), a.params) for a in attendees]
+        events.append(fields)
     name = cal.get("NAME")
     calname = cal.get("X-WR-CALNAME")
     return {
@@ -41,7 +52,12 @@ def with_vobject(data: bytes) -> dict:
     cal = vobject.readOne(data.decode("utf-8"), validate=True)
     events = []
     for event in cal.contents.get("vevent", []):
-        events.append({f: (event.contents[f][0].value if f in event.contents else None) for f in FIELDS})
+        fields = {f: (event.contents[f][0].value if f in event.contents else None) for f in FIELDS}
+        first = lambda params: {k: v[0] for k, v in params.items() if v}
+        organizers = event.contents.get("organizer", [])
+        fields["organizer"] = person(organizers[0].value, first(organizers[0].params)) if organizers else None
+        fields["attendees"] = [person(a.value, first(a.params)) for a in event.contents.get("attendee", [])]
+        events.append(fields)
     return {"events": events}
 
 

@@ -91,7 +91,16 @@ pub async fn get_calendar(
 
 async fn ics_calendar(state: &AppState, user: &User) -> Result<Response> {
     let events = state.store.events_of(user.id).await?;
-    let body = ics::calendar(user, &events, |e| state.links.event(e.id));
+    let people = state.store.people_of(user.id).await?;
+    let body = ics::calendar(
+        user,
+        &events,
+        |e| state.links.event(e.id),
+        |e| ics::People {
+            organizer: people.owners.get(&e.owner_id),
+            attendees: people.participants.get(&e.id).map_or(&[], Vec::as_slice),
+        },
+    );
     Ok(([(CONTENT_TYPE, ics::CONTENT_TYPE), (CACHE_CONTROL, "no-cache")], body).into_response())
 }
 

@@ -9,6 +9,13 @@ use uuid::Uuid;
 use super::handle::{Store, uuid_column};
 use super::outbox::NewJob;
 use super::users::{self, User};
+
+/// The people of a set of events (see [`Store::people_of`]).
+#[derive(Debug, Default)]
+pub struct EventPeople {
+    pub owners: std::collections::HashMap<Uuid, User>,
+    pub participants: std::collections::HashMap<Uuid, Vec<User>>,
+}
 use crate::domain::{EmailAddress, EventDraft, When};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,6 +171,38 @@ impl Store {
         .fetch_all(self.reader())
         .await?;
         rows.iter().map(from_row).collect()
+    }
+
+    /// Who takes part in the events of [`Self::events_of`]: the users who own them (by id) and
+    /// each event's participants in the order they were added (by event id).
+    pub async fn people_of(&self, user: Uuid) -> Result<EventPeople, sqlx::Error> {
+        let user = user.to_string();
+        let events_of = "SELECT id FROM events WHERE owner_id = $1 OR id IN (SELECT event_id FROM participants WHERE user_id = $1)";
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM users WHERE id IN (SELECT owner_id FROM events WHERE id IN ({events_of}))",
+            COLUMNS = users::COLUMNS
+        )))
+        .bind(&user)
+        .fetch_all(self.reader())
+        .await?;
+        let mut people = EventPeople::default();
+        for row in &rows {
+            let owner = users::from_row(row)?;
+            people.owners.insert(owner.id, owner);
+        }
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT p.event_id, u.id, u.email, u.firstname, u.lastname, u.contact_url, u.updated_at \
+             FROM participants p JOIN users u ON u.id = p.user_id WHERE p.event_id IN ({events_of}) \
+             ORDER BY p.event_id, p.added_at, u.id"
+        )))
+        .bind(&user)
+        .fetch_all(self.reader())
+        .await?;
+        for row in &rows {
+            let event = uuid_column(&row.try_get::<String, _>("event_id")?)?;
+            people.participants.entry(event).or_default().push(users::from_row(row)?);
+        }
+        Ok(people)
     }
 
     /// Replaces an event's content; `None` when it does not exist.

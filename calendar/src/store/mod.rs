@@ -18,7 +18,7 @@ mod parked;
 mod users;
 
 pub use checkpoint::Checkpoint;
-pub use events::{AddOutcome, Cursor, StoredEvent};
+pub use events::{AddOutcome, Cursor, EventPeople, StoredEvent};
 pub use handle::{Store, WriteTx};
 pub use outbox::{Job, JobStatus, JobSummary, NewJob};
 pub use parked::{NewParked, ParkedEntry};

@@ -308,7 +308,8 @@ async fn an_allowed_origin_is_fetched_from() {
 }
 
 /// `.ics` read by icalendar, vobject and recurring-ical-events (run from the repository): names
-/// and texts holding `\r\n`, `\r`, `;`, `,` and `\` give exactly the expected events.
+/// and texts holding `\r\n`, `\r`, `;`, `,` and `\` give exactly the expected events, with their
+/// organizer and attendees.
 #[tokio::test]
 async fn the_ics_export_reads_in_icalendar_and_vobject_as_exactly_the_expected_events() {
     let feed = FeedServer::start(20).await;
@@ -320,9 +321,17 @@ async fn the_ics_export_reads_in_icalendar_and_vobject_as_exactly_the_expected_e
     let first = json!({"title": "Meet; then, talk \\ here", "date": "2026-12-24", "description": description,
                        "location": "Room 1;URL=http://evil.example, \\n"});
     let second = json!({"title": "Plain", "start": "2026-12-25T10:00:00Z", "end": "2026-12-25T11:00:00Z"});
+    let mut ids = Vec::new();
     for body in [&first, &second] {
-        assert_eq!(app.post_json(&format!("/calendar/{owner}"), body).await.status(), 201);
+        let response = app.post_json(&format!("/calendar/{owner}"), body).await;
+        assert_eq!(response.status(), 201);
+        ids.push(json_body(response).await["id"].as_str().unwrap().to_string());
     }
+    let guest = feed.create_contact("bob@example.org", "Bob \"Boss\"", "Ray: x;\\y");
+    app.wait_for_user(guest).await;
+    let invited =
+        app.post_json(&format!("/event/{}/participants", ids[0]), &json!(["bob@example.org"])).await;
+    assert_eq!(invited.status(), 200);
     let ics = app.get(&format!("/calendar/{owner}.ics")).await.bytes().await.unwrap();
     let Some(check) = test_support::python::ics_check(&ics) else { return };
     assert!(check.accepted, "{}\n{}", check.report, check.stderr);
@@ -336,6 +345,19 @@ async fn the_ics_export_reads_in_icalendar_and_vobject_as_exactly_the_expected_e
         assert_eq!(events[0]["description"], expected_description, "{reader}");
         assert_eq!(events[0]["location"], "Room 1;URL=http://evil.example, \\n", "{reader}");
         assert_eq!(events[1]["summary"], "Plain", "{reader}");
+        for event in &events {
+            assert_eq!(event["organizer"]["address"], "mailto:ann@example.org", "{reader}");
+            assert_eq!(event["organizer"]["cn"], "Ann; Lee, O\\Brien", "{reader}");
+        }
+        let attendees = events[0]["attendees"].as_array().unwrap();
+        assert_eq!(attendees.len(), 1, "{reader}: {attendees:?}");
+        assert_eq!(attendees[0]["address"], "mailto:bob@example.org", "{reader}");
+        assert_eq!(
+            attendees[0]["cn"], "Bob 'Boss' Ray: x;\\y",
+            "{reader}: a double quote cannot end the name"
+        );
+        assert_eq!(attendees[0]["partstat"], "NEEDS-ACTION", "{reader}");
+        assert_eq!(events[1]["attendees"], json!([]), "{reader}");
         assert!(events.iter().all(|e| e["uid"] != "evil"), "{reader}");
     }
     assert_eq!(check.report["icalendar"]["name"], "Ann; Lee, O\\Brien (calendar)");
