@@ -131,7 +131,7 @@ async fn json_calendar(state: &AppState, user: &User, query: &CalendarQuery) -> 
         }
         _ => None,
     };
-    let items = page.iter().map(|e| EventView::new(&state.links, e)).collect();
+    let items = page.iter().map(|e| EventView::in_calendar_of(&state.links, e, user.id)).collect();
     Ok(axum::Json(EventList { owner: state.links.user(user.id), ics: state.links.ics(user.id), items, next })
         .into_response())
 }

@@ -74,6 +74,10 @@ pub struct EventView {
     pub year: i32,
     /// The participants list (user URLs).
     pub participants: String,
+    /// In a calendar's listing: `true` for an event of another user's that the calendar's user
+    /// is invited to (takes part in), `false` for the calendar's own; absent elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invited: Option<bool>,
     pub created: String,
     pub updated: String,
 }
@@ -101,13 +105,19 @@ impl EventView {
             month: date.month(),
             year: date.year(),
             participants: links.participants(event.id),
+            invited: None,
             created: rfc3339(event.created_at),
             updated: rfc3339(event.updated_at),
         }
     }
+
+    /// The event as an item of `calendar`'s listing (marked when it is an invitation).
+    pub fn in_calendar_of(links: &Links, event: &StoredEvent, calendar: Uuid) -> Self {
+        Self { invited: Some(event.owner_id != calendar), ..Self::new(links, event) }
+    }
 }
 
-/// A page of a calendar's events.
+/// A page of a calendar's events: those its user owns and those they are invited to.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventList {
     /// The calendar's owner (a user URL).

@@ -35,6 +35,9 @@ pub struct StoredEvent {
 const COLUMNS: &str = "id, owner_id, title, description, location, all_day, start_date, start_at, end_at, \
                        revision, created_at, updated_at";
 
+/// The events on the calendar of the user bound as `$1`: those they own and those they take part in.
+const OF_USER: &str = "owner_id = $1 OR id IN (SELECT event_id FROM participants WHERE user_id = $1)";
+
 fn from_row(row: &AnyRow) -> Result<StoredEvent, sqlx::Error> {
     let all_day: i64 = row.try_get("all_day")?;
     let when = if all_day != 0 {
@@ -134,7 +137,8 @@ impl Store {
         row.as_ref().map(from_row).transpose()
     }
 
-    /// The owner's events overlapping `[from_ms, to_ms)`, ordered by start, after `cursor`.
+    /// The events of the user's calendar (owned or invited to) overlapping `[from_ms, to_ms)`,
+    /// ordered by start, after `cursor`.
     pub async fn events(
         &self,
         owner: Uuid,
@@ -146,7 +150,7 @@ impl Store {
         let (after_ms, after_id) =
             cursor.map_or((i64::MIN, String::new()), |c| (c.start_ms, c.id.to_string()));
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM events WHERE owner_id = $1 AND end_at > $2 AND start_at < $3 \
+            "SELECT {COLUMNS} FROM events WHERE ({OF_USER}) AND end_at > $2 AND start_at < $3 \
              AND (start_at > $4 OR (start_at = $4 AND id > $5)) ORDER BY start_at, id LIMIT $6"
         )))
         .bind(owner.to_string())
@@ -164,8 +168,7 @@ impl Store {
     /// everything its user takes part in).
     pub async fn events_of(&self, user: Uuid) -> Result<Vec<StoredEvent>, sqlx::Error> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM events WHERE owner_id = $1 \
-             OR id IN (SELECT event_id FROM participants WHERE user_id = $1) ORDER BY start_at, id"
+            "SELECT {COLUMNS} FROM events WHERE {OF_USER} ORDER BY start_at, id"
         )))
         .bind(user.to_string())
         .fetch_all(self.reader())
@@ -177,7 +180,7 @@ impl Store {
     /// each event's participants in the order they were added (by event id).
     pub async fn people_of(&self, user: Uuid) -> Result<EventPeople, sqlx::Error> {
         let user = user.to_string();
-        let events_of = "SELECT id FROM events WHERE owner_id = $1 OR id IN (SELECT event_id FROM participants WHERE user_id = $1)";
+        let events_of = format!("SELECT id FROM events WHERE {OF_USER}");
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM users WHERE id IN (SELECT owner_id FROM events WHERE id IN ({events_of}))",
             COLUMNS = users::COLUMNS
@@ -191,9 +194,10 @@ impl Store {
             people.owners.insert(owner.id, owner);
         }
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT p.event_id, u.id, u.email, u.firstname, u.lastname, u.contact_url, u.updated_at \
-             FROM participants p JOIN users u ON u.id = p.user_id WHERE p.event_id IN ({events_of}) \
-             ORDER BY p.event_id, p.added_at, u.id"
+            "SELECT p.event_id, {COLUMNS} FROM participants p JOIN users ON users.id = p.user_id \
+             WHERE p.event_id IN ({events_of}) ORDER BY p.event_id, p.added_at, users.id",
+            // No column of `participants` shares a name with one of `users`.
+            COLUMNS = users::COLUMNS
         )))
         .bind(&user)
         .fetch_all(self.reader())

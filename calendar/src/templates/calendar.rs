@@ -89,7 +89,7 @@ pub fn page(
                                 td class=[(day.month() != month.month()).then_some("other")] {
                                     div.day { (day.day()) }
                                     @for event in events.iter().filter(|e| on_day(e, *day)) {
-                                        div { a href={ "/event/" (event.id) } { (event.title) } }
+                                        div { a href={ "/event/" (event.id) } { (event.title) } (invitation_mark(event, user)) }
                                     }
                                 }
                             }
@@ -103,7 +103,7 @@ pub fn page(
             } @else {
                 ul {
                     @for event in &in_month {
-                        li { a href={ "/event/" (event.id) } { (event.title) } " — " (when_text(&event.when)) }
+                        li { a href={ "/event/" (event.id) } { (event.title) } (invitation_mark(event, user)) " — " (when_text(&event.when)) }
                     }
                 }
             }
@@ -125,6 +125,11 @@ pub fn page(
             }
         },
     )
+}
+
+/// After the title of an event of someone else's that the calendar's user is invited to.
+fn invitation_mark(event: &StoredEvent, user: &User) -> Markup {
+    html! { @if event.owner_id != user.id { " " span.badge.invited title="You are invited to this event" { "invitation" } } }
 }
 
 /// Values to prefill the edit form with.

@@ -191,6 +191,61 @@ async fn calendars_and_users_page_through_next_links() {
 }
 
 #[tokio::test]
+async fn an_invitees_calendar_lists_the_events_they_are_invited_to_marked_as_invitations() {
+    let feed = FeedServer::start(20).await;
+    let ann = feed.create_contact("ann@example.org", "Ann", "Lee");
+    let bob = feed.create_contact("bob@example.org", "Bob", "Ray");
+    let app = spawn_app(&feed).await;
+    let ann_url = app.wait_for_user(ann).await["self"].clone();
+    let bob_url = app.wait_for_user(bob).await["self"].clone();
+    let body =
+        json!({"title": "Ann's review", "start": "2026-12-03T09:00:00Z", "end": "2026-12-03T10:00:00Z"});
+    let party = json_body(app.post_json(&format!("/calendar/{ann}"), &body).await).await["id"].clone();
+    let own = json!({"title": "Bob's dentist", "date": "2026-12-10"});
+    assert_eq!(app.post_json(&format!("/calendar/{bob}"), &own).await.status(), 201);
+    let participants = format!("/event/{}/participants", party.as_str().unwrap());
+    assert_eq!(app.post_json(&participants, &json!(["bob@example.org"])).await.status(), 200);
+
+    let listed = |calendar: serde_json::Value| {
+        calendar["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["title"].as_str().unwrap().to_string(), e["invited"].clone(), e["owner"].clone()))
+            .collect::<Vec<_>>()
+    };
+    let (_, bobs) = app.get_json(&format!("/calendar/{bob}")).await;
+    assert_eq!(
+        listed(bobs),
+        [
+            ("Ann's review".to_string(), json!(true), ann_url.clone()),
+            ("Bob's dentist".to_string(), json!(false), bob_url.clone()),
+        ]
+    );
+    let (_, anns) = app.get_json(&format!("/calendar/{ann}")).await;
+    assert_eq!(listed(anns), [("Ann's review".to_string(), json!(false), ann_url.clone())]);
+    let (_, in_range) = app.get_json(&format!("/calendar/{bob}?from=2026-12-01&to=2026-12-04")).await;
+    assert_eq!(listed(in_range).len(), 1, "the range applies to invitations too");
+    let (_, event) = app.get_json(&format!("/event/{}", party.as_str().unwrap())).await;
+    assert!(event.get("invited").is_none(), "only a listing says whose calendar it is read in: {event}");
+
+    let page =
+        app.get_accept(&format!("/calendar/{bob}?month=2026-12"), "text/html").await.text().await.unwrap();
+    let invitations = page.matches(r#"<span class="badge invited""#).count();
+    assert_eq!(invitations, 2, "marked in the grid and in the month's list: {page}");
+    assert!(page.contains("Ann&#39;s review") || page.contains("Ann's review"), "{page}");
+    let ann_page =
+        app.get_accept(&format!("/calendar/{ann}?month=2026-12"), "text/html").await.text().await.unwrap();
+    assert!(!ann_page.contains("badge invited"), "the owner's own event is no invitation");
+
+    let removed = app.http.delete(app.url(&format!("{participants}/{bob}"))).send().await.unwrap();
+    assert_eq!(removed.status(), 204);
+    let (_, bobs) = app.get_json(&format!("/calendar/{bob}")).await;
+    assert_eq!(listed(bobs).len(), 1, "no longer invited, no longer listed");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn the_ics_export_is_a_valid_calendar() {
     let feed = FeedServer::start(20).await;
     let ann = feed.create_contact("ann@example.org", "Ann", "Lee");
