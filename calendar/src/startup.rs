@@ -24,6 +24,7 @@ pub const MIGRATIONS: Migrations = service_kit::migrations![
     3 "sessions" "0003_sessions.sql",
     4 "applications counted" "0004_applications.sql",
     5 "notification job ids" "0005_outbox_job.sql",
+    6 "outbox indexes" "0006_outbox_indexes.sql",
 ];
 
 /// A built, bound, not yet running calendar service.
@@ -97,5 +98,13 @@ impl Application {
         let result = app::run(self.bound, self.router, self.limits, workers, shutdown).await;
         self.store.close().await;
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_migration_file_is_registered() {
+        assert_eq!(super::MIGRATIONS.unregistered(env!("CARGO_MANIFEST_DIR")), Vec::<String>::new());
     }
 }

@@ -110,3 +110,11 @@ pub async fn rebuild_projection(settings: &Settings) -> anyhow::Result<usize> {
     db.close().await;
     Ok(contacts)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_migration_file_is_registered() {
+        assert_eq!(super::MIGRATIONS.unregistered(env!("CARGO_MANIFEST_DIR")), Vec::<String>::new());
+    }
+}

@@ -24,6 +24,7 @@ use service_kit::auth::Auth;
 pub const MIGRATIONS: Migrations = service_kit::migrations![
     1 "jobs" "0001_jobs.sql",
     2 "sessions" "0002_sessions.sql",
+    3 "scoped idempotency keys" "0003_scoped_idempotency_keys.sql",
 ];
 
 /// Largest request body. Every valid notification fits, even written entirely in `\u` escapes
@@ -158,5 +159,13 @@ impl Application {
 fn announce_deprecations(settings: &Settings) {
     for warning in &settings.deprecated {
         tracing::warn!("{warning}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_migration_file_is_registered() {
+        assert_eq!(super::MIGRATIONS.unregistered(env!("CARGO_MANIFEST_DIR")), Vec::<String>::new());
     }
 }

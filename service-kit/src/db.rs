@@ -44,6 +44,8 @@ impl Backend {
 pub struct MigrationFile {
     pub version: i64,
     pub description: &'static str,
+    /// The file's name in its folder.
+    pub file: &'static str,
     pub sql: &'static str,
 }
 
@@ -57,11 +59,13 @@ macro_rules! migrations {
             sqlite: &[$($crate::db::MigrationFile {
                 version: $version,
                 description: $description,
+                file: $file,
                 sql: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite/", $file)),
             }),+],
             postgres: &[$($crate::db::MigrationFile {
                 version: $version,
                 description: $description,
+                file: $file,
                 sql: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres/", $file)),
             }),+],
         }
@@ -76,6 +80,28 @@ pub struct Migrations {
 }
 
 impl Migrations {
+    /// The `.sql` files of `<manifest_dir>/migrations/{sqlite,postgres}/` that are not in this
+    /// list (a file added but never registered would never run). For a test of each service:
+    /// `assert_eq!(MIGRATIONS.unregistered(env!("CARGO_MANIFEST_DIR")), Vec::<String>::new())`.
+    pub fn unregistered(&self, manifest_dir: &str) -> Vec<String> {
+        let mut missing = Vec::new();
+        for (dialect, files) in [("sqlite", self.sqlite), ("postgres", self.postgres)] {
+            let dir = std::path::Path::new(manifest_dir).join("migrations").join(dialect);
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                missing.push(format!("{}: cannot be read", dir.display()));
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.ends_with(".sql") && !files.iter().any(|f| f.file == name) {
+                    missing.push(format!("{dialect}/{name}"));
+                }
+            }
+        }
+        missing.sort();
+        missing
+    }
+
     fn migrator(&self, backend: Backend) -> Migrator {
         let files = match backend {
             Backend::Sqlite => self.sqlite,

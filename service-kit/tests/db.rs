@@ -7,8 +7,8 @@ use test_support::TestDb;
 
 const SQL: &str = "CREATE TABLE things (id BIGINT PRIMARY KEY, name TEXT NOT NULL UNIQUE)";
 const MIGRATIONS: Migrations = Migrations {
-    sqlite: &[MigrationFile { version: 1, description: "things", sql: SQL }],
-    postgres: &[MigrationFile { version: 1, description: "things", sql: SQL }],
+    sqlite: &[MigrationFile { version: 1, description: "things", file: "0001_things.sql", sql: SQL }],
+    postgres: &[MigrationFile { version: 1, description: "things", file: "0001_things.sql", sql: SQL }],
 };
 
 #[tokio::test]

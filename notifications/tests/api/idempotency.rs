@@ -120,3 +120,37 @@ async fn one_clients_key_never_replays_or_blocks_another_clients_job() {
     assert_eq!(mine_again["id"], mine["id"]);
     assert_eq!(app.all_jobs().await.len(), 2);
 }
+
+#[tokio::test]
+async fn upgrading_keeps_keys_stored_before_scoping_apart_and_scoped_keys_as_they_are() {
+    use service_kit::db::{ConnectOptions, Db};
+    use sqlx::Row;
+    let db = test_support::TestDb::new().await;
+    let options = ConnectOptions::new(db.url.clone(), 2);
+    let mut before = notifications::startup::MIGRATIONS;
+    before.sqlite = &before.sqlite[..2];
+    before.postgres = &before.postgres[..2];
+    let old = Db::connect(&options, &before).await.unwrap();
+    for (id, key) in [("a", "order-1"), ("b", "token:0123abcd order-2")] {
+        sqlx::query(
+            "INSERT INTO jobs (id, idempotency_key, recipients, subject, body, message_id, status, \
+             next_attempt_at, created_at, updated_at) VALUES ($1, $2, '[]', 's', 'b', 'm', 'sent', 0, 0, 0)",
+        )
+        .bind(id)
+        .bind(key)
+        .execute(&old.writer)
+        .await
+        .unwrap();
+    }
+    old.close().await;
+    let upgraded = Db::connect(&options, &notifications::startup::MIGRATIONS).await.unwrap();
+    let keys: Vec<String> = sqlx::query("SELECT idempotency_key FROM jobs ORDER BY id")
+        .fetch_all(&upgraded.reader)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get("idempotency_key"))
+        .collect();
+    assert_eq!(keys, ["unscoped order-1", "token:0123abcd order-2"]);
+    upgraded.close().await;
+}
