@@ -7,11 +7,14 @@
 
 use std::time::{Duration, SystemTime};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use lettre::Address;
-use lettre::message::{Mailbox, Message, SinglePart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, Message, MultiPart, SinglePart};
 use uuid::Uuid;
 
-use crate::domain::Job;
+use crate::domain::{Content, Job, Part};
 
 /// `<job-id@domain-of-MAIL_FROM>`: unique per job, stable across attempts and restarts.
 pub fn message_id(job_id: Uuid, mail_from: &Mailbox) -> String {
@@ -33,11 +36,16 @@ pub enum RenderError {
     Address(String, lettre::address::AddressError),
     #[error("cannot build the message: {0}")]
     Message(#[from] lettre::error::Error),
+    #[error("a stored part cannot be rendered: {0}")]
+    Part(String),
 }
 
 /// Builds the message: `From` = `MAIL_FROM`, `To` = every recipient, `Subject` (UTF-8 as encoded
 /// words when needed), `Date`, `Message-ID`, `MIME-Version`, a `text/plain; charset=utf-8` body
-/// (quoted-printable or base64 when it is not plain ASCII).
+/// (quoted-printable or base64 when it is not plain ASCII). With parts: the text and the parts
+/// without a filename in a `multipart/alternative` (text first, as RFC 2046 orders them, plainest
+/// first), and that with the attachments in a `multipart/mixed`; boundaries come from the job id,
+/// so this stays the same bytes on every attempt.
 pub fn render(job: &Job, mail_from: &Mailbox) -> Result<Rendered, RenderError> {
     let created = SystemTime::UNIX_EPOCH + Duration::from_millis(job.created_at.max(0) as u64);
     let mut builder = Message::builder()
@@ -49,9 +57,57 @@ pub fn render(job: &Job, mail_from: &Mailbox) -> Result<Rendered, RenderError> {
         let address: Address = recipient.parse().map_err(|e| RenderError::Address(recipient.clone(), e))?;
         builder = builder.to(Mailbox::new(None, address));
     }
-    let message = builder.singlepart(SinglePart::plain(job.notification.body().to_string()))?;
+    let text = SinglePart::plain(job.notification.body().to_string());
+    let parts = job.notification.parts();
+    let message = if parts.is_empty() {
+        builder.singlepart(text)?
+    } else {
+        builder.multipart(multipart(job.id, text, parts)?)?
+    };
     let raw = message.formatted();
     Ok(Rendered { message, raw })
+}
+
+fn multipart(job_id: Uuid, text: SinglePart, parts: &[Part]) -> Result<MultiPart, RenderError> {
+    let boundary = |n: u8| format!("=_{}_{n}", job_id.simple());
+    let (alternatives, attachments): (Vec<&Part>, Vec<&Part>) =
+        parts.iter().partition(|p| p.is_alternative());
+    let mut body = None;
+    if !alternatives.is_empty() {
+        let mut alternative = MultiPart::alternative().boundary(boundary(1)).singlepart(text.clone());
+        for part in alternatives {
+            alternative = alternative.singlepart(single_part(part)?);
+        }
+        body = Some(alternative);
+    }
+    if attachments.is_empty() {
+        return body.ok_or_else(|| RenderError::Part("no parts".into()));
+    }
+    let mixed = MultiPart::mixed().boundary(boundary(0));
+    let mut mixed = match body {
+        Some(alternative) => mixed.multipart(alternative),
+        None => mixed.singlepart(text),
+    };
+    for part in attachments {
+        mixed = mixed.singlepart(single_part(part)?);
+    }
+    Ok(mixed)
+}
+
+fn single_part(part: &Part) -> Result<SinglePart, RenderError> {
+    let content_type = ContentType::parse(&part.content_type)
+        .map_err(|e| RenderError::Part(format!("{}: {e}", part.content_type)))?;
+    let bytes = match &part.content {
+        // A `String` body: lettre writes its line breaks as CRLF.
+        Content::Text(text) => lettre::message::Body::new(text.clone()),
+        Content::Base64(data) => {
+            lettre::message::Body::new(STANDARD.decode(data).map_err(|e| RenderError::Part(e.to_string()))?)
+        }
+    };
+    Ok(match &part.filename {
+        Some(name) => Attachment::new(name.clone()).body(bytes, content_type),
+        None => SinglePart::builder().header(content_type).body(bytes),
+    })
 }
 
 #[cfg(test)]
@@ -67,6 +123,7 @@ mod tests {
                 vec!["ada@example.org".into(), "bob@example.org".into()],
                 subject.into(),
                 body.into(),
+                Vec::new(),
             ),
             message_id: "<fixed@example.org>".into(),
             status: JobStatus::Queued,
@@ -101,5 +158,38 @@ mod tests {
         assert!(text.contains("MIME-Version: 1.0\r\n"), "{text}");
         assert!(text.contains("Content-Type: text/plain; charset=utf-8\r\n"), "{text}");
         assert!(text.is_ascii());
+    }
+
+    #[test]
+    fn a_message_with_parts_is_the_same_on_every_attempt_and_without_them_as_before() {
+        let from: Mailbox = "Notifications <n@example.org>".parse().unwrap();
+        let plain = job("Hi", "Text");
+        let mut with_parts = plain.clone();
+        with_parts.notification = NewNotification::from_stored(
+            vec!["ada@example.org".into()],
+            "Hi".into(),
+            "Text".into(),
+            vec![
+                Part {
+                    content_type: "text/calendar; charset=utf-8; method=CANCEL".into(),
+                    filename: None,
+                    content: Content::Text("BEGIN:VCALENDAR\nEND:VCALENDAR\n".into()),
+                },
+                Part {
+                    content_type: "image/png".into(),
+                    filename: Some("a.png".into()),
+                    content: Content::Base64("iVBORw0KGgo=".into()),
+                },
+            ],
+        );
+        let first = render(&with_parts, &from).unwrap().raw;
+        assert_eq!(first, render(&with_parts, &from).unwrap().raw, "boundaries come from the job id");
+        let text = String::from_utf8(first).unwrap();
+        assert!(text.contains("Content-Type: multipart/mixed;"), "{text}");
+        assert!(text.contains("method=CANCEL"), "{text}");
+        assert!(text.contains("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"), "CRLF on the wire: {text}");
+        let plain = String::from_utf8(render(&plain, &from).unwrap().raw).unwrap();
+        assert!(plain.contains("Content-Type: text/plain; charset=utf-8\r\n"), "{plain}");
+        assert!(!plain.contains("multipart"), "{plain}");
     }
 }

@@ -25,12 +25,14 @@ pub const MIGRATIONS: Migrations = service_kit::migrations![
     1 "jobs" "0001_jobs.sql",
     2 "sessions" "0002_sessions.sql",
     3 "scoped idempotency keys" "0003_scoped_idempotency_keys.sql",
+    4 "job parts" "0004_job_parts.sql",
 ];
 
-/// Largest request body. Every valid notification fits, even written entirely in `\u` escapes
-/// (20,000 characters of message, 50 addresses of 254 characters, 12 bytes per character at
-/// worst); anything larger cannot be valid and is refused with `413` before it is parsed.
-pub const BODY_LIMIT: usize = 512 * 1024;
+/// Largest request body. Every valid notification without attachments fits, even written
+/// entirely in `\u` escapes (20,000 characters of message, 50 addresses of 254 characters, 12
+/// bytes per character at worst), and so do attachments at their limits (256 KiB) in base64 or
+/// as ordinary text; anything larger is refused with `413` before it is parsed.
+pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// A built, bound, not yet running notifications service.
 #[derive(Debug)]

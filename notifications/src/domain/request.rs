@@ -9,6 +9,7 @@ use lettre::message::{Mailbox, Message};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::attachment::{Part, PartRequest, parse_parts};
 use super::invalid::InvalidField;
 
 /// Most recipients one job may have: notifications is no open relay.
@@ -36,6 +37,7 @@ pub struct NotificationRequest {
     pub recipients: Option<Vec<String>>,
     pub subject: Option<String>,
     pub message: String,
+    pub attachments: Option<Vec<PartRequest>>,
 }
 
 /// A notification to send (for the OpenAPI document; keep in step with
@@ -71,6 +73,11 @@ pub struct OneRecipient {
         pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
     )]
     pub message: String,
+    /// Alternative renderings of the message (parts without a filename, such as a
+    /// `text/calendar; method=REQUEST` invitation) and attachments (parts with one): at most 5,
+    /// each at most 128 KiB, together at most 256 KiB.
+    #[schema(max_items = 5)]
+    pub attachments: Option<Vec<PartRequest>>,
 }
 
 /// A notification to several addresses, all named in one message's `To` header.
@@ -94,6 +101,9 @@ pub struct SeveralRecipients {
         pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
     )]
     pub message: String,
+    /// As in [`OneRecipient`].
+    #[schema(max_items = 5)]
+    pub attachments: Option<Vec<PartRequest>>,
 }
 
 /// An e-mail address (for the OpenAPI document).
@@ -136,6 +146,7 @@ pub struct NewNotification {
     recipients: Vec<String>,
     subject: String,
     body: String,
+    parts: Vec<Part>,
 }
 
 impl NewNotification {
@@ -167,12 +178,13 @@ impl NewNotification {
             Some(subject) => parse_subject(subject)?,
         };
         let body = parse_body(request.message)?;
-        Ok(Self { recipients, subject, body })
+        let parts = parse_parts(request.attachments.unwrap_or_default())?;
+        Ok(Self { recipients, subject, body, parts })
     }
 
     /// Rebuilds a notification from a stored job (written by [`Self::parse`], so valid).
-    pub fn from_stored(recipients: Vec<String>, subject: String, body: String) -> Self {
-        Self { recipients, subject, body }
+    pub fn from_stored(recipients: Vec<String>, subject: String, body: String, parts: Vec<Part>) -> Self {
+        Self { recipients, subject, body, parts }
     }
 
     pub fn recipients(&self) -> &[String] {
@@ -185,6 +197,11 @@ impl NewNotification {
 
     pub fn body(&self) -> &str {
         &self.body
+    }
+
+    /// The alternative renderings and attachments, in the order given.
+    pub fn parts(&self) -> &[Part] {
+        &self.parts
     }
 }
 
@@ -317,6 +334,7 @@ mod tests {
             recipients: None,
             subject: subject.map(Into::into),
             message: message.into(),
+            attachments: None,
         }
     }
 
@@ -356,6 +374,7 @@ mod tests {
             recipients: Some((0..n).map(|i| format!("p{i}@example.org")).collect()),
             subject: None,
             message: "m".into(),
+            attachments: None,
         };
         assert!(parse(many(MAX_RECIPIENTS)).is_ok());
         assert_eq!(parse(many(MAX_RECIPIENTS + 1)).unwrap_err().field, "recipients");
@@ -385,6 +404,7 @@ mod tests {
             recipients: Some(vec!["ada@example.org".into(), "ada@\u{FF45}xample.org".into()]),
             subject: None,
             message: "m".into(),
+            attachments: None,
         };
         assert_eq!(parse(twins).unwrap().recipients(), ["ada@example.org"], "look-alikes get one mail");
     }

@@ -47,6 +47,8 @@ pub struct JobView {
     pub recipients: Vec<String>,
     pub subject: String,
     pub message: String,
+    /// The message's other parts, as accepted (their content is in the message itself).
+    pub attachments: Vec<PartView>,
     /// The `Message-ID` header, the same on every attempt.
     pub message_id: String,
     /// Attempts made so far (a claim by a worker counts as one).
@@ -59,6 +61,17 @@ pub struct JobView {
     pub created_at: String,
     pub updated_at: String,
     pub sent_at: Option<String>,
+}
+
+/// One of a job's other parts.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PartView {
+    /// As stored: lower case, `charset=utf-8` on text, the `method` kept.
+    pub content_type: String,
+    /// Present on attachments; absent on alternative renderings of the message.
+    pub filename: Option<String>,
+    /// The content's size in bytes.
+    pub size: usize,
 }
 
 /// A page of jobs, newest first.
@@ -84,6 +97,16 @@ impl JobView {
             recipients: job.notification.recipients().to_vec(),
             subject: job.notification.subject().to_string(),
             message: job.notification.body().to_string(),
+            attachments: job
+                .notification
+                .parts()
+                .iter()
+                .map(|p| PartView {
+                    content_type: p.content_type.clone(),
+                    filename: p.filename.clone(),
+                    size: p.size(),
+                })
+                .collect(),
             message_id: job.message_id.clone(),
             attempts: job.attempts,
             max_attempts,
@@ -136,7 +159,7 @@ fn representation(headers: &HeaderMap) -> Representation {
         (status = 400, description = "Malformed JSON or Idempotency-Key", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 409, description = "Idempotency-Key used for a different notification", body = ErrorBody),
-        (status = 413, description = "Body over 512 KiB", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
         (status = 415, description = "Not application/json", body = ErrorBody),
         (status = 422, description = "A field is invalid (named in `field`)", body = ErrorBody),
     )

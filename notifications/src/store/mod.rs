@@ -63,13 +63,17 @@ impl Store {
         now: i64,
     ) -> Result<Created, sqlx::Error> {
         let recipients = serde_json::to_string(notification.recipients()).unwrap_or_else(|_| "[]".into());
+        let parts = (!notification.parts().is_empty())
+            .then(|| serde_json::to_string(notification.parts()))
+            .transpose()
+            .map_err(|e| sqlx::Error::Encode(e.into()))?;
         // The job is answered as inserted (`RETURNING`), not read again: once the insert commits,
         // a worker may claim it at any moment, and the answer would say `sending` for a job just
         // queued.
         let inserted = sqlx::query(concat!(
-            "INSERT INTO jobs (id, idempotency_key, recipients, subject, body, message_id, status, attempts, \
-             next_attempt_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7, $7, $7) \
+            "INSERT INTO jobs (id, idempotency_key, recipients, subject, body, parts, message_id, status, \
+             attempts, next_attempt_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, $8, $8) \
              ON CONFLICT (idempotency_key) DO NOTHING RETURNING ",
             job_columns!()
         ))
@@ -78,6 +82,7 @@ impl Store {
         .bind(recipients)
         .bind(notification.subject().to_string())
         .bind(notification.body().to_string())
+        .bind(parts)
         .bind(message_id.to_string())
         .bind(now)
         .fetch_optional(&self.db.writer)
@@ -345,7 +350,7 @@ impl Store {
         limit: u32,
     ) -> Result<Page<StoredMessage>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT j.seq, j.id, j.recipients, j.subject, j.body, j.message_id, j.status, j.attempts, \
+            "SELECT j.seq, j.id, j.recipients, j.subject, j.body, j.parts, j.message_id, j.status, j.attempts, \
              j.last_error, j.next_attempt_at, j.created_at, j.updated_at, j.sent_at, m.raw, m.stored_at \
              FROM mailbox m JOIN jobs j ON j.id = m.job_id WHERE j.seq < $1 ORDER BY j.seq DESC LIMIT $2",
         )

@@ -5,13 +5,13 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use crate::domain::{Job, JobStatus, NewNotification};
+use crate::domain::{Job, JobStatus, NewNotification, Part};
 
 /// The columns of a job, in the order every `SELECT` and `RETURNING` of a whole job names them.
 macro_rules! job_columns {
     () => {
-        "seq, id, recipients, subject, body, message_id, status, attempts, last_error, next_attempt_at, \
-         created_at, updated_at, sent_at"
+        "seq, id, recipients, subject, body, parts, message_id, status, attempts, last_error, \
+         next_attempt_at, created_at, updated_at, sent_at"
     };
 }
 pub(super) use job_columns;
@@ -61,13 +61,23 @@ pub(super) fn job_from_row(row: &AnyRow) -> Result<Job, sqlx::Error> {
     let recipients: String = row.try_get("recipients")?;
     let recipients: Vec<String> =
         serde_json::from_str(&recipients).map_err(|e| decode("recipients", e.to_string()))?;
+    let parts: Option<String> = row.try_get("parts")?;
+    let parts: Vec<Part> = match parts {
+        Some(json) => serde_json::from_str(&json).map_err(|e| decode("parts", e.to_string()))?,
+        None => Vec::new(),
+    };
     let status: String = row.try_get("status")?;
     let status =
         JobStatus::parse(&status).ok_or_else(|| decode("status", format!("unknown status {status:?}")))?;
     Ok(Job {
         seq: row.try_get("seq")?,
         id,
-        notification: NewNotification::from_stored(recipients, row.try_get("subject")?, row.try_get("body")?),
+        notification: NewNotification::from_stored(
+            recipients,
+            row.try_get("subject")?,
+            row.try_get("body")?,
+            parts,
+        ),
         message_id: row.try_get("message_id")?,
         status,
         attempts: row.try_get("attempts")?,

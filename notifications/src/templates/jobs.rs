@@ -69,6 +69,20 @@ pub fn job(pages: &Pages, job: &Job, stored: Option<(String, i64)>) -> Markup {
                 dt { "Updated" } dd { (when(job.updated_at)) }
                 @if job.status == JobStatus::Queued { dt { "Next attempt" } dd { (when(job.next_attempt_at)) } }
                 @if let Some(sent) = job.sent_at { dt { "Sent" } dd { (when(sent)) } }
+                @if !job.notification.parts().is_empty() {
+                    dt { "Other parts" }
+                    dd {
+                        ul {
+                            @for part in job.notification.parts() {
+                                li {
+                                    code { (part.content_type) }
+                                    @if let Some(name) = &part.filename { " attachment " q { (name) } } @else { " alternative" }
+                                    ", " (part.size()) " bytes"
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
         h2 { "Message" }

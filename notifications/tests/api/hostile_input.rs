@@ -445,7 +445,7 @@ async fn every_kind_of_answer_carries_the_security_headers_and_the_server_limits
             Method::POST,
             "/notifications".into(),
             vec![bearer.clone(), json.clone()],
-            "x".repeat(600 * 1024),
+            "x".repeat(BODY_LIMIT + 1024),
             413,
         ),
         (

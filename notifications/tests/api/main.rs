@@ -13,6 +13,7 @@ mod listing;
 mod mailbox;
 mod operations;
 mod pages;
+mod parts;
 mod recovery;
 mod replicas;
 mod retention;

@@ -47,7 +47,8 @@ async fn a_body_that_is_not_json_is_415() {
 #[tokio::test]
 async fn a_huge_body_is_413() {
     let app = TestApp::spawn().await;
-    let big = json!({"email": "ada@example.org", "message": "x".repeat(600 * 1024)}).to_string();
+    let big = json!({"email": "ada@example.org", "message": "x".repeat(notifications::startup::BODY_LIMIT)})
+        .to_string();
     let (status, body) = post_raw(&app, "application/json", big).await;
     assert_eq!(status, 413);
     assert_eq!(body["error"], "payload_too_large");
