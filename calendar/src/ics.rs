@@ -49,44 +49,70 @@ pub fn calendar<'a>(
         calendar.append_property(Property::new(key, &name).add_parameter("VALUE", "TEXT").done());
     }
     for stored in events {
-        let mut event = icalendar::Event::new();
-        event
-            .uid(&format!("{}@calendar", stored.id))
-            .timestamp(instant(stored.updated_at))
-            .created(instant(stored.created_at))
-            .last_modified(instant(stored.updated_at))
-            .sequence(u32::try_from(stored.revision).unwrap_or(u32::MAX))
-            .summary(&text(&stored.title))
-            .url(&event_url(stored));
-        match stored.when {
-            When::AllDay(date) => {
-                event.starts(date).ends(date + TimeDelta::days(1));
-            }
-            When::Timed { start, end } => {
-                event.starts(start).ends(end);
-            }
-        }
-        if let Some(description) = &stored.description {
-            event.description(&text(description));
-        }
-        if let Some(location) = &stored.location {
-            event.location(&text(location));
-        }
-        let People { organizer, attendees } = people(stored);
-        if let Some(organizer) = organizer {
-            event.append_property(person("ORGANIZER", organizer));
-        }
-        for attendee in attendees {
-            event.append_multi_property(
-                person("ATTENDEE", attendee)
-                    .add_parameter("ROLE", "REQ-PARTICIPANT")
-                    .add_parameter("PARTSTAT", "NEEDS-ACTION")
-                    .done(),
-            );
-        }
-        calendar.push(event.done());
+        calendar.push(vevent(stored, &event_url(stored), people(stored), false));
     }
     calendar.done().to_string()
+}
+
+/// An iMIP (RFC 6047) invitation of `attendee` to `event`: an iTIP `METHOD:REQUEST` holding the
+/// event as the subscription shows it (same `UID` and `SEQUENCE`), its organizer, and the
+/// attendee it is sent to, asked to answer (`RSVP=TRUE`). Other participants are not named: an
+/// invitation tells nobody who else was asked. `None` without an organizer, which iTIP requires.
+pub fn request(
+    event: &StoredEvent,
+    organizer: Option<&User>,
+    attendee: &User,
+    event_url: &str,
+) -> Option<String> {
+    let organizer = organizer?;
+    let mut calendar = Calendar::empty();
+    calendar.append_property(("VERSION", "2.0"));
+    calendar.append_property(("PRODID", PRODID));
+    calendar.append_property(("CALSCALE", "GREGORIAN"));
+    calendar.append_property(("METHOD", "REQUEST"));
+    let people = People { organizer: Some(organizer), attendees: std::slice::from_ref(attendee) };
+    calendar.push(vevent(event, event_url, people, true));
+    Some(calendar.done().to_string())
+}
+
+/// One `VEVENT`; `rsvp`: each attendee is asked to answer (`RSVP=TRUE`, in an invitation).
+fn vevent(stored: &StoredEvent, url: &str, people: People<'_>, rsvp: bool) -> icalendar::Event {
+    let mut event = icalendar::Event::new();
+    event
+        .uid(&format!("{}@calendar", stored.id))
+        .timestamp(instant(stored.updated_at))
+        .created(instant(stored.created_at))
+        .last_modified(instant(stored.updated_at))
+        .sequence(u32::try_from(stored.revision).unwrap_or(u32::MAX))
+        .summary(&text(&stored.title))
+        .url(url);
+    match stored.when {
+        When::AllDay(date) => {
+            event.starts(date).ends(date + TimeDelta::days(1));
+        }
+        When::Timed { start, end } => {
+            event.starts(start).ends(end);
+        }
+    }
+    if let Some(description) = &stored.description {
+        event.description(&text(description));
+    }
+    if let Some(location) = &stored.location {
+        event.location(&text(location));
+    }
+    let People { organizer, attendees } = people;
+    if let Some(organizer) = organizer {
+        event.append_property(person("ORGANIZER", organizer));
+    }
+    for attendee in attendees {
+        let mut property = person("ATTENDEE", attendee);
+        property.add_parameter("ROLE", "REQ-PARTICIPANT").add_parameter("PARTSTAT", "NEEDS-ACTION");
+        if rsvp {
+            property.add_parameter("RSVP", "TRUE");
+        }
+        event.append_multi_property(property.done());
+    }
+    event.done()
 }
 
 /// `ORGANIZER` or `ATTENDEE`: the person's `mailto:` address, their name as `CN`.
@@ -142,6 +168,30 @@ mod tests {
             created_at: 1_700_000_000_000,
             updated_at: 1_700_000_000_000,
         }
+    }
+
+    #[test]
+    fn an_invitation_is_an_itip_request_naming_the_organizer_and_the_invitee_only() {
+        let date = NaiveDate::from_ymd_opt(2026, 12, 24).unwrap();
+        let stored = event(When::AllDay(date), "Party");
+        let mut guest = user();
+        guest.id = Uuid::now_v7();
+        guest.email = "bob@example.org".into();
+        guest.firstname = "Bob \"the\" Builder".into();
+        let ics = request(&stored, Some(&user()), &guest, "http://localhost:3002/event/x").unwrap();
+        let unfolded = ics.replace("\r\n ", "");
+        assert!(unfolded.contains("\r\nMETHOD:REQUEST\r\n"), "{unfolded}");
+        assert!(unfolded.contains(&format!("\r\nUID:{}@calendar\r\n", stored.id)), "{unfolded}");
+        assert!(unfolded.contains("\r\nSEQUENCE:2\r\n"), "{unfolded}");
+        assert!(unfolded.contains("\r\nORGANIZER;CN=Ann Lee:mailto:ann@example.org\r\n"), "{unfolded}");
+        assert!(
+            unfolded.contains(
+                "\r\nATTENDEE;CN=Bob 'the' Builder Lee;PARTSTAT=NEEDS-ACTION;ROLE=REQ-PARTICIPANT;RSVP=TRUE:mailto:bob@example.org\r\n"
+            ),
+            "{unfolded}"
+        );
+        assert_eq!(unfolded.matches("ATTENDEE").count(), 1);
+        assert!(request(&stored, None, &guest, "http://x/").is_none(), "iTIP needs an organizer");
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub const MIGRATIONS: Migrations = service_kit::migrations![
     4 "applications counted" "0004_applications.sql",
     5 "notification job ids" "0005_outbox_job.sql",
     6 "outbox indexes" "0006_outbox_indexes.sql",
+    7 "invitation iMIP parts" "0007_outbox_calendar.sql",
 ];
 
 /// A built, bound, not yet running calendar service.

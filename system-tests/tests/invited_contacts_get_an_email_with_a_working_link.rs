@@ -1,7 +1,8 @@
 //! The main path through the whole system, over HTTP only: contacts created at contacts appear
 //! in calendar; an event of one of them, two others invited by e-mail; the e-mails reach the SMTP
-//! server with the right envelope, subject and a link to the event page that works; the owner's
-//! and the participants' calendars (`.ics`) list the event.
+//! server with the right envelope, subject and a link to the event page that works, and carry an
+//! iMIP invitation (read by Python's `email`, icalendar and vobject); the owner's and the
+//! participants' calendars (`.ics`) list the event.
 
 #![allow(clippy::unwrap_used)]
 
@@ -88,6 +89,38 @@ async fn contacts_appear_in_calendar_and_invited_participants_get_an_email_linki
         let html = page.text().await.unwrap();
         assert!(html.contains("<h1>Design review</h1>"), "the linked page shows the event: {html}");
         assert!(html.contains(&guest.email), "the event page lists {} as a participant", guest.email);
+
+        // iMIP (RFC 6047): a mail client reads an invitation it can accept or decline.
+        if let Some(check) = test_support::python::imip_check(&mail.data) {
+            let report = &check.report;
+            assert!(check.accepted, "{report}\n{}", check.stderr);
+            assert_eq!(
+                report["parts"],
+                json!(["multipart/alternative", "text/plain", "text/calendar"]),
+                "the text and the invitation are alternatives: {report}"
+            );
+            assert_eq!(report["method"], "REQUEST", "{report}");
+            assert_eq!(report["disposition"], serde_json::Value::Null, "not an attachment: {report}");
+            assert_eq!(report["calendar"]["method"], "REQUEST", "{report}");
+            let vevent = &report["calendar"]["events"][0];
+            assert_eq!(vevent["uid"], format!("{event_id}@calendar"), "the subscription's UID: {report}");
+            assert_eq!(vevent["rsvp"], json!(["TRUE"]), "{report}");
+            for reader in ["icalendar", "vobject"] {
+                let read = &report[reader]["events"][0];
+                assert_eq!(read["summary"], "Design review", "{reader}: {report}");
+                assert_eq!(read["location"], "Room 4", "{reader}: {report}");
+                assert_eq!(read["organizer"]["address"], "mailto:olivia@example.org", "{reader}: {report}");
+                assert_eq!(read["organizer"]["cn"], "Olivia Owner", "{reader}: {report}");
+                let attendees = read["attendees"].as_array().unwrap();
+                assert_eq!(attendees.len(), 1, "only the invitee is named: {report}");
+                assert_eq!(
+                    attendees[0]["address"].as_str().map(str::to_lowercase),
+                    Some(format!("mailto:{}", guest.email.to_lowercase())),
+                    "{reader}: {report}"
+                );
+                assert_eq!(attendees[0]["partstat"], "NEEDS-ACTION", "{reader}: {report}");
+            }
+        }
     }
 
     let ics = calendar_ics(&system, &owner.id).await;

@@ -135,6 +135,12 @@ pub fn ics_check(document: &[u8]) -> Option<CheckOutput> {
     check("ics_check.py", document)
 }
 
+/// Reads an e-mail with Python's `email` package and its iMIP `text/calendar` part with icalendar
+/// and vobject (`imip_check.py`).
+pub fn imip_check(message: &[u8]) -> Option<CheckOutput> {
+    check("imip_check.py", message)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,11 +7,11 @@ use uuid::Uuid;
 use super::owners::may_remove_participant;
 use super::params::parse_id;
 use super::state::AppState;
-use crate::domain::{EmailAddress, Invalid};
+use crate::domain::{EmailAddress, EventDraft, Invalid};
 use crate::error::{Error, Result};
 use crate::metrics::{EVENT_PARTICIPANTS, QUOTA_REFUSALS};
 use crate::store::{AddOutcome, StoredEvent, User};
-use crate::templates::invitation::invitation;
+use crate::templates::invitation::{invitation, update};
 use service_kit::auth::Caller;
 
 /// Most e-mails accepted in one invitation request.
@@ -67,6 +67,31 @@ pub async fn invite(
             Ok(participants)
         }
     }
+}
+
+/// Replaces the event's content. A change participants must hear of (its title, time or place;
+/// not its description) sends each of them an updated invitation, superseding one not yet
+/// delivered. Returns the event as changed.
+pub async fn change_event(
+    state: &AppState,
+    event: &StoredEvent,
+    draft: &EventDraft,
+    request_id: &RequestId,
+) -> Result<StoredEvent> {
+    let announce =
+        draft.title.as_str() != event.title || draft.when != event.when || draft.location != event.location;
+    let owner = state.store.user(event.owner_id).await?;
+    let event_url = state.links.event(event.id);
+    let job = |changed: &StoredEvent, guest: &User| update(guest, changed, owner.as_ref(), &event_url);
+    let changed = state
+        .store
+        .update_event(event.id, draft, request_id.as_str(), announce.then_some(&job as _))
+        .await?
+        .ok_or(Error::NotFound("event"))?;
+    if announce {
+        state.dispatcher_wake.notify_one();
+    }
+    Ok(changed)
 }
 
 /// Removes the participant `raw_user` from the event `raw_event` (when `caller` may); returns

@@ -11,7 +11,7 @@ use service_kit::negotiate::wants_html;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::actions::{self, invite, load_event};
+use super::actions::{self, change_event, invite, load_event};
 use super::html::event_page;
 use super::owners::may_change_event;
 use super::state::AppState;
@@ -73,12 +73,13 @@ pub async fn update_event(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    request_id: RequestId,
     Json(input): Json<EventInput>,
 ) -> Result<Response> {
     let event = load_event(&state, &id).await?;
     may_change_event(&state, &caller, &event).await?;
     let draft = EventDraft::parse(&input)?;
-    let event = state.store.update_event(event.id, &draft).await?.ok_or(Error::NotFound("event"))?;
+    let event = change_event(&state, &event, &draft, &request_id).await?;
     Ok(axum::Json(EventView::new(&state.links, &event)).into_response())
 }
 

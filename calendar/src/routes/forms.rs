@@ -14,7 +14,7 @@ use serde::Deserialize;
 use service_kit::error::{Form, Path};
 use service_kit::http::RequestId;
 
-use super::actions::{invite, load_event, load_user, remove_participant};
+use super::actions::{change_event, invite, load_event, load_user, remove_participant};
 use super::html::{calendar_page, event_page};
 use super::owners::{may_change_event, may_write_calendar};
 use super::state::AppState;
@@ -77,6 +77,7 @@ async fn edit_event(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    request_id: RequestId,
     Form(form): Form<EventForm>,
 ) -> Result<Response> {
     let event = load_event(&state, &id).await?;
@@ -85,7 +86,7 @@ async fn edit_event(
     }
     match EventDraft::parse(&form.into()) {
         Ok(draft) => {
-            state.store.update_event(event.id, &draft).await?.ok_or(Error::NotFound("event"))?;
+            change_event(&state, &event, &draft, &request_id).await?;
             Ok(see_other(&state.links.event(event.id)))
         }
         Err(invalid) => {

@@ -24,7 +24,7 @@ macro_rules! claim_due {
             "UPDATE outbox SET next_attempt_at = $1, updated_at = $2 WHERE id IN (SELECT id FROM outbox ",
             "WHERE status = 'pending' AND next_attempt_at <= $2 ORDER BY next_attempt_at, id LIMIT $3",
             $lock,
-            ") RETURNING id, event_id, email, subject, message, request_id, attempts, created_at"
+            ") RETURNING id, event_id, email, subject, message, calendar, request_id, attempts, created_at"
         )
     };
 }

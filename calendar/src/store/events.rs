@@ -35,6 +35,9 @@ pub struct StoredEvent {
 const COLUMNS: &str = "id, owner_id, title, description, location, all_day, start_date, start_at, end_at, \
                        revision, created_at, updated_at";
 
+/// Builds the outbox job telling a participant (the `User`) about an event.
+pub type JobFor<'a> = dyn Fn(&StoredEvent, &User) -> NewJob + Sync + 'a;
+
 /// The events on the calendar of the user bound as `$1`: those they own and those they take part in.
 const OF_USER: &str = "owner_id = $1 OR id IN (SELECT event_id FROM participants WHERE user_id = $1)";
 
@@ -209,12 +212,17 @@ impl Store {
         Ok(people)
     }
 
-    /// Replaces an event's content; `None` when it does not exist.
+    /// Replaces an event's content; `None` when it does not exist. With `announce`, in the same
+    /// transaction, each participant gets a new outbox job built by it from the changed event,
+    /// superseding their undelivered one (cancelled, so they get one mail, the current one).
     pub async fn update_event(
         &self,
         id: Uuid,
         draft: &EventDraft,
+        request_id: &str,
+        announce: Option<&JobFor<'_>>,
     ) -> Result<Option<StoredEvent>, sqlx::Error> {
+        let mut tx = self.begin().await?;
         let result = sqlx::query(
             "UPDATE events SET title = $2, description = $3, location = $4, all_day = $5, start_date = $6, \
              start_at = $7, end_at = $8, revision = revision + 1, updated_at = $9 WHERE id = $1",
@@ -228,13 +236,34 @@ impl Store {
         .bind(draft.when.start_ms())
         .bind(draft.when.end_ms())
         .bind(service_kit::db::now_millis())
-        .execute(self.writer())
+        .execute(tx.conn())
         .await?;
         if result.rows_affected() == 0 {
             return Ok(None);
         }
-        // From the writer: the answer shows this very change.
-        Self::event_on(self.writer(), id).await
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM events WHERE id = $1")))
+            .bind(id.to_string())
+            .fetch_one(tx.conn())
+            .await?;
+        let event = from_row(&row)?;
+        if let Some(job) = announce {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM participants p JOIN users ON users.id = p.user_id \
+                 WHERE p.event_id = $1 ORDER BY p.added_at, users.id",
+                COLUMNS = users::COLUMNS
+            )))
+            .bind(id.to_string())
+            .fetch_all(tx.conn())
+            .await?;
+            for row in &rows {
+                let participant = users::from_row(row)?;
+                let (event_id, user_id) = (id.to_string(), participant.id.to_string());
+                tx.cancel_jobs_to(&user_id, Some(&event_id), "superseded by a later update").await?;
+                tx.insert_job(id, participant.id, &job(&event, &participant), request_id).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(Some(event))
     }
 
     /// Deletes an event with its participants and cancels its undelivered invitations. Returns

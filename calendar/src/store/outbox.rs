@@ -52,6 +52,8 @@ pub struct NewJob {
     pub email: String,
     pub subject: String,
     pub message: String,
+    /// The iMIP part: an iCalendar `METHOD:REQUEST` for mail clients to answer.
+    pub calendar: Option<String>,
 }
 
 /// A claimed row, ready to send.
@@ -63,6 +65,9 @@ pub struct Job {
     pub email: String,
     pub subject: String,
     pub message: String,
+    /// The iMIP part ([`NewJob::calendar`]), sent as a `text/calendar; method=REQUEST`
+    /// alternative of the message.
+    pub calendar: Option<String>,
     /// The id of the API request that created the row, forwarded as `x-request-id`.
     pub request_id: Option<String>,
     pub attempts: i64,
@@ -87,6 +92,7 @@ fn job_from_row(row: &AnyRow) -> Result<Job, sqlx::Error> {
         email: row.try_get("email")?,
         subject: row.try_get("subject")?,
         message: row.try_get("message")?,
+        calendar: row.try_get("calendar")?,
         request_id: row.try_get("request_id")?,
         attempts: row.try_get("attempts")?,
     })
@@ -238,9 +244,9 @@ impl WriteTx {
         let id = Uuid::now_v7();
         let now = now_millis();
         sqlx::query(
-            "INSERT INTO outbox (id, event_id, user_id, email, subject, message, request_id, status, attempts, \
-             next_attempt_at, last_error, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, NULL, $8, $8)",
+            "INSERT INTO outbox (id, event_id, user_id, email, subject, message, calendar, request_id, status, \
+             attempts, next_attempt_at, last_error, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, NULL, $9, $9)",
         )
         .bind(id.to_string())
         .bind(event_id.to_string())
@@ -248,6 +254,7 @@ impl WriteTx {
         .bind(&job.email)
         .bind(&job.subject)
         .bind(&job.message)
+        .bind(job.calendar.as_deref())
         .bind(request_id.to_string())
         .bind(now)
         .execute(self.conn())
@@ -272,7 +279,9 @@ impl WriteTx {
     /// current address.
     pub(super) async fn readdress_jobs(&mut self, user_id: &str, email: &str) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "UPDATE outbox SET email = $2, updated_at = $3 WHERE user_id = $1 AND status = 'pending' AND email <> $2",
+            // The iMIP part named the old address as the attendee: the mail goes without it.
+            "UPDATE outbox SET email = $2, calendar = NULL, updated_at = $3 \
+             WHERE user_id = $1 AND status = 'pending' AND email <> $2",
         )
         .bind(user_id)
         .bind(email)

@@ -1,12 +1,49 @@
-//! The invitation e-mail (plain text) for a new participant of an event.
+//! The invitation e-mail for a new participant of an event, and the update for every participant
+//! when it changes: plain text, and the iMIP
+//! `METHOD:REQUEST` a mail client offers to accept or decline.
 
 use crate::domain::When;
+use crate::ics;
 use crate::store::{NewJob, StoredEvent, User};
 
 /// The notification job inviting `guest` to `event`, hosted by `owner`, with a link to the
 /// event's page at `event_url`.
 pub fn invitation(guest: &User, event: &StoredEvent, owner: Option<&User>, event_url: &str) -> NewJob {
-    let host = owner.map_or_else(|| "Someone".to_string(), User::display_name);
+    let host = host(owner);
+    NewJob {
+        email: guest.email.clone(),
+        subject: format!("Invitation: {}", event.title),
+        message: format!(
+            "{host} invites you to \"{}\".\n\n{}\n\nDetails: {event_url}\n",
+            event.title,
+            details(event)
+        ),
+        calendar: ics::request(event, owner, guest, event_url),
+    }
+}
+
+/// The notification job telling participant `guest` that `event` changed (its title, time or
+/// place): a new iMIP request, with the event's higher `SEQUENCE`.
+pub fn update(guest: &User, event: &StoredEvent, owner: Option<&User>, event_url: &str) -> NewJob {
+    let host = host(owner);
+    NewJob {
+        email: guest.email.clone(),
+        subject: format!("Updated invitation: {}", event.title),
+        message: format!(
+            "{host} changed \"{}\", which you are invited to. It is now:\n\n{}\n\nDetails: {event_url}\n",
+            event.title,
+            details(event)
+        ),
+        calendar: ics::request(event, owner, guest, event_url),
+    }
+}
+
+fn host(owner: Option<&User>) -> String {
+    owner.map_or_else(|| "Someone".to_string(), User::display_name)
+}
+
+/// "When: …" and, if the event has a place, "Where: …".
+fn details(event: &StoredEvent) -> String {
     let when = match event.when {
         When::AllDay(date) => date.format("%A, %-d %B %Y").to_string(),
         When::Timed { start, end } => {
@@ -18,12 +55,5 @@ pub fn invitation(guest: &User, event: &StoredEvent, owner: Option<&User>, event
         }
     };
     let place = event.location.as_deref().map(|l| format!("\nWhere: {l}")).unwrap_or_default();
-    NewJob {
-        email: guest.email.clone(),
-        subject: format!("Invitation: {}", event.title),
-        message: format!(
-            "{host} invites you to \"{}\".\n\nWhen: {when}{place}\n\nDetails: {event_url}\n",
-            event.title
-        ),
-    }
+    format!("When: {when}{place}")
 }

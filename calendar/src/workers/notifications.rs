@@ -47,7 +47,20 @@ struct Body<'a> {
     email: &'a str,
     subject: &'a str,
     message: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    attachments: Vec<Part<'a>>,
 }
+
+/// An extra part of the mail (notifications' `attachments`): here the iMIP invitation, an
+/// alternative of the text (no filename).
+#[derive(Serialize)]
+struct Part<'a> {
+    content_type: &'a str,
+    content: &'a str,
+}
+
+/// The content type of an iMIP invitation's part (RFC 6047 2.4: the method is a parameter).
+const IMIP_REQUEST: &str = "text/calendar; method=REQUEST";
 
 /// The HTTP client of notifications: sends jobs to `{NOTIFICATION_SERVICE}/notifications`.
 #[derive(Debug, Clone)]
@@ -77,7 +90,17 @@ impl NotificationsClient {
             .bearer_auth(self.token.expose())
             .header("idempotency-key", job.id.to_string())
             .timeout(self.timeout)
-            .json(&Body { email: &job.email, subject: &job.subject, message: &job.message });
+            .json(&Body {
+                email: &job.email,
+                subject: &job.subject,
+                message: &job.message,
+                attachments: job
+                    .calendar
+                    .as_deref()
+                    .map(|content| Part { content_type: IMIP_REQUEST, content })
+                    .into_iter()
+                    .collect(),
+            });
         if let Some(request_id) = &job.request_id {
             request = request.header(service_kit::http::REQUEST_ID_HEADER.as_str(), request_id);
         }

@@ -95,6 +95,20 @@ async fn invitations_reach_notifications_once_with_key_token_and_request_id() {
         "{message}"
     );
     assert!(message.contains("Ann Lee"), "{message}");
+    let attachments = job.body["attachments"].as_array().expect("the iMIP part");
+    assert_eq!(attachments.len(), 1);
+    assert_eq!(attachments[0]["content_type"], "text/calendar; method=REQUEST");
+    assert!(attachments[0].get("filename").is_none(), "an alternative of the text, not an attachment");
+    let imip = attachments[0]["content"].as_str().unwrap().replace("\r\n ", "");
+    for line in [
+        "METHOD:REQUEST\r\n".to_string(),
+        format!("UID:{event}@calendar\r\n"),
+        "ORGANIZER;CN=Ann Lee:mailto:ann@example.org\r\n".to_string(),
+        "ATTENDEE;CN=Bob Ray;PARTSTAT=NEEDS-ACTION;ROLE=REQ-PARTICIPANT;RSVP=TRUE:mailto:bob@example.org\r\n"
+            .to_string(),
+    ] {
+        assert!(imip.contains(&line), "{line:?} in {imip}");
+    }
     assert_eq!(job.request_id.as_deref(), Some("invite-request-1"));
     assert_eq!(
         app.outbox_ids(&event).await,
@@ -187,6 +201,10 @@ async fn an_undelivered_invitation_goes_to_the_current_address_and_only_to_curre
     let accepted = stub.accepted();
     assert_eq!(accepted.len(), 1, "one invitation delivered: {accepted:?}");
     assert_eq!(accepted[0].body["email"], "bob@new.example.org", "to the current address");
+    assert!(
+        accepted[0].body.get("attachments").is_none(),
+        "the iMIP part named the old address as the attendee, so the readdressed mail goes without it"
+    );
     // The cancelled rows are settled: no dispatch takes them up again.
     let mut rows: Vec<_> = app.outbox_rows(&event).await.into_iter().map(|(_, e, s, _)| (e, s)).collect();
     rows.sort();
@@ -376,5 +394,85 @@ async fn the_breaker_lets_no_call_through_while_open_one_probe_when_half_open_an
     assert_eq!(breaker(&app.dispatcher), CircuitState::Closed);
     let attempts = stub.attempts();
     assert_eq!(attempts, when_opened + 1 + guests.len(), "after closing, one call per invitation");
+    app.stop().await;
+}
+
+/// The `SEQUENCE` and `UID` of the iMIP part of a job sent to notifications.
+fn imip_sequence_and_uid(body: &serde_json::Value) -> (u32, String) {
+    let imip = body["attachments"][0]["content"].as_str().expect("an iMIP part").replace("\r\n ", "");
+    let value = |name: &str| {
+        imip.lines()
+            .find_map(|line| line.strip_prefix(name))
+            .unwrap_or_else(|| panic!("{name} in {imip}"))
+            .trim_end()
+            .to_string()
+    };
+    (value("SEQUENCE:").parse().unwrap(), value("UID:"))
+}
+
+#[tokio::test]
+async fn a_change_of_title_time_or_place_sends_participants_an_updated_request_that_supersedes_an_undelivered_one()
+ {
+    let feed = FeedServer::start(20).await;
+    let stub = NotificationsStub::start().await;
+    let ann = feed.create_contact("ann@example.org", "Ann", "Lee");
+    let bob = feed.create_contact("bob@example.org", "Bob", "Ray");
+    let cy = feed.create_contact("cy@example.org", "Cy", "Dee");
+    let app = app_with_notifications(&feed, &stub, Duration::from_millis(200)).await;
+    for user in [ann, bob, cy] {
+        app.wait_for_user(user).await;
+    }
+    let event = app.create_event(ann, "Party").await;
+    let path = format!("/event/{event}");
+    assert_eq!(
+        app.post_json(&format!("{path}/participants"), &json!(["bob@example.org"])).await.status(),
+        200
+    );
+    wait_until("the invitation", WAIT, || async { (stub.accepted().len() == 1).then_some(()) }).await;
+
+    let same = json!({"title": "Party", "date": "2026-12-24", "description": "Bring a dish"});
+    assert_eq!(app.put_json(&path, &same).await.status(), 200);
+    assert_eq!(app.outbox_ids(&event).await.len(), 1, "a new description alone is no news to send");
+
+    let moved = json!({"title": "Party", "date": "2026-12-26", "description": "Bring a dish"});
+    assert_eq!(app.put_json(&path, &moved).await.status(), 200);
+    let accepted =
+        wait_until("the update", WAIT, || async { Some(stub.accepted()).filter(|a| a.len() == 2) }).await;
+    let (first, update) = (&accepted[0].body, &accepted[1].body);
+    assert_eq!(update["email"], "bob@example.org");
+    assert_eq!(update["subject"], "Updated invitation: Party");
+    assert!(update["message"].as_str().unwrap().contains("Saturday, 26 December 2026"), "{update}");
+    let (sequence, uid) = imip_sequence_and_uid(first);
+    let (new_sequence, new_uid) = imip_sequence_and_uid(update);
+    assert_eq!(new_uid, uid, "the same event for the calendar app");
+    assert!(new_sequence > sequence, "a higher SEQUENCE replaces the earlier request");
+
+    // With notifications down, a new invitation and then a change: one mail each, the current one.
+    stub.set_mode(Mode::Status(503));
+    assert_eq!(
+        app.post_json(&format!("{path}/participants"), &json!(["cy@example.org"])).await.status(),
+        200
+    );
+    wait_until("a refused attempt", WAIT, || async { (stub.attempts() >= 3).then_some(()) }).await;
+    let placed = json!({"title": "Party", "date": "2026-12-26", "location": "Ann's garden"});
+    assert_eq!(app.put_json(&path, &placed).await.status(), 200);
+    let rows = app.outbox_rows(&event).await;
+    let superseded: Vec<_> = rows.iter().filter(|(_, _, status, _)| status == "cancelled").collect();
+    assert_eq!(superseded.len(), 1, "{rows:?}");
+    assert_eq!(superseded[0].1, "cy@example.org");
+    assert_eq!(superseded[0].3.as_deref(), Some("superseded by a later update"));
+    stub.set_mode(Mode::Up);
+    let accepted =
+        wait_until("the updates", WAIT, || async { Some(stub.accepted()).filter(|a| a.len() == 4) }).await;
+    let mut last: Vec<_> =
+        accepted[2..].iter().map(|r| r.body["email"].as_str().unwrap().to_string()).collect();
+    last.sort();
+    assert_eq!(last, ["bob@example.org", "cy@example.org"], "one mail each after the change");
+    for job in &accepted[2..] {
+        assert_eq!(job.body["subject"], "Updated invitation: Party");
+        assert!(job.body["message"].as_str().unwrap().contains("Where: Ann's garden"), "{}", job.body);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(stub.accepted().len(), 4, "the superseded invitation never goes out");
     app.stop().await;
 }
