@@ -64,15 +64,36 @@ pub fn request(
     attendee: &User,
     event_url: &str,
 ) -> Option<String> {
-    let organizer = organizer?;
+    let people = People { organizer: Some(organizer?), attendees: std::slice::from_ref(attendee) };
+    Some(itip("REQUEST", vevent(event, event_url, people, true)))
+}
+
+/// An iMIP cancellation for `attendee` (the event was deleted, or they were removed from it): an
+/// iTIP `METHOD:CANCEL` with the event's `UID`, `STATUS:CANCELLED` and a `SEQUENCE` one above
+/// the event's, so it supersedes the last request. `None` without an organizer.
+pub fn cancel(
+    event: &StoredEvent,
+    organizer: Option<&User>,
+    attendee: &User,
+    event_url: &str,
+) -> Option<String> {
+    let people = People { organizer: Some(organizer?), attendees: std::slice::from_ref(attendee) };
+    let mut vevent = vevent(event, event_url, people, false);
+    vevent
+        .sequence(u32::try_from(event.revision + 1).unwrap_or(u32::MAX))
+        .status(icalendar::EventStatus::Cancelled);
+    Some(itip("CANCEL", vevent.done()))
+}
+
+/// An iTIP message (RFC 5546) with one event.
+fn itip(method: &str, event: icalendar::Event) -> String {
     let mut calendar = Calendar::empty();
     calendar.append_property(("VERSION", "2.0"));
     calendar.append_property(("PRODID", PRODID));
     calendar.append_property(("CALSCALE", "GREGORIAN"));
-    calendar.append_property(("METHOD", "REQUEST"));
-    let people = People { organizer: Some(organizer), attendees: std::slice::from_ref(attendee) };
-    calendar.push(vevent(event, event_url, people, true));
-    Some(calendar.done().to_string())
+    calendar.append_property(("METHOD", method));
+    calendar.push(event);
+    calendar.done().to_string()
 }
 
 /// One `VEVENT`; `rsvp`: each attendee is asked to answer (`RSVP=TRUE`, in an invitation).

@@ -11,7 +11,7 @@ use crate::domain::{EmailAddress, EventDraft, Invalid};
 use crate::error::{Error, Result};
 use crate::metrics::{EVENT_PARTICIPANTS, QUOTA_REFUSALS};
 use crate::store::{AddOutcome, StoredEvent, User};
-use crate::templates::invitation::{invitation, update};
+use crate::templates::invitation::{cancellation, invitation, removal, update};
 use service_kit::auth::Caller;
 
 /// Most e-mails accepted in one invitation request.
@@ -94,20 +94,40 @@ pub async fn change_event(
     Ok(changed)
 }
 
-/// Removes the participant `raw_user` from the event `raw_event` (when `caller` may); returns
-/// the event's id.
+/// Deletes the event; participants whose invitation went out get a cancellation. Returns the
+/// owner of the deleted event.
+pub async fn delete_event(state: &AppState, event: &StoredEvent, request_id: &RequestId) -> Result<Uuid> {
+    let owner = state.store.user(event.owner_id).await?;
+    let event_url = state.links.event(event.id);
+    let job = |deleted: &StoredEvent, guest: &User| cancellation(guest, deleted, owner.as_ref(), &event_url);
+    let owner = state
+        .store
+        .delete_event(event.id, request_id.as_str(), &job)
+        .await?
+        .ok_or(Error::NotFound("event"))?;
+    state.dispatcher_wake.notify_one();
+    Ok(owner)
+}
+
+/// Removes the participant `raw_user` from the event `raw_event` (when `caller` may); if their
+/// invitation went out, they get a cancellation. Returns the event's id.
 pub async fn remove_participant(
     state: &AppState,
     caller: &Caller,
     raw_event: &str,
     raw_user: &str,
+    request_id: &RequestId,
 ) -> Result<Uuid> {
     let event = load_event(state, raw_event).await?;
     let user = parse_id(raw_user, "participant")?;
     may_remove_participant(state, caller, &event, user).await?;
-    if !state.store.remove_participant(event.id, user).await? {
+    let owner = state.store.user(event.owner_id).await?;
+    let event_url = state.links.event(event.id);
+    let job = |from: &StoredEvent, guest: &User| removal(guest, from, owner.as_ref(), &event_url);
+    if !state.store.remove_participant(event.id, user, request_id.as_str(), &job).await? {
         return Err(Error::NotFound("participant"));
     }
+    state.dispatcher_wake.notify_one();
     let count = state.store.participants(event.id).await?.len();
     metrics::histogram!(EVENT_PARTICIPANTS).record(count as f64);
     Ok(event.id)

@@ -17,7 +17,7 @@ use super::owners::may_change_event;
 use super::state::AppState;
 use super::views::EventView;
 use crate::domain::{EventDraft, EventInput};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::store::User;
 use service_kit::auth::Caller;
 
@@ -100,10 +100,11 @@ pub async fn delete_event(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    request_id: RequestId,
 ) -> Result<StatusCode> {
     let event = load_event(&state, &id).await?;
     may_change_event(&state, &caller, &event).await?;
-    state.store.delete_event(event.id).await?.ok_or(Error::NotFound("event"))?;
+    actions::delete_event(&state, &event, &request_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -180,7 +181,8 @@ pub async fn remove_participant(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, user_id)): Path<(String, String)>,
+    request_id: RequestId,
 ) -> Result<StatusCode> {
-    actions::remove_participant(&state, &caller, &id, &user_id).await?;
+    actions::remove_participant(&state, &caller, &id, &user_id, &request_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use service_kit::error::{Form, Path};
 use service_kit::http::RequestId;
 
-use super::actions::{change_event, invite, load_event, load_user, remove_participant};
+use super::actions::{self, change_event, invite, load_event, load_user, remove_participant};
 use super::html::{calendar_page, event_page};
 use super::owners::{may_change_event, may_write_calendar};
 use super::state::AppState;
@@ -99,12 +99,13 @@ async fn delete_event(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    request_id: RequestId,
 ) -> Result<Response> {
     let event = load_event(&state, &id).await?;
     if let Err(refused) = may_change_event(&state, &caller, &event).await {
         return refused_on_event_page(&state, &event, refused).await;
     }
-    let owner = state.store.delete_event(event.id).await?.ok_or(Error::NotFound("event"))?;
+    let owner = actions::delete_event(&state, &event, &request_id).await?;
     Ok(see_other(&state.links.calendar(owner)))
 }
 
@@ -152,8 +153,9 @@ async fn remove(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, user)): Path<(String, String)>,
+    request_id: RequestId,
 ) -> Result<Response> {
-    match remove_participant(&state, &caller, &id, &user).await {
+    match remove_participant(&state, &caller, &id, &user, &request_id).await {
         Ok(event) => Ok(see_other(&state.links.event(event))),
         Err(refused @ Error::Forbidden(_)) => {
             let event = load_event(&state, &id).await?;

@@ -6,7 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use super::handle::{Store, uuid_column};
+use super::handle::{Store, WriteTx, uuid_column};
 use super::outbox::NewJob;
 use super::users::{self, User};
 
@@ -266,21 +266,28 @@ impl Store {
         Ok(Some(event))
     }
 
-    /// Deletes an event with its participants and cancels its undelivered invitations. Returns
-    /// the owner of the deleted event, `None` when there was no such event.
-    pub async fn delete_event(&self, id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+    /// Deletes an event with its participants and cancels its undelivered invitations; each
+    /// participant whose invitation was delivered gets the job `cancel` builds (written in the
+    /// same transaction). Returns the owner of the deleted event, `None` when there was no such
+    /// event.
+    pub async fn delete_event(
+        &self,
+        id: Uuid,
+        request_id: &str,
+        cancel: &JobFor<'_>,
+    ) -> Result<Option<Uuid>, sqlx::Error> {
         let mut tx = self.begin().await?;
+        let Some(event) = tx.event(id).await? else { return Ok(None) };
+        let informed = tx.informed_participants(id, None).await?;
         let id = id.to_string();
         tx.cancel_jobs_of_event(&id).await?;
+        for participant in &informed {
+            tx.insert_job(event.id, participant.id, &cancel(&event, participant), request_id).await?;
+        }
         sqlx::query("DELETE FROM participants WHERE event_id = $1").bind(&id).execute(tx.conn()).await?;
-        let owner = sqlx::query("DELETE FROM events WHERE id = $1 RETURNING owner_id")
-            .bind(&id)
-            .fetch_optional(tx.conn())
-            .await?
-            .map(|row| uuid_column(&row.try_get::<String, _>("owner_id")?))
-            .transpose()?;
+        sqlx::query("DELETE FROM events WHERE id = $1").bind(&id).execute(tx.conn()).await?;
         tx.commit().await?;
-        Ok(owner)
+        Ok(Some(event.owner_id))
     }
 
     /// The event's participants, in the order they were added.
@@ -351,17 +358,61 @@ impl Store {
     }
 
     /// Removes a participant and cancels their invitation if it has not gone to notifications
-    /// yet. `false` when they were not a participant.
-    pub async fn remove_participant(&self, event_id: Uuid, user_id: Uuid) -> Result<bool, sqlx::Error> {
+    /// yet; if it has, they get the job `cancel` builds (in the same transaction). `false` when
+    /// they were not a participant.
+    pub async fn remove_participant(
+        &self,
+        event_id: Uuid,
+        user_id: Uuid,
+        request_id: &str,
+        cancel: &JobFor<'_>,
+    ) -> Result<bool, sqlx::Error> {
         let mut tx = self.begin().await?;
-        let (event_id, user_id) = (event_id.to_string(), user_id.to_string());
+        let event = tx.event(event_id).await?;
+        let informed = tx.informed_participants(event_id, Some(user_id)).await?;
+        let (event_key, user_key) = (event_id.to_string(), user_id.to_string());
         let removed = sqlx::query("DELETE FROM participants WHERE event_id = $1 AND user_id = $2")
-            .bind(&event_id)
-            .bind(&user_id)
+            .bind(&event_key)
+            .bind(&user_key)
             .execute(tx.conn())
             .await?;
-        tx.cancel_jobs_to(&user_id, Some(&event_id), "the participant was removed").await?;
+        tx.cancel_jobs_to(&user_key, Some(&event_key), "the participant was removed").await?;
+        if let (Some(event), Some(participant)) = (event, informed.first()) {
+            tx.insert_job(event_id, user_id, &cancel(&event, participant), request_id).await?;
+        }
         tx.commit().await?;
         Ok(removed.rows_affected() > 0)
+    }
+}
+
+impl WriteTx {
+    /// The event, read inside the transaction.
+    async fn event(&mut self, id: Uuid) -> Result<Option<StoredEvent>, sqlx::Error> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM events WHERE id = $1")))
+            .bind(id.to_string())
+            .fetch_optional(self.conn())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// The event's participants (or only `only`) whose invitation notifications accepted: those a
+    /// cancellation must reach.
+    async fn informed_participants(
+        &mut self,
+        event_id: Uuid,
+        only: Option<Uuid>,
+    ) -> Result<Vec<User>, sqlx::Error> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM participants p JOIN users ON users.id = p.user_id \
+             WHERE p.event_id = $1 AND ($2 IS NULL OR p.user_id = $2) AND EXISTS (SELECT 1 FROM outbox o \
+             WHERE o.event_id = p.event_id AND o.user_id = p.user_id AND o.status = 'sent') \
+             ORDER BY p.added_at, users.id",
+            COLUMNS = users::COLUMNS
+        )))
+        .bind(event_id.to_string())
+        .bind(only.map(|id| id.to_string()))
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter().map(users::from_row).collect()
     }
 }

@@ -1,5 +1,5 @@
-//! The invitation e-mail for a new participant of an event, and the update for every participant
-//! when it changes: plain text, and the iMIP
+//! The invitation e-mail for a new participant of an event, the update for every participant
+//! when it changes, and the cancellation when it is deleted or they are removed: plain text, and the iMIP
 //! `METHOD:REQUEST` a mail client offers to accept or decline.
 
 use crate::domain::When;
@@ -35,6 +35,38 @@ pub fn update(guest: &User, event: &StoredEvent, owner: Option<&User>, event_url
             details(event)
         ),
         calendar: ics::request(event, owner, guest, event_url),
+    }
+}
+
+/// The notification job telling participant `guest` that `event` was deleted: an iMIP
+/// cancellation.
+pub fn cancellation(guest: &User, event: &StoredEvent, owner: Option<&User>, event_url: &str) -> NewJob {
+    NewJob {
+        email: guest.email.clone(),
+        subject: format!("Cancelled: {}", event.title),
+        message: format!(
+            "{} cancelled \"{}\", which you were invited to.\n\n{}\n",
+            host(owner),
+            event.title,
+            details(event)
+        ),
+        calendar: ics::cancel(event, owner, guest, event_url),
+    }
+}
+
+/// The notification job telling `guest` they were removed from `event`: an iMIP cancellation
+/// for them alone.
+pub fn removal(guest: &User, event: &StoredEvent, owner: Option<&User>, event_url: &str) -> NewJob {
+    NewJob {
+        email: guest.email.clone(),
+        subject: format!("No longer invited: {}", event.title),
+        message: format!(
+            "You are no longer a participant of \"{}\" ({}).\n\n{}\n",
+            event.title,
+            host(owner),
+            details(event)
+        ),
+        calendar: ics::cancel(event, owner, guest, event_url),
     }
 }
 

@@ -51,16 +51,22 @@ struct Body<'a> {
     attachments: Vec<Part<'a>>,
 }
 
-/// An extra part of the mail (notifications' `attachments`): here the iMIP invitation, an
+/// An extra part of the mail (notifications' `attachments`): here the iMIP message, an
 /// alternative of the text (no filename).
 #[derive(Serialize)]
 struct Part<'a> {
-    content_type: &'a str,
+    content_type: String,
     content: &'a str,
 }
 
-/// The content type of an iMIP invitation's part (RFC 6047 2.4: the method is a parameter).
-const IMIP_REQUEST: &str = "text/calendar; method=REQUEST";
+impl<'a> Part<'a> {
+    /// The iMIP part for an iTIP message: RFC 6047 2.4 wants its `METHOD` as the `method`
+    /// parameter of the content type too.
+    fn imip(calendar: &'a str) -> Self {
+        let method = calendar.lines().find_map(|line| line.strip_prefix("METHOD:")).unwrap_or("REQUEST");
+        Self { content_type: format!("text/calendar; method={}", method.trim_end()), content: calendar }
+    }
+}
 
 /// The HTTP client of notifications: sends jobs to `{NOTIFICATION_SERVICE}/notifications`.
 #[derive(Debug, Clone)]
@@ -94,12 +100,7 @@ impl NotificationsClient {
                 email: &job.email,
                 subject: &job.subject,
                 message: &job.message,
-                attachments: job
-                    .calendar
-                    .as_deref()
-                    .map(|content| Part { content_type: IMIP_REQUEST, content })
-                    .into_iter()
-                    .collect(),
+                attachments: job.calendar.as_deref().map(Part::imip).into_iter().collect(),
             });
         if let Some(request_id) = &job.request_id {
             request = request.header(service_kit::http::REQUEST_ID_HEADER.as_str(), request_id);

@@ -476,3 +476,70 @@ async fn a_change_of_title_time_or_place_sends_participants_an_updated_request_t
     assert_eq!(stub.accepted().len(), 4, "the superseded invitation never goes out");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn removing_a_participant_or_deleting_the_event_cancels_for_those_who_were_invited() {
+    let feed = FeedServer::start(20).await;
+    let stub = NotificationsStub::start().await;
+    let ann = feed.create_contact("ann@example.org", "Ann", "Lee");
+    let bob = feed.create_contact("bob@example.org", "Bob", "Ray");
+    let cy = feed.create_contact("cy@example.org", "Cy", "Dee");
+    let di = feed.create_contact("di@example.org", "Di", "Eve");
+    let app = app_with_notifications(&feed, &stub, Duration::from_millis(200)).await;
+    for user in [ann, bob, cy, di] {
+        app.wait_for_user(user).await;
+    }
+    let event = app.create_event(ann, "Party").await;
+    let path = format!("/event/{event}");
+    let invited =
+        app.post_json(&format!("{path}/participants"), &json!(["bob@example.org", "cy@example.org"])).await;
+    assert_eq!(invited.status(), 200);
+    let accepted =
+        wait_until("the invitations", WAIT, || async { Some(stub.accepted()).filter(|a| a.len() == 2) })
+            .await;
+    let (request_sequence, uid) = imip_sequence_and_uid(&accepted[0].body);
+
+    assert_eq!(app.delete(&format!("{path}/participants/{cy}")).await.status(), 204);
+    let accepted =
+        wait_until("the removal", WAIT, || async { Some(stub.accepted()).filter(|a| a.len() == 3) }).await;
+    let removal = &accepted[2].body;
+    assert_eq!(removal["email"], "cy@example.org");
+    assert_eq!(removal["subject"], "No longer invited: Party");
+    assert_eq!(removal["attachments"][0]["content_type"], "text/calendar; method=CANCEL");
+    let cancel = removal["attachments"][0]["content"].as_str().unwrap().replace("\r\n ", "");
+    assert!(
+        cancel.contains("\r\nMETHOD:CANCEL\r\n") && cancel.contains("\r\nSTATUS:CANCELLED\r\n"),
+        "{cancel}"
+    );
+    assert!(
+        cancel.contains("mailto:cy@example.org") && !cancel.contains("mailto:bob@example.org"),
+        "{cancel}"
+    );
+    let (sequence, cancel_uid) = imip_sequence_and_uid(removal);
+    assert_eq!(cancel_uid, uid);
+    assert!(sequence > request_sequence, "the cancellation supersedes the request");
+
+    // Di's invitation never leaves (notifications is down): deleting the event cancels it, and
+    // only Bob, who was told, is told of the cancellation.
+    stub.set_mode(Mode::Status(503));
+    assert_eq!(
+        app.post_json(&format!("{path}/participants"), &json!(["di@example.org"])).await.status(),
+        200
+    );
+    wait_until("a refused attempt", WAIT, || async { (stub.attempts() >= 4).then_some(()) }).await;
+    assert_eq!(app.delete(&path).await.status(), 204);
+    stub.set_mode(Mode::Up);
+    let accepted =
+        wait_until("the cancellation", WAIT, || async { Some(stub.accepted()).filter(|a| a.len() == 4) })
+            .await;
+    let cancelled = &accepted[3].body;
+    assert_eq!(cancelled["email"], "bob@example.org");
+    assert_eq!(cancelled["subject"], "Cancelled: Party");
+    assert_eq!(cancelled["attachments"][0]["content_type"], "text/calendar; method=CANCEL");
+    assert_eq!(imip_sequence_and_uid(cancelled).1, uid);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let emails: Vec<_> =
+        stub.accepted().iter().map(|r| r.body["email"].as_str().unwrap().to_string()).collect();
+    assert_eq!(emails.len(), 4, "Di hears nothing of an event she was never told of: {emails:?}");
+    app.stop().await;
+}
