@@ -216,6 +216,22 @@ mod tests {
     }
 
     #[test]
+    fn a_cancellation_supersedes_the_request_and_says_the_event_is_cancelled() {
+        let start = DateTime::parse_from_rfc3339("2026-12-24T18:00:00Z").unwrap().to_utc();
+        let stored = event(When::Timed { start, end: start + TimeDelta::hours(1) }, "Party");
+        let mut guest = user();
+        guest.email = "bob@example.org".into();
+        let request = request(&stored, Some(&user()), &guest, "http://x/").unwrap();
+        let cancel = cancel(&stored, Some(&user()), &guest, "http://x/").unwrap();
+        assert!(cancel.contains("\r\nMETHOD:CANCEL\r\n"), "{cancel}");
+        assert!(cancel.contains("\r\nSTATUS:CANCELLED\r\n"), "{cancel}");
+        assert!(request.contains("\r\nSEQUENCE:2\r\n") && cancel.contains("\r\nSEQUENCE:3\r\n"), "{cancel}");
+        assert_eq!(cancel.matches("\r\nSEQUENCE:").count(), 1, "{cancel}");
+        assert!(!cancel.contains("RSVP"), "nothing to answer: {cancel}");
+        assert!(super::cancel(&stored, None, &guest, "http://x/").is_none());
+    }
+
+    #[test]
     fn all_day_and_timed_events_have_the_required_properties() {
         let date = NaiveDate::from_ymd_opt(2026, 12, 24).unwrap();
         let start = DateTime::parse_from_rfc3339("2026-12-24T18:00:00Z").unwrap().to_utc();
