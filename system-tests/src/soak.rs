@@ -68,6 +68,8 @@ pub struct SoakReport {
     /// Invitations made and direct notifications posted; all were delivered at the end.
     pub invitations: usize,
     pub notifications: usize,
+    /// Cancellations delivered: one for each deleted event whose invitation had gone out before.
+    pub cancellations: usize,
     /// How long the system took to deliver everything after the load stopped.
     pub drain: Duration,
 }
@@ -173,8 +175,9 @@ impl SoakReport {
         }
         let _ = writeln!(
             out,
-            "delivered: {} invitation(s) and {} notification(s), all sent {:.1} s after the load stopped",
+            "delivered: {} invitation(s), {} cancellation(s) and {} notification(s), all sent {:.1} s after the load stopped",
             self.invitations,
+            self.cancellations,
             self.notifications,
             self.drain.as_secs_f64()
         );
@@ -260,14 +263,20 @@ async fn load_and_report(spec: &SoakSpec, system: &System, token: &str) -> anyho
     };
     let clients = join_all((0..spec.clients).map(|c| load.client(c, spec, started)));
     let (rss, counts) = tokio::join!(sample_memory, clients);
-    let (invitations, notifications) = counts.iter().fold((0, 0), |(i, n), (ci, cn)| (i + ci, n + cn));
+    let (invitations, notifications, cancellable) =
+        counts.iter().fold((0, 0, 0), |(i, n, c), (ci, cn, cc)| (i + ci, n + cn, c + cc));
 
     let drain_started = Instant::now();
     let deadline = drain_started + Duration::from_secs(120);
-    while !delivered(&http, system, token, invitations + notifications).await {
+    let cancellations = loop {
+        if let Some(cancellations) =
+            delivered(&http, system, token, invitations + notifications, cancellable).await
+        {
+            break cancellations;
+        }
         anyhow::ensure!(Instant::now() < deadline, "not everything was delivered within 120 s of the load");
         tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    };
     let drain = drain_started.elapsed();
 
     let samples = load.samples.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -298,7 +307,15 @@ async fn load_and_report(spec: &SoakSpec, system: &System, token: &str) -> anyho
             }
         })
         .collect();
-    Ok(SoakReport { spec: spec.clone(), periods, first_errors, invitations, notifications, drain })
+    Ok(SoakReport {
+        spec: spec.clone(),
+        periods,
+        first_errors,
+        invitations,
+        notifications,
+        cancellations,
+        drain,
+    })
 }
 
 fn quantile(sorted: &[Duration], q: f64) -> Duration {
@@ -310,27 +327,35 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
 }
 
 /// Whether calendar's outbox is empty and notifications holds `jobs` jobs, all sent.
-async fn delivered(http: &reqwest::Client, system: &System, token: &str, jobs: usize) -> bool {
-    let metrics = match http.get(system.calendar.url("metrics")).send().await {
-        Ok(r) => r.text().await.unwrap_or_default(),
-        Err(_) => return false,
-    };
+async fn delivered(
+    http: &reqwest::Client,
+    system: &System,
+    token: &str,
+    jobs: usize,
+    cancellable: usize,
+) -> Option<usize> {
+    let metrics =
+        http.get(system.calendar.url("metrics")).send().await.ok()?.text().await.unwrap_or_default();
     if !metrics.lines().any(|l| l == "outbox_pending 0") {
-        return false;
+        return None;
     }
     let mut url = Some(system.notifications.url("notifications?limit=200"));
-    let mut count = 0;
+    let (mut count, mut cancellations) = (0, 0);
     while let Some(current) = url {
-        let Ok(response) = http.get(&current).bearer_auth(token).send().await else { return false };
-        let Ok(page) = response.json::<Value>().await else { return false };
+        let page = http.get(&current).bearer_auth(token).send().await.ok()?.json::<Value>().await.ok()?;
         let items = page["items"].as_array().cloned().unwrap_or_default();
         if items.iter().any(|j| j["status"] != "sent") {
-            return false;
+            return None;
         }
         count += items.len();
+        cancellations += items
+            .iter()
+            .filter(|j| j["subject"].as_str().is_some_and(|s| s.starts_with("Cancelled: ")))
+            .count();
         url = page["next"].as_str().map(str::to_string);
     }
-    count == jobs
+    // A deleted event's guest is told of the cancellation only if the invitation had gone out.
+    (count - cancellations == jobs && cancellations <= cancellable).then_some(cancellations)
 }
 
 /// People created before the load: event owners and guests, known to calendar.
@@ -421,8 +446,8 @@ const CYCLE: &[Call] = &[
 
 impl Load<'_> {
     /// One client's share of the load until the duration is over; returns the invitations and
-    /// notifications it made.
-    async fn client(&self, index: usize, spec: &SoakSpec, started: Instant) -> (usize, usize) {
+    /// notifications it made, and how many events with an invitation it deleted.
+    async fn client(&self, index: usize, spec: &SoakSpec, started: Instant) -> (usize, usize, usize) {
         let mut pace = tokio::time::interval(Duration::from_secs_f64(spec.clients as f64 / spec.rate));
         pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut state = ClientState::default();
@@ -437,7 +462,7 @@ impl Load<'_> {
             self.samples.lock().unwrap_or_else(|e| e.into_inner()).push((at, took, error));
             n += 1;
         }
-        (state.invitations, state.notifications)
+        (state.invitations, state.notifications, state.deleted_invited)
     }
 
     async fn call(&self, call: Call, client: usize, n: usize, state: &mut ClientState) -> anyhow::Result<()> {
@@ -524,12 +549,16 @@ impl Load<'_> {
                     )
                     .await?;
                     state.invitations += 1;
+                    state.invited.insert(event);
                 }
             }
             Call::DeleteEvent => {
                 if state.events.len() > KEEP_EVENTS {
                     let id = state.events.remove(0);
                     expect(self.http.delete(calendar.url(&format!("event/{id}"))), 204).await?;
+                    if state.invited.remove(&id) {
+                        state.deleted_invited += 1;
+                    }
                 }
             }
             Call::PostNotification => {
@@ -574,6 +603,10 @@ struct ClientState {
     job: Option<String>,
     invitations: usize,
     notifications: usize,
+    /// Events this client invited a guest to and has not deleted.
+    invited: std::collections::HashSet<String>,
+    /// Events with an invitation this client deleted (each may bring a cancellation).
+    deleted_invited: usize,
 }
 
 async fn expect(request: reqwest::RequestBuilder, status: u16) -> anyhow::Result<Value> {

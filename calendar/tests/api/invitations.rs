@@ -397,6 +397,23 @@ async fn the_breaker_lets_no_call_through_while_open_one_probe_when_half_open_an
     app.stop().await;
 }
 
+/// The jobs notifications accepted, once there are `n`.
+async fn accepted_jobs(stub: &NotificationsStub, n: usize) -> Vec<crate::notifications_stub::Received> {
+    wait_until(&format!("{n} jobs accepted"), WAIT, || async {
+        Some(stub.accepted()).filter(|a| a.len() == n)
+    })
+    .await
+}
+
+/// With notifications refusing every job, invites `email` to the event at `path` and waits for
+/// the refusal of its invitation, which then stays in the outbox.
+async fn invite_while_refused(app: &TestApp, stub: &NotificationsStub, path: &str, email: &str) {
+    stub.set_mode(Mode::Status(503));
+    let attempts = stub.attempts();
+    assert_eq!(app.post_json(&format!("{path}/participants"), &json!([email])).await.status(), 200);
+    wait_until("a refused attempt", WAIT, || async { (stub.attempts() > attempts).then_some(()) }).await;
+}
+
 /// The `SEQUENCE` and `UID` of the iMIP part of a job sent to notifications.
 fn imip_sequence_and_uid(body: &serde_json::Value) -> (u32, String) {
     let imip = body["attachments"][0]["content"].as_str().expect("an iMIP part").replace("\r\n ", "");
@@ -436,8 +453,7 @@ async fn a_change_of_title_time_or_place_sends_participants_an_updated_request_t
 
     let moved = json!({"title": "Party", "date": "2026-12-26", "description": "Bring a dish"});
     assert_eq!(app.put_json(&path, &moved).await.status(), 200);
-    let accepted =
-        wait_until("the update", WAIT, || async { Some(stub.accepted()).filter(|a| a.len() == 2) }).await;
+    let accepted = accepted_jobs(&stub, 2).await;
     let (first, update) = (&accepted[0].body, &accepted[1].body);
     assert_eq!(update["email"], "bob@example.org");
     assert_eq!(update["subject"], "Updated invitation: Party");
@@ -448,12 +464,7 @@ async fn a_change_of_title_time_or_place_sends_participants_an_updated_request_t
     assert!(new_sequence > sequence, "a higher SEQUENCE replaces the earlier request");
 
     // With notifications down, a new invitation and then a change: one mail each, the current one.
-    stub.set_mode(Mode::Status(503));
-    assert_eq!(
-        app.post_json(&format!("{path}/participants"), &json!(["cy@example.org"])).await.status(),
-        200
-    );
-    wait_until("a refused attempt", WAIT, || async { (stub.attempts() >= 3).then_some(()) }).await;
+    invite_while_refused(&app, &stub, &path, "cy@example.org").await;
     let placed = json!({"title": "Party", "date": "2026-12-26", "location": "Ann's garden"});
     assert_eq!(app.put_json(&path, &placed).await.status(), 200);
     let rows = app.outbox_rows(&event).await;
@@ -462,8 +473,7 @@ async fn a_change_of_title_time_or_place_sends_participants_an_updated_request_t
     assert_eq!(superseded[0].1, "cy@example.org");
     assert_eq!(superseded[0].3.as_deref(), Some("superseded by a later update"));
     stub.set_mode(Mode::Up);
-    let accepted =
-        wait_until("the updates", WAIT, || async { Some(stub.accepted()).filter(|a| a.len() == 4) }).await;
+    let accepted = accepted_jobs(&stub, 4).await;
     let mut last: Vec<_> =
         accepted[2..].iter().map(|r| r.body["email"].as_str().unwrap().to_string()).collect();
     last.sort();
@@ -494,14 +504,11 @@ async fn removing_a_participant_or_deleting_the_event_cancels_for_those_who_were
     let invited =
         app.post_json(&format!("{path}/participants"), &json!(["bob@example.org", "cy@example.org"])).await;
     assert_eq!(invited.status(), 200);
-    let accepted =
-        wait_until("the invitations", WAIT, || async { Some(stub.accepted()).filter(|a| a.len() == 2) })
-            .await;
+    let accepted = accepted_jobs(&stub, 2).await;
     let (request_sequence, uid) = imip_sequence_and_uid(&accepted[0].body);
 
     assert_eq!(app.delete(&format!("{path}/participants/{cy}")).await.status(), 204);
-    let accepted =
-        wait_until("the removal", WAIT, || async { Some(stub.accepted()).filter(|a| a.len() == 3) }).await;
+    let accepted = accepted_jobs(&stub, 3).await;
     let removal = &accepted[2].body;
     assert_eq!(removal["email"], "cy@example.org");
     assert_eq!(removal["subject"], "No longer invited: Party");
@@ -521,17 +528,10 @@ async fn removing_a_participant_or_deleting_the_event_cancels_for_those_who_were
 
     // Di's invitation never leaves (notifications is down): deleting the event cancels it, and
     // only Bob, who was told, is told of the cancellation.
-    stub.set_mode(Mode::Status(503));
-    assert_eq!(
-        app.post_json(&format!("{path}/participants"), &json!(["di@example.org"])).await.status(),
-        200
-    );
-    wait_until("a refused attempt", WAIT, || async { (stub.attempts() >= 4).then_some(()) }).await;
+    invite_while_refused(&app, &stub, &path, "di@example.org").await;
     assert_eq!(app.delete(&path).await.status(), 204);
     stub.set_mode(Mode::Up);
-    let accepted =
-        wait_until("the cancellation", WAIT, || async { Some(stub.accepted()).filter(|a| a.len() == 4) })
-            .await;
+    let accepted = accepted_jobs(&stub, 4).await;
     let cancelled = &accepted[3].body;
     assert_eq!(cancelled["email"], "bob@example.org");
     assert_eq!(cancelled["subject"], "Cancelled: Party");
